@@ -1,0 +1,1 @@
+"""The HTTP API: routes under /api, one error mapping, dependencies in deps.py."""

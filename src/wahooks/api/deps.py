@@ -1,0 +1,45 @@
+"""What route handlers depend on: the services, the authenticated user, the request body."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+from fastapi import Depends
+from starlette.requests import Request
+
+from wahooks.accounts import Principal
+from wahooks.errors import BadRequest
+
+if TYPE_CHECKING:
+    from wahooks.app import Services
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def principal_of(request: Request) -> Principal:
+    return await services_of(request).accounts.authenticate(request.headers.get("authorization"))
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body is an empty object (the SDKs send none)."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Request body is not valid JSON: {exc}") from None
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return body
+
+
+ServicesDep = Annotated["Services", Depends(services_of)]
+PrincipalDep = Annotated[Principal, Depends(principal_of)]
+BodyDep = Annotated[dict[str, Any], Depends(json_object)]

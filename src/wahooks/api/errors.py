@@ -1,0 +1,45 @@
+"""One mapping from errors to HTTP answers, in the NestJS shape the official clients read:
+`{"message": ..., "error": <HTTP reason>, "statusCode": <int>}` (message is a list for field
+validation). Nothing reaches a client as a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from wahooks.api.responses import json_response
+from wahooks.errors import ValidationFailed, WahooksError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, message: Any) -> Response:
+    reason = HTTPStatus(status).phrase
+    return json_response({"message": message, "error": reason, "statusCode": status}, status)
+
+
+async def on_wahooks_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WahooksError)
+    if isinstance(exc, ValidationFailed):
+        return error_response(exc.status_code, exc.messages)
+    return error_response(exc.status_code, exc.message)
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405):
+        # NestJS answers an unknown route (or method) with 404 "Cannot GET /api/x".
+        return error_response(404, f"Cannot {request.method} {request.url.path}")
+    return error_response(exc.status_code, exc.detail)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception(
+        "unhandled error", extra={"action": "api.error", "path": request.url.path}
+    )
+    return json_response({"statusCode": 500, "message": "Internal server error"}, 500)

@@ -1,0 +1,132 @@
+"""Connections: linked WhatsApp numbers."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
+from wahooks.api.responses import empty_response, json_response
+from wahooks.errors import BadRequest, EngineUnavailable
+from wahooks.models import ConnectionStatus
+from wahooks.schemas import api_status, connection_json, raise_if, string_field
+
+router = APIRouter(tags=["connections"])
+
+
+@router.get("/api/connections", summary="List connections (deleted ones excluded)")
+async def list_connections(principal: PrincipalDep, services: ServicesDep) -> Response:
+    connections = await services.connections.list(principal.user)
+    return json_response([connection_json(c) for c in connections])
+
+
+@router.post("/api/connections", status_code=201, summary="Create a connection")
+async def create_connection(
+    principal: PrincipalDep, services: ServicesDep, body: BodyDep
+) -> Response:
+    errors: list[str] = []
+    name = string_field(body, "name", errors, required=False)
+    raise_if(errors)
+    connection = await services.connections.create(principal.user, name)
+    return json_response(connection_json(connection), 201)
+
+
+@router.post(
+    "/api/connections/get-or-create",
+    status_code=201,
+    summary="Reuse a connection waiting for a scan, or create one; answers its QR",
+)
+async def get_or_create(principal: PrincipalDep, services: ServicesDep, body: BodyDep) -> Response:
+    virgin_only = body.get("virgin_only") or body.get("virginOnly") or False
+    if not isinstance(virgin_only, bool):
+        raise BadRequest("virgin_only must be a boolean value")
+    service = services.connections
+    connection = await service.reusable(principal.user, virgin_only=virgin_only)
+    if connection is None:
+        connection = await service.create(principal.user, None)
+    else:
+        connection = await service.restart(connection)
+    png = await service.engine.qr_png(connection)
+    return json_response(
+        {
+            "id": connection.id,
+            "status": api_status(connection.status),
+            "qr": base64.b64encode(png).decode() if png else None,
+        },
+        201,
+    )
+
+
+@router.get("/api/connections/{connection_id}", summary="One connection")
+async def get_connection(
+    connection_id: str, principal: PrincipalDep, services: ServicesDep
+) -> Response:
+    connection = await services.connections.owned(principal.user, connection_id)
+    return json_response(connection_json(connection))
+
+
+@router.patch("/api/connections/{connection_id}", summary="Rename a connection")
+async def rename_connection(
+    connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
+) -> Response:
+    connection = await services.connections.owned(principal.user, connection_id)
+    errors: list[str] = []
+    name = string_field(body, "name", errors, required=False)
+    raise_if(errors)
+    connection = await services.connections.rename(connection, name)
+    return json_response(connection_json(connection))
+
+
+@router.delete("/api/connections/{connection_id}", summary="Delete (stop) a connection")
+async def delete_connection(
+    connection_id: str, principal: PrincipalDep, services: ServicesDep
+) -> Response:
+    connection = await services.connections.owned(principal.user, connection_id)
+    connection = await services.connections.delete(connection)
+    return json_response(connection_json(connection, raw_status=True))
+
+
+@router.post(
+    "/api/connections/{connection_id}/restart",
+    status_code=201,
+    summary="Full reset: log out and wait for a new QR scan",
+)
+async def restart_connection(
+    connection_id: str, principal: PrincipalDep, services: ServicesDep
+) -> Response:
+    connection = await services.connections.owned(principal.user, connection_id)
+    connection = await services.connections.restart(connection)
+    return json_response(connection_json(connection, raw_status=True), 201)
+
+
+@router.get("/api/connections/{connection_id}/qr", summary="The QR code to scan, as base64 PNG")
+async def qr(connection_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    connection = await services.connections.owned(principal.user, connection_id)
+    if connection.status is ConnectionStatus.WORKING:
+        return json_response({"connected": True})
+    png = await services.connections.engine.qr_png(connection)
+    if png is None:
+        raise EngineUnavailable("Worker is starting up, please wait")
+    return json_response({"value": base64.b64encode(png).decode(), "mimetype": "image/png"})
+
+
+@router.get("/api/connections/{connection_id}/me", summary="The linked WhatsApp account")
+async def me(connection_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    connection = await services.connections.owned(principal.user, connection_id)
+    profile = await services.connections.engine.me(connection)
+    return empty_response() if profile is None else json_response(profile)
+
+
+@router.get("/api/connections/{connection_id}/chats", summary="Recent chats, newest first")
+async def chats(
+    connection_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: int = Query(20, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Response:
+    connection = await services.connections.owned(principal.user, connection_id)
+    found = await services.connections.engine.chats(connection, limit=limit, offset=offset)
+    return json_response(found)

@@ -1,0 +1,57 @@
+"""Liveness, health and who-am-I."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from wahooks.api.deps import PrincipalDep, ServicesDep
+from wahooks.api.responses import json_response
+from wahooks.clock import iso, now_ms
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/api", summary="Liveness (no auth)")
+async def root() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get("/api/health", summary="Health of the database and the delivery worker (no auth)")
+async def health(services: ServicesDep) -> Response:
+    started = time.perf_counter()
+    database: dict[str, object]
+    try:
+        await services.store.ping()
+        database = {"status": "ok", "latency": _ms_since(started)}
+    except Exception as exc:
+        database = {"status": "error", "latency": _ms_since(started), "error": str(exc)}
+    dispatcher = services.dispatcher
+    workers = {
+        "status": "ok" if services.dispatcher_running() else "error",
+        "latency": 0,
+        "inFlight": dispatcher.in_flight,
+        "queued": dispatcher.queued,
+    }
+    if workers["status"] == "error":
+        workers["error"] = "No active workers"
+    ok = database["status"] == "ok" and workers["status"] == "ok"
+    return json_response({
+        "status": "ok" if ok else "degraded",
+        "timestamp": iso(now_ms()),
+        "checks": {"database": database, "workers": workers},
+    })
+
+
+@router.get("/api/me", summary="The authenticated account")
+async def me(principal: PrincipalDep) -> Response:
+    user = principal.user
+    return json_response(
+        {"id": user.id, "email": None, "name": user.name, "isAdmin": user.is_owner}
+    )
+
+
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)

@@ -1,0 +1,169 @@
+"""Composition root: Settings -> store, engine, dispatcher, ingest -> the ASGI app.
+
+Everything runs in one process and one event loop: the API, the engine and the delivery worker.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import IO
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+
+from wahooks import __version__
+from wahooks.accounts import Accounts
+from wahooks.api.errors import on_http_exception, on_unexpected, on_wahooks_error
+from wahooks.api.routes import connections, meta, sandbox, tokens, webhooks
+from wahooks.clock import now_ms
+from wahooks.config import Settings
+from wahooks.connections import ConnectionService
+from wahooks.delivery.dispatcher import Dispatcher
+from wahooks.delivery.retention import Retention
+from wahooks.delivery.retry import RetryPolicy
+from wahooks.delivery.sender import Sender
+from wahooks.delivery.targets import TargetPolicy
+from wahooks.engines.sandbox import SandboxEngine
+from wahooks.errors import WahooksError
+from wahooks.ingest import Ingest
+from wahooks.storage.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+LEASE_MARGIN_MS = 5 * 60_000
+
+
+class DatabaseInUse(WahooksError):
+    """Another wahooks server is already running on this database file"""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: SqliteStore
+    accounts: Accounts
+    connections: ConnectionService
+    targets: TargetPolicy
+    sender: Sender
+    dispatcher: Dispatcher
+    ingest: Ingest
+    retention: Retention
+
+    def dispatcher_running(self) -> bool:
+        return not self.dispatcher._stopping
+
+
+def build_services(settings: Settings) -> Services:
+    store = SqliteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous.upper())
+    targets = TargetPolicy(allow_private=settings.allow_private_targets)
+    sender = Sender(targets, timeout=settings.request_timeout, max_connections=settings.max_in_flight)
+    # A lease outlives any attempt (timeout) with a wide margin: it only expires if this process
+    # died holding it.
+    lease_ms = int(settings.request_timeout * 1000) + LEASE_MARGIN_MS
+    dispatcher = Dispatcher(
+        store, sender, RetryPolicy(settings.retry_schedule),
+        max_in_flight=settings.max_in_flight,
+        max_in_flight_per_endpoint=settings.max_in_flight_per_endpoint,
+        lease_ms=lease_ms,
+        poll_interval=settings.poll_interval,
+    )
+    engine = SandboxEngine()
+    connections_service = ConnectionService(store, engine)
+    ingest = Ingest(store, dispatcher, connections_service, lease_ms=lease_ms)
+    engine.attach(ingest.accept)
+    retention = Retention(
+        store,
+        interval=settings.retention_interval,
+        delivered_max_age=settings.delivered_max_age,
+        delivered_kept=settings.delivered_kept,
+        dead_letters_kept=settings.dead_letters_kept,
+    )
+    return Services(
+        settings, store, Accounts(store), connections_service, targets, sender, dispatcher,
+        ingest, retention,
+    )
+
+
+_held_locks: dict[str, IO[str]] = {}
+
+
+def lock_database(path: str) -> None:
+    """Two servers on one SQLite file would both deliver everything: refuse the second one. The
+    lock is held until the process exits."""
+    key = os.path.abspath(path)
+    if key in _held_locks:
+        return
+    handle = open(f"{path}.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DatabaseInUse(f"Another wahooks server is already running on {path}") from None
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _held_locks[key] = handle
+
+
+@asynccontextmanager
+async def running(services: Services, *, announce: IO[str] = sys.stdout) -> AsyncIterator[None]:
+    lock_database(services.settings.sqlite_path)
+    await services.store.open()
+    recovered = await services.store.recover_expired_leases(now_ms(), all_leases=True)
+    if recovered:
+        log.warning(
+            "deliveries interrupted by the last stop are due again",
+            extra={"action": "delivery.recover", "count": recovered},
+        )
+    first = await services.accounts.ensure_owner()
+    if first is not None:
+        print(
+            "Created the owner account. Its API token (shown once, keep it safe):\n"
+            f"  {first.raw}",
+            file=announce,
+            flush=True,
+        )
+    await services.sender.start()
+    await services.dispatcher.start()
+    services.retention.start()
+    try:
+        yield
+    finally:
+        await services.retention.stop()
+        await services.dispatcher.stop()
+        await services.sender.close()
+        await services.store.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(services):
+            yield
+
+    app = FastAPI(
+        title="wahooks",
+        version=__version__,
+        description="WhatsApp events delivered to your webhooks: signed, retried, logged.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.services = services
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+                       allow_headers=["*"])
+    app.add_exception_handler(WahooksError, on_wahooks_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(Exception, on_unexpected)
+    for module in (meta, tokens, connections, sandbox, webhooks):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,138 @@
+"""Connections: linked WhatsApp numbers, their lifecycle, and who may touch them.
+
+A connection's status follows the engine's `session.status` events at once (the original waited up
+to three minutes for a poll): WORKING -> working (with the phone number from `me`), SCAN_QR_CODE ->
+scan_qr, FAILED -> failed. Deleting is a soft delete: the row stays, `stopped`, so logs keep their
+owner, and events for it are dropped from then on.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from wahooks.clock import now_ms
+from wahooks.engines.base import Engine
+from wahooks.errors import Forbidden, NotFound
+from wahooks.ids import parse_uuid, uuid7
+from wahooks.models import Connection, ConnectionStatus, User
+from wahooks.storage.base import Store
+
+log = logging.getLogger(__name__)
+
+_FROM_ENGINE = {
+    "WORKING": ConnectionStatus.WORKING,
+    "SCAN_QR_CODE": ConnectionStatus.SCAN_QR,
+    "FAILED": ConnectionStatus.FAILED,
+}
+REUSABLE = (ConnectionStatus.SCAN_QR, ConnectionStatus.PENDING, ConnectionStatus.FAILED)
+
+
+def session_name_for(user: User) -> str:
+    """The original's naming: u_<12 hex of the user id>_s_<12 random hex> (WAHA allows 54 chars)."""
+    return f"u_{user.id.replace('-', '')[:12]}_s_{secrets.token_hex(6)}"
+
+
+class ConnectionService:
+    def __init__(self, store: Store, engine: Engine) -> None:
+        self._store = store
+        self.engine = engine
+        self._by_session: dict[str, Connection] = {}
+
+    async def by_session(self, session_name: str) -> Connection | None:
+        """The live connection running `session_name`; None if unknown or deleted."""
+        connection = self._by_session.get(session_name)
+        if connection is None:
+            connection = await self._store.find_connection_by_session(session_name)
+            if connection is None:
+                return None
+            self._remember(connection)
+        return None if connection.status is ConnectionStatus.STOPPED else connection
+
+    async def owned(self, user: User, connection_id: str) -> Connection:
+        canonical = parse_uuid(connection_id)
+        connection = None if canonical is None else await self._store.get_connection(canonical)
+        if connection is None:
+            raise NotFound("Connection not found")
+        if connection.user_id != user.id:
+            raise Forbidden("You do not own this connection")
+        return connection
+
+    async def list(self, user: User) -> list[Connection]:
+        return await self._store.list_connections(user.id)
+
+    async def create(self, user: User, name: str | None) -> Connection:
+        now = now_ms()
+        connection = Connection(
+            id=uuid7(), user_id=user.id, name=name, session_name=session_name_for(user),
+            phone_number=None, status=ConnectionStatus.PENDING, engine=self.engine.name,
+            created_at=now, updated_at=now,
+        )
+        await self._store.create_connection(connection)
+        self._remember(connection)
+        await self.engine.start_session(connection)
+        return await self._reload(connection.id)
+
+    async def rename(self, connection: Connection, name: str | None) -> Connection:
+        return self._remember(await self._store.rename_connection(connection.id, name or None))
+
+    async def restart(self, connection: Connection) -> Connection:
+        await self.engine.restart_session(connection)
+        return await self._set_status(connection, ConnectionStatus.SCAN_QR)
+
+    async def delete(self, connection: Connection) -> Connection:
+        await self.engine.delete_session(connection)
+        return await self._set_status(connection, ConnectionStatus.STOPPED)
+
+    async def reusable(self, user: User, *, virgin_only: bool) -> Connection | None:
+        """The newest of the user's connections that can be scanned again, if any."""
+        for connection in await self._store.list_connections(user.id):
+            if connection.status not in REUSABLE:
+                continue
+            if virgin_only and (
+                connection.phone_number or await self._store.list_webhooks(connection.id)
+            ):
+                continue
+            return connection
+        return None
+
+    async def follow_engine_status(
+        self, connection: Connection, event: Mapping[str, Any]
+    ) -> Connection:
+        payload = event.get("payload")
+        engine_status = payload.get("status") if isinstance(payload, Mapping) else None
+        status = _FROM_ENGINE.get(engine_status) if isinstance(engine_status, str) else None
+        if status is None:
+            return connection
+        phone = None
+        if status is ConnectionStatus.WORKING:
+            me = event.get("me")
+            me_id = me.get("id") if isinstance(me, Mapping) else None
+            if isinstance(me_id, str) and "@" in me_id:
+                phone = me_id.split("@", 1)[0].split(":", 1)[0]
+        if status is connection.status and (phone is None or phone == connection.phone_number):
+            return connection
+        updated = await self._store.set_connection_status(
+            connection.id, status, phone_number=phone
+        )
+        log.info(
+            "connection status changed",
+            extra={"action": "connection.status", "connection_id": connection.id,
+                   "status": status.value},
+        )
+        return self._remember(updated)
+
+    async def _set_status(self, connection: Connection, status: ConnectionStatus) -> Connection:
+        return self._remember(await self._store.set_connection_status(connection.id, status))
+
+    async def _reload(self, connection_id: str) -> Connection:
+        connection = await self._store.get_connection(connection_id)
+        if connection is None:
+            raise NotFound("Connection not found")
+        return self._remember(connection)
+
+    def _remember(self, connection: Connection) -> Connection:
+        self._by_session[connection.session_name] = connection
+        return connection

@@ -1,0 +1,255 @@
+"""The dispatcher: claim due deliveries, send them with bounded concurrency, record the outcomes.
+
+Two ways in. The hot path: ingest claims a new event's deliveries in its own transaction and hands
+the jobs straight to `submit`, so a fresh event is on the wire without a database round trip or a
+polling sleep. The durable path: retries, deliveries ingested while the dispatcher was saturated,
+and leases recovered after a crash wait in the database with a `next_attempt_at`; the claim loop
+takes them in batches when they fall due (it sleeps exactly until the next due time, with
+`poll_interval` as a safety net).
+
+Concurrency is capped globally and per endpoint (scheme, host, port), and endpoints take turns, so a
+slow or hung receiver holds at most its own share of connections and cannot delay the others.
+Outcomes are written back in batches: while one batch commits, the next accumulates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from wahooks.clock import now_ms
+from wahooks.delivery.retry import RetryPolicy, Verdict
+from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus
+from wahooks.storage.base import RecordedOutcome, Store
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 512
+
+
+class Transport(Protocol):
+    async def send(self, job: DeliveryJob) -> AttemptOutcome: ...
+
+
+@dataclass(eq=False)
+class _Endpoint:
+    key: str
+    waiting: deque[DeliveryJob] = field(default_factory=deque)
+    in_flight: int = 0
+    scheduled: bool = False
+
+
+def endpoint_key(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        policy: RetryPolicy,
+        *,
+        max_in_flight: int,
+        max_in_flight_per_endpoint: int,
+        lease_ms: int,
+        poll_interval: float,
+    ) -> None:
+        self._store = store
+        self._transport = transport
+        self._policy = policy
+        self._max_in_flight = max_in_flight
+        self._max_per_endpoint = max_in_flight_per_endpoint
+        self._lease_ms = lease_ms
+        self._poll_interval = poll_interval
+        self._high_water = max(4 * max_in_flight, 4 * CLAIM_BATCH)
+        self._low_water = self._high_water // 2
+
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._ready: deque[_Endpoint] = deque()
+        self._queued = 0
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._outcomes: list[RecordedOutcome] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._backlog_in_db = True  # unknown at start: look
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.delivered = 0
+        self.failed_attempts = 0
+
+    # lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._claim_loop(), name="wahooks-claim-loop")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming, give in-flight attempts `grace` seconds, record what finished, and hand
+        claimed-but-unsent jobs back to the database without counting an attempt for them."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        unsent = [job for endpoint in self._endpoints.values() for job in endpoint.waiting]
+        for endpoint in self._endpoints.values():
+            endpoint.waiting.clear()
+        self._queued = 0
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._drain_outcomes()
+        if unsent:
+            await self._store.release([job.delivery_id for job in unsent])
+
+    # intake -------------------------------------------------------------------------------------
+
+    def wants_more(self) -> bool:
+        """Whether ingest should claim new deliveries for the hot path, or leave them in the
+        database for the claim loop (the dispatcher is saturated)."""
+        return not self._stopping and self._queued < self._high_water
+
+    def submit(self, jobs: list[DeliveryJob]) -> None:
+        for job in jobs:
+            key = endpoint_key(job.url)
+            endpoint = self._endpoints.get(key)
+            if endpoint is None:
+                endpoint = self._endpoints[key] = _Endpoint(key)
+            endpoint.waiting.append(job)
+            self._queued += 1
+            self._schedule(endpoint)
+        self._pump()
+
+    def poke(self) -> None:
+        """Deliveries are waiting in the database: have the claim loop look now."""
+        self._backlog_in_db = True
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def queued(self) -> int:
+        return self._queued
+
+    # sending ------------------------------------------------------------------------------------
+
+    def _schedule(self, endpoint: _Endpoint) -> None:
+        if not endpoint.scheduled and endpoint.waiting and endpoint.in_flight < self._max_per_endpoint:
+            endpoint.scheduled = True
+            self._ready.append(endpoint)
+
+    def _pump(self) -> None:
+        while self._in_flight < self._max_in_flight and self._ready:
+            endpoint = self._ready.popleft()
+            if not endpoint.waiting or endpoint.in_flight >= self._max_per_endpoint:
+                endpoint.scheduled = False
+                continue
+            job = endpoint.waiting.popleft()
+            self._queued -= 1
+            endpoint.in_flight += 1
+            self._in_flight += 1
+            self._ready.append(endpoint)  # endpoints take turns
+            task = asyncio.create_task(self._attempt(endpoint, job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, endpoint: _Endpoint, job: DeliveryJob) -> None:
+        try:
+            outcome = await self._transport.send(job)
+            self._record(job, outcome)
+        finally:
+            endpoint.in_flight -= 1
+            self._in_flight -= 1
+            self._schedule(endpoint)
+            self._pump()
+            if self._backlog_in_db and self._queued < self._low_water:
+                self._wake.set()
+
+    def _record(self, job: DeliveryJob, outcome: AttemptOutcome) -> None:
+        decision = self._policy.decide(job.attempt - job.attempts_before_cycle, outcome.succeeded)
+        next_attempt_at = None
+        if decision.verdict is Verdict.DELIVERED:
+            status = DeliveryStatus.DELIVERED
+            self.delivered += 1
+        elif decision.verdict is Verdict.RETRY:
+            status = DeliveryStatus.PENDING
+            next_attempt_at = now_ms() + int(decision.delay * 1000)
+            self.failed_attempts += 1
+        else:
+            status = DeliveryStatus.FAILED
+            self.failed_attempts += 1
+            log.warning(
+                "delivery dead-lettered",
+                extra={"action": "delivery.dead_letter", "delivery_id": job.delivery_id,
+                       "webhook_id": job.webhook_id, "error": outcome.error},
+            )
+        self._outcomes.append(
+            RecordedOutcome(job.delivery_id, job.attempt, outcome, status, next_attempt_at)
+        )
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            await self._drain_outcomes()
+        finally:
+            self._flusher = None
+
+    async def _drain_outcomes(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            try:
+                await self._store.record_outcomes(batch)
+            except Exception:
+                # Keep them: the leases stay held, so nothing is attempted twice meanwhile.
+                log.exception("recording outcomes failed", extra={"action": "delivery.record"})
+                self._outcomes[:0] = batch
+                await asyncio.sleep(1.0)
+                continue
+            if any(o.status is DeliveryStatus.PENDING for o in batch):
+                self.poke()
+
+    # the durable path ---------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            try:
+                timeout = await self._claim_once()
+            except Exception:
+                log.exception("claiming due deliveries failed", extra={"action": "delivery.claim"})
+                timeout = self._poll_interval
+            if timeout <= 0:
+                await asyncio.sleep(0)
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _claim_once(self) -> float:
+        """Claim what is due while there is room; return how long to sleep before looking again."""
+        if self._queued >= self._low_water:
+            return self._poll_interval
+        now = now_ms()
+        self._backlog_in_db = False
+        jobs = await self._store.claim_due(now, CLAIM_BATCH, now + self._lease_ms)
+        if jobs:
+            self.submit(jobs)
+        if len(jobs) == CLAIM_BATCH:
+            self._backlog_in_db = True
+            return 0.0
+        next_due = await self._store.next_due_at()
+        if next_due is None:
+            return self._poll_interval
+        return min(max((next_due - now_ms()) / 1000, 0.0), self._poll_interval)

@@ -1,0 +1,448 @@
+"""Which webhook URLs wahooks may deliver to: the guard against server-side request forgery.
+
+A webhook URL is user input that makes the server open a connection, so by default wahooks only
+delivers to public addresses. One rule, `TargetPolicy.check_address`, is enforced at three points:
+
+* create time: `TargetPolicy.check_url_resolving` validates the URL and what its name resolves to
+  now, so the API can answer 400 with the reason (`TargetRefused` is a `BadRequest`);
+* connect time, names: `GuardedResolver` filters what the name resolves to at the moment aiohttp
+  connects, so a name that is re-pointed at 127.0.0.1 after creation (DNS rebinding) is refused;
+* connect time, every socket: the socket factory installed by `make_connector` checks the address
+  of each socket aiohttp is about to connect. aiohttp never calls the resolver for IP-literal
+  hosts, so this is the only hook that sees them, and it also covers anything else that reaches
+  connect without a lookup.
+
+At connect time refusals are raised as an `OSError` subclass of `TargetRefused`, so aiohttp wraps
+them in `aiohttp.ClientConnectorError` like any other failed connect (a sender that catches
+`aiohttp.ClientError` keeps working); `refusal_reason` digs the sentence back out for the log.
+
+`--allow-private-targets` (`WAHOOKS_ALLOW_PRIVATE_TARGETS=true`) builds a policy that refuses
+nothing, for local development and deliveries inside a private network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import re
+import socket
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import NamedTuple
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+from yarl import URL
+
+from wahooks.errors import BadRequest
+
+__all__ = [
+    "GuardedResolver",
+    "InvalidTargetURL",
+    "TargetPolicy",
+    "TargetRefused",
+    "find_refusal",
+    "make_connector",
+    "refusal_reason",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_URL_LENGTH = 2048
+
+_HINT = (
+    "wahooks only delivers to public addresses unless started with --allow-private-targets "
+    "(or WAHOOKS_ALLOW_PRIVATE_TARGETS=true)"
+)
+
+
+class TargetRefused(BadRequest):
+    """wahooks does not deliver to this webhook URL."""
+
+    def __init__(
+        self, message: str | None = None, *, address: str | None = None, category: str = "policy"
+    ) -> None:
+        super().__init__(message)
+        self.address = address  # the offending IP address or host name, when there is one
+        self.category = category  # short slug for logs and metrics: "loopback", "private", ...
+
+
+class InvalidTargetURL(TargetRefused):
+    """The webhook URL is not a valid http(s) URL."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, category="invalid-url")
+
+
+class _RefusedAtConnect(TargetRefused, OSError):
+    """A refusal raised inside aiohttp's connector.
+
+    Being an OSError makes aiohttp and aiohappyeyeballs treat it as one more failed connect:
+    they wrap it in ClientConnectorError instead of letting an unexpected type escape, and
+    happy-eyeballs still tries the remaining (allowed) addresses.
+    """
+
+    def __init__(self, message: str, *, address: str, category: str) -> None:
+        OSError.__init__(self, errno.EACCES, message)
+        self.message = message
+        self.address = address
+        self.category = category
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _Refusal(NamedTuple):
+    category: str
+    phrase: str  # completes "<address> is ..."
+
+
+_RULES = tuple(
+    (ip_network(network), _Refusal(category, phrase))
+    for network, category, phrase in (
+        # Metadata endpoints first: they sit inside link-local, CGNAT and ULA ranges, and the
+        # specific reason is the useful one.
+        ("169.254.169.254/32", "metadata", "a cloud metadata address"),
+        ("100.100.100.200/32", "metadata", "a cloud metadata address (Alibaba Cloud)"),
+        ("fd00:ec2::254/128", "metadata", "a cloud metadata address (AWS, IPv6)"),
+        # Linux connects 0.0.0.0 to the local host, so "this network" is as bad as loopback.
+        ("0.0.0.0/8", "unspecified", 'an unspecified ("this host") address'),
+        ("::/128", "unspecified", "the unspecified address"),
+        ("127.0.0.0/8", "loopback", "a loopback address"),
+        ("::1/128", "loopback", "a loopback address"),
+        ("10.0.0.0/8", "private", "a private (RFC 1918) address"),
+        ("172.16.0.0/12", "private", "a private (RFC 1918) address"),
+        ("192.168.0.0/16", "private", "a private (RFC 1918) address"),
+        ("fc00::/7", "private", "a private (unique local, RFC 4193) address"),
+        ("fec0::/10", "private", "a private (deprecated site-local) address"),
+        ("100.64.0.0/10", "cgnat", "a shared (carrier-grade NAT, RFC 6598) address"),
+        ("169.254.0.0/16", "link-local", "a link-local address"),
+        ("fe80::/10", "link-local", "a link-local address"),
+        ("224.0.0.0/4", "multicast", "a multicast address"),
+        ("ff00::/8", "multicast", "a multicast address"),
+        ("255.255.255.255/32", "broadcast", "the broadcast address"),
+        ("240.0.0.0/4", "reserved", "a reserved (240.0.0.0/4) address"),
+    )
+)
+_NAT64 = IPv6Network("64:ff9b::/96")
+# Deprecated since 2006 and unroutable, so refused even when the embedded address is public.
+_COMPATIBLE = "an IPv4-compatible IPv6 address"
+_SPECIAL = _Refusal("special", "a special-purpose address that is not globally routable")
+_NOT_AN_ADDRESS = _Refusal("invalid", "not an IP address")
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+_METADATA_NAMES = frozenset({"metadata.google.internal", "metadata.goog"})
+# Suffixes reserved for names that only mean something inside a private network.
+_PRIVATE_SUFFIXES = (".internal", ".local", ".localdomain", ".home.arpa")
+
+# What inet_aton (and so getaddrinfo) may read as IPv4: dot-separated decimal, octal or hex
+# parts. An all-numeric name is never a DNS name (no top-level domain is numeric).
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+))*", re.IGNORECASE)
+_HOSTNAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+def _classify(addr: IPv4Address | IPv6Address) -> _Refusal | None:
+    """Why `addr` is refused, or None when it is a public address."""
+    for network, refusal in _RULES:
+        if addr in network:
+            return refusal
+    carried = _embedded_ipv4(addr) if isinstance(addr, IPv6Address) else None
+    if carried is not None:
+        # The kernel or a translator on the path delivers these to the embedded IPv4 address,
+        # so ::ffff:127.0.0.1 is loopback and ::ffff:8.8.8.8 is as public as 8.8.8.8.
+        embedded, kind = carried
+        inner = _classify(embedded)
+        if inner is None and kind != _COMPATIBLE:
+            return None
+        inner = inner or _SPECIAL
+        return _Refusal(inner.category, f"{kind} embedding {embedded}, {inner.phrase}")
+    if addr.is_reserved or not addr.is_global:
+        return _SPECIAL
+    return None
+
+
+def _embedded_ipv4(addr: IPv6Address) -> tuple[IPv4Address, str] | None:
+    """The IPv4 address `addr` carries and the kind of carrier, or None."""
+    low32 = IPv4Address(int(addr) & 0xFFFFFFFF)
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped, "an IPv4-mapped IPv6 address"
+    if addr in _NAT64:
+        return low32, "a NAT64 address"
+    if addr.sixtofour is not None:
+        return addr.sixtofour, "a 6to4 address"
+    if int(addr) >> 32 == 0:  # :: and ::1 are matched by _RULES before this is asked
+        return low32, _COMPATIBLE
+    return None
+
+
+def _classify_text(ip: str) -> _Refusal | None:
+    try:
+        return _classify(ip_address(ip))
+    except ValueError:
+        return _NOT_AN_ADDRESS
+
+
+def _classify_name(host: str) -> _Refusal | None:
+    name = host.rstrip(".").lower()
+    if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
+        return _Refusal("loopback", "a loopback name")
+    if name in _METADATA_NAMES:
+        return _Refusal("metadata", "a cloud metadata name")
+    if name.endswith(_PRIVATE_SUFFIXES):
+        return _Refusal("private", "a name reserved for private networks")
+    return None
+
+
+def _parse(url: str) -> URL:
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidTargetURL(f"webhook URL is longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise InvalidTargetURL("webhook URL must not contain spaces or control characters")
+    try:
+        parsed = URL(url)
+    except ValueError as exc:
+        raise InvalidTargetURL(f"webhook URL is not a valid URL: {exc}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise InvalidTargetURL("webhook URL must start with http:// or https://")
+    if not parsed.host:
+        raise InvalidTargetURL("webhook URL has no host")
+    if parsed.user is not None or parsed.password is not None:
+        # aiohttp would silently turn these into a Basic Authorization header, and the URL is
+        # stored and shown in listings and logs, so the secret would leak. Webhooks are
+        # authenticated by their signature instead.
+        raise InvalidTargetURL("webhook URL must not contain a user name or password")
+    if parsed.explicit_port == 0:
+        raise InvalidTargetURL("webhook URL port must be between 1 and 65535")
+    # The fragment is never sent, so keeping it would only mislead whoever reads the URL back.
+    return parsed.with_fragment(None)
+
+
+def _ip_literal(host: str) -> IPv4Address | IPv6Address | None:
+    """The address an IP-literal host means, including the legacy forms inet_aton accepts
+    (2130706433, 0x7f.1, 127.1, 0177.0.0.1), which some resolvers turn into an address."""
+    if ":" in host:
+        try:
+            return IPv6Address(host)
+        except ValueError:
+            raise InvalidTargetURL(f"webhook URL host {host} is not a valid IPv6 address") from None
+    bare = host.rstrip(".")
+    if not _NUMERIC_HOST.fullmatch(bare):
+        return None
+    try:
+        return IPv4Address(socket.inet_aton(bare))
+    except OSError:
+        raise InvalidTargetURL(f"webhook URL host {host} is not a valid IPv4 address") from None
+
+
+def _check_hostname_syntax(raw_host: str) -> None:
+    name = raw_host.rstrip(".")
+    labels = name.split(".")
+    if len(name) > 253 or not all(_HOSTNAME.fullmatch(label) for label in labels):
+        raise InvalidTargetURL(f"webhook URL host {raw_host} is not a valid host name")
+
+
+def _refused(lead: str, address: str, refusal: _Refusal) -> TargetRefused:
+    return TargetRefused(
+        f"{lead}{refusal.phrase}; {_HINT}", address=address, category=refusal.category
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPolicy:
+    """Where webhooks may be delivered. `allow_private=True` refuses no address or name."""
+
+    allow_private: bool = False
+
+    def check_address(self, ip: str) -> None:
+        """Raise TargetRefused, naming the reason, if wahooks must not connect to `ip`."""
+        if self.allow_private:
+            return
+        refusal = _classify_text(ip)
+        if refusal is not None:
+            raise _refused(f"{ip} is ", ip, refusal)
+
+    def check_url(self, url: str) -> str:
+        """Validate `url` without any I/O and return it normalised.
+
+        Refuses malformed URLs (InvalidTargetURL), IP-literal hosts whose address is refused and
+        names that are local by definition (localhost, *.internal, ...). Numeric IPv4 hosts come
+        back as a canonical dotted quad, so what is stored is what aiohttp connects to. Names are
+        not resolved: that is `check_url_resolving`, and the connector checks again at connect
+        time.
+        """
+        parsed = _parse(url.strip())
+        host = parsed.host
+        assert host is not None  # _parse refuses URLs without a host
+        literal = _ip_literal(host)
+        if literal is None:
+            raw_host = parsed.raw_host or host
+            _check_hostname_syntax(raw_host)
+            refusal = None if self.allow_private else _classify_name(raw_host)
+            if refusal is not None:
+                raise _refused(f"webhook URL host {raw_host} is ", raw_host, refusal)
+            return str(parsed)
+        refusal = None if self.allow_private else _classify(literal)
+        if refusal is not None:
+            said = "" if str(literal) == host else f"{literal}, "
+            raise _refused(f"webhook URL host {host} is {said}", str(literal), refusal)
+        if isinstance(literal, IPv4Address) and str(literal) != host:
+            parsed = parsed.with_host(str(literal))
+        return str(parsed)
+
+    async def check_url_resolving(self, url: str, *, timeout: float = 2.0) -> str:
+        """`check_url`, then refuse the URL if ANY address its name resolves to now is refused.
+
+        This is the create-time check. A name that does not resolve, or not within `timeout`
+        seconds, is accepted: DNS may be fixed later (or only resolve inside the deployment),
+        and every delivery is checked again at connect time by the connector, so accepting it
+        opens no hole. A timed-out lookup keeps running in the executor until the system
+        resolver gives up; its answer is ignored.
+        """
+        normalised = self.check_url(url)
+        parsed = URL(normalised)
+        host = parsed.raw_host
+        if self.allow_private or host is None or _ip_literal(host) is not None:
+            return normalised  # nothing is refused, or an IP literal check_url has judged
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, parsed.port, type=socket.SOCK_STREAM), timeout
+            )
+        except OSError:  # socket.gaierror, and TimeoutError from wait_for
+            logger.info(
+                "webhook host did not resolve at create time; accepted",
+                extra={"action": "target_unresolved", "host": host},
+            )
+            return normalised
+        for family, _, _, _, sockaddr in infos:
+            if family in (socket.AF_INET, socket.AF_INET6):
+                refusal = _classify_text(str(sockaddr[0]))
+                if refusal is not None:
+                    lead = f"webhook URL host {host} resolves to {sockaddr[0]}, "
+                    raise _refused(lead, str(sockaddr[0]), refusal)
+        return normalised
+
+
+class GuardedResolver(AbstractResolver):
+    """An aiohttp resolver that drops the addresses `policy` refuses, at connect time.
+
+    If every address is refused it raises TargetRefused (an OSError subclass of it, which aiohttp
+    wraps in ClientConnectorDNSError); if only some are, aiohttp connects to the rest. The
+    default inner resolver is ThreadedResolver, the system resolver through loop.getaddrinfo,
+    the same lookup the create-time check uses. Construct it inside a running event loop.
+
+    Closing: aiohttp's connector does not close a resolver it was given. ThreadedResolver holds
+    nothing, so make_connector's resolver needs no closing; whoever passes another `inner` must
+    close this resolver after the connector.
+    """
+
+    def __init__(self, policy: TargetPolicy, inner: AbstractResolver | None = None) -> None:
+        self._policy = policy
+        self._inner = inner if inner is not None else ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if self._policy.allow_private:
+            return results
+        allowed: list[ResolveResult] = []
+        refused: list[tuple[str, _Refusal]] = []
+        for result in results:
+            refusal = _classify_text(result["host"])
+            if refusal is None:
+                allowed.append(result)
+            else:
+                refused.append((result["host"], refusal))
+        if refused and not allowed:
+            address, refusal = refused[0]
+            message = f"webhook host {host} resolves to {address}, {refusal.phrase}; {_HINT}"
+            raise _RefusedAtConnect(message, address=address, category=refusal.category)
+        if refused:
+            logger.warning(
+                "webhook host resolves partly to refused addresses; using the others",
+                extra={
+                    "action": "target_partly_refused",
+                    "host": host,
+                    "refused": [address for address, _ in refused],
+                },
+            )
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _guarded_socket_factory(policy: TargetPolicy) -> aiohttp.SocketFactoryType:
+    def create_socket(addr_info: aiohttp.AddrInfoType) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        address = str(sockaddr[0])
+        refusal = None if policy.allow_private else _classify_text(address)
+        if refusal is not None:
+            message = f"webhook target {address} is {refusal.phrase}; {_HINT}"
+            raise _RefusedAtConnect(message, address=address, category=refusal.category)
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return create_socket
+
+
+def make_connector(
+    policy: TargetPolicy, *, limit: int, limit_per_host: int
+) -> aiohttp.TCPConnector:
+    """A TCPConnector that connects only where `policy` allows, checked at connect time.
+
+    Names go through GuardedResolver (so DNS rebinding after creation is caught); every socket,
+    including those for IP-literal hosts that aiohttp does not resolve, is checked by a socket
+    factory before it connects. What the sender must still do:
+
+    * pass `allow_redirects=False`: a redirect is the receiver choosing a new target; wahooks
+      records the 3xx instead. (A followed redirect would still be checked here, as it connects
+      through this connector, but following is not the product's behaviour.)
+    * keep `trust_env=False` (the default) and pass no `proxy`: with a proxy the checked address
+      is the proxy's, not the webhook's.
+    * optionally call `policy.check_url(url)` first: it costs no I/O and, for URLs stored before
+      the policy changed, gives a clearer reason than the connector can (names like localhost,
+      legacy numeric hosts such as 2130706433 that aiohttp rejects as invalid URLs).
+
+    A refusal surfaces as `aiohttp.ClientConnectorError`; `refusal_reason(exc)` gives the reason.
+    """
+    return aiohttp.TCPConnector(
+        limit=limit,
+        limit_per_host=limit_per_host,
+        resolver=GuardedResolver(policy),
+        socket_factory=_guarded_socket_factory(policy),
+    )
+
+
+def find_refusal(exc: BaseException) -> TargetRefused | None:
+    """The TargetRefused behind whatever aiohttp raised, or None if the failure was not one.
+
+    aiohttp wraps connect-time refusals in ClientConnectorError (kept in `.os_error` and
+    `__cause__`); this walks `__cause__`, `__context__`, `os_error` and exception groups.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, TargetRefused):
+            return current
+        linked: list[object] = [
+            current.__cause__,
+            current.__context__,
+            getattr(current, "os_error", None),
+        ]
+        if isinstance(current, BaseExceptionGroup):
+            linked.extend(current.exceptions)
+        pending.extend(e for e in linked if isinstance(e, BaseException))
+    return None
+
+
+def refusal_reason(exc: BaseException) -> str | None:
+    """The user-facing sentence saying why a delivery was refused, or None if it was not."""
+    refusal = find_refusal(exc)
+    return None if refusal is None else str(refusal)

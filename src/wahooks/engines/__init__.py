@@ -1,0 +1,1 @@
+"""WhatsApp engines: what runs the linked accounts and emits their events (sandbox, WAHA)."""

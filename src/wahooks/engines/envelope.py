@@ -1,0 +1,55 @@
+"""WAHA's event envelope, for engines that make their own events (the sandbox).
+
+Shape as in WAHA's OpenAPI `WAHAWebhook*` schemas and ../shared/fixtures/waha/: `id` ("evt_" + a
+lower-case ULID), `timestamp` (ms), `event`, `session`, `metadata`, `me`, `payload`, `engine`,
+`environment`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+ENGINE = "NOWEB"
+
+
+def ulid() -> str:
+    """A lower-case ULID: 48 bits of milliseconds then 80 random bits, Crockford base32."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def envelope(
+    session: str,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    me: dict[str, Any] | None,
+    version: str,
+    tier: str,
+) -> dict[str, Any]:
+    return {
+        "id": "evt_" + ulid(),
+        "timestamp": time.time_ns() // 1_000_000,
+        "event": event,
+        "session": session,
+        "metadata": {},
+        "me": me,
+        "payload": payload,
+        "engine": ENGINE,
+        "environment": {
+            "version": version,
+            "engine": ENGINE,
+            "tier": tier,
+            "browser": None,
+            "platform": "linux/x64",
+            "worker": {"id": None},
+        },
+    }

@@ -1,0 +1,97 @@
+"""The one path every engine event takes, whatever the engine.
+
+Resolve the connection from the event's session, persist the event and one delivery per matching
+webhook in one transaction, and only then acknowledge; the new deliveries go straight to the
+dispatcher (claimed in that same transaction), or wait in the database when it is saturated. The
+event's bytes are kept as the engine produced them: that is what every receiver gets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from wahooks.clock import iso, now_ms
+from wahooks.connections import ConnectionService
+from wahooks.delivery.dispatcher import Dispatcher
+from wahooks.models import Connection, DeliveryJob, Webhook
+from wahooks.serialization import dumps
+from wahooks.storage.base import NewEvent, Store
+
+log = logging.getLogger(__name__)
+
+TEST_MESSAGE = "This is a test webhook event from WAHooks"
+
+EventListener = Callable[[Connection, Mapping[str, Any], bytes], Awaitable[None] | None]
+
+
+class Ingest:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        connections: ConnectionService,
+        *,
+        lease_ms: int,
+    ) -> None:
+        self._store = store
+        self._dispatcher = dispatcher
+        self._connections = connections
+        self._lease_ms = lease_ms
+        self._listeners: list[EventListener] = []
+        self.accepted = 0
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Live subscribers (the WebSocket stream) hear every accepted event after it is stored."""
+        self._listeners.append(listener)
+
+    async def accept(self, event: Mapping[str, Any], body: bytes | None = None) -> bool:
+        """Take one engine event (parsed, with its raw bytes when the engine sent bytes). Returns
+        False when no live connection has the event's session: the event is dropped, never routed
+        to some other connection."""
+        session = event.get("session")
+        event_type = event.get("event")
+        if not isinstance(session, str) or not isinstance(event_type, str):
+            log.warning("event without session or type dropped", extra={"action": "ingest.drop"})
+            return False
+        connection = await self._connections.by_session(session)
+        if connection is None:
+            log.info(
+                "event for unknown session dropped",
+                extra={"action": "ingest.drop", "session": session, "event": event_type},
+            )
+            return False
+        if event_type == "session.status":
+            connection = await self._connections.follow_engine_status(connection, event)
+        raw = body if body is not None else dumps(event)
+        await self._persist(NewEvent(connection.id, event_type, raw), only_webhook=None)
+        self.accepted += 1
+        for listener in self._listeners:
+            pending = listener(connection, event, raw)
+            if pending is not None:
+                await pending
+        return True
+
+    async def send_test(self, webhook: Webhook) -> str:
+        """Deliver the product page's test event to one webhook through the same pipeline."""
+        body = dumps({
+            "event": "test",
+            "session": "test",
+            "payload": {"message": TEST_MESSAGE, "timestamp": iso(now_ms())},
+        })
+        jobs = await self._persist(
+            NewEvent(webhook.connection_id, "test", body), only_webhook=webhook.id
+        )
+        return jobs[0].delivery_id
+
+    async def _persist(self, event: NewEvent, *, only_webhook: str | None) -> list[DeliveryJob]:
+        claim = self._dispatcher.wants_more()
+        claim_until = now_ms() + self._lease_ms if claim else None
+        (jobs,) = await self._store.ingest([event], claim_until=claim_until, only_webhook=only_webhook)
+        if jobs:
+            if claim:
+                self._dispatcher.submit(jobs)
+            else:
+                self._dispatcher.poke()
+        return jobs

@@ -1,0 +1,128 @@
+"""Domain records: what wahooks knows about accounts, connections, webhooks and deliveries.
+
+Frozen dataclasses with `slots`, built by the stores and read everywhere else. Times are Unix
+milliseconds; `wahooks.clock.iso` renders them for the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ConnectionStatus(StrEnum):
+    """Lifecycle of a linked WhatsApp number, as stored (the original's `waha_sessions.status`)."""
+
+    PENDING = "pending"
+    SCAN_QR = "scan_qr"
+    WORKING = "working"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    name: str
+    is_owner: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    id: str
+    user_id: str
+    name: str
+    token_prefix: str
+    active: bool
+    last_used_at: int | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    id: str
+    user_id: str
+    name: str | None
+    session_name: str
+    phone_number: str | None
+    status: ConnectionStatus
+    engine: str
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    user_id: str
+    connection_id: str
+    url: str
+    events: tuple[str, ...]
+    signing_secret: str
+    active: bool
+    created_at: int
+    updated_at: int
+
+    def wants(self, event_type: str) -> bool:
+        return "*" in self.events or event_type in self.events
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    """One attempt to make: everything the sender needs, so the hot path reads nothing."""
+
+    delivery_id: str
+    webhook_id: str
+    url: str
+    signing_secret: str
+    event_type: str
+    body: bytes
+    attempt: int  # 1-based number of this attempt over the delivery's whole life
+    attempts_before_cycle: int  # attempts made before the last redelivery (0 if never redelivered)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """What one attempt came to: an HTTP status, or an error before any status arrived."""
+
+    started_at: int
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    number: int
+    started_at: int
+    duration_ms: float | None
+    status_code: int | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLog:
+    """A delivery as the logs endpoint shows it: the event, where it stands, and every attempt."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    body: bytes
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: int | None
+    delivered_at: int | None
+    created_at: int
+    attempt_log: tuple[Attempt, ...]

@@ -1,0 +1,143 @@
+"""The Store protocol: everything wahooks keeps, behind one interface with a backend per database.
+
+Writes that the delivery pipeline makes in bulk (ingest, claims, outcomes) take and return batches so a
+backend can group them into few transactions. A claimed delivery carries a lease: until it expires no
+other dispatcher takes it, and when it expires unrecorded (the process died mid-attempt) the attempt is
+logged as interrupted and the delivery becomes due again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from wahooks.models import (
+    ApiToken,
+    AttemptOutcome,
+    Connection,
+    ConnectionStatus,
+    DeliveryJob,
+    DeliveryLog,
+    DeliveryStatus,
+    User,
+    Webhook,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    connection_id: str
+    event_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedOutcome:
+    """An attempt's outcome with the verdict the retry policy gave it."""
+
+    delivery_id: str
+    attempt: int
+    outcome: AttemptOutcome
+    status: DeliveryStatus  # DELIVERED, FAILED (dead letter) or PENDING (retry at next_attempt_at)
+    next_attempt_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PruneCounts:
+    delivered: int
+    dead_letters: int
+    events: int
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # accounts and tokens
+    async def count_users(self) -> int: ...
+    async def create_user(self, name: str, *, is_owner: bool) -> User: ...
+    async def get_user(self, user_id: str) -> User | None: ...
+    async def owner(self) -> User | None: ...
+    async def create_token(
+        self, user_id: str, name: str, token_hash: str, token_prefix: str
+    ) -> ApiToken: ...
+    async def list_tokens(self, user_id: str) -> list[ApiToken]: ...
+    async def get_token(self, token_id: str) -> ApiToken | None: ...
+    async def revoke_token(self, token_id: str) -> None: ...
+    async def find_active_token(self, token_hash: str) -> ApiToken | None: ...
+    async def touch_token(self, token_id: str, at: int) -> None: ...
+
+    # connections
+    async def create_connection(self, connection: Connection) -> None: ...
+    async def get_connection(self, connection_id: str) -> Connection | None: ...
+    async def find_connection_by_session(self, session_name: str) -> Connection | None: ...
+    async def list_connections(
+        self, user_id: str | None = None, *, include_stopped: bool = False
+    ) -> list[Connection]: ...
+    async def rename_connection(self, connection_id: str, name: str | None) -> Connection: ...
+    async def set_connection_status(
+        self, connection_id: str, status: ConnectionStatus, *, phone_number: str | None = None
+    ) -> Connection:
+        """Change the status (and, when given, the phone number) of a connection."""
+        ...
+
+    # webhooks
+    async def create_webhook(self, webhook: Webhook) -> None: ...
+    async def get_webhook(self, webhook_id: str) -> Webhook | None: ...
+    async def list_webhooks(self, connection_id: str) -> list[Webhook]: ...
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: tuple[str, ...] | None = None,
+        active: bool | None = None,
+    ) -> Webhook: ...
+    async def delete_webhook(self, webhook_id: str) -> None: ...
+
+    # the delivery pipeline
+    async def ingest(
+        self,
+        events: list[NewEvent],
+        *,
+        claim_until: int | None,
+        only_webhook: str | None = None,
+    ) -> list[list[DeliveryJob]]:
+        """Persist each event with one delivery per matching active webhook (or only `only_webhook`,
+        active or not), all in one transaction. With `claim_until`, the new deliveries are claimed for
+        the caller (attempt 1 in progress) and returned as jobs; without it they wait in the database
+        and the lists are of jobs that will be claimed later (their `attempt` is 0)."""
+        ...
+
+    async def claim_due(self, now: int, limit: int, lease_until: int) -> list[DeliveryJob]: ...
+    async def next_due_at(self) -> int | None: ...
+    async def release(self, delivery_ids: list[str]) -> None:
+        """Hand claimed deliveries that were never attempted back: no attempt is counted."""
+        ...
+
+    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None: ...
+    async def recover_expired_leases(self, now: int, *, all_leases: bool = False) -> int:
+        """Log an interrupted attempt for each delivery whose lease ran out before its outcome was
+        recorded, and make it due now. `all_leases` treats every lease as expired (a single-process
+        backend at start-up, when no other process can hold one)."""
+        ...
+
+    async def list_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+        before: str | None = None,
+    ) -> list[DeliveryLog]: ...
+    async def get_delivery(self, delivery_id: str) -> DeliveryLog | None: ...
+    async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None, now: int) -> list[str]:
+        """Make deliveries of a webhook due again, starting a fresh retry cycle: the given ones if
+        dead-lettered or delivered, or every dead letter when `delivery_ids` is None. Returns the
+        ids that were redelivered."""
+        ...
+
+    async def prune(
+        self, now: int, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
+    ) -> PruneCounts: ...
+    async def ping(self) -> None: ...

@@ -1,0 +1,617 @@
+"""The Store on one SQLite file: the embedded default."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from wahooks.clock import now_ms
+from wahooks.errors import NotFound
+from wahooks.ids import uuid7
+from wahooks.models import (
+    ApiToken,
+    Attempt,
+    Connection,
+    ConnectionStatus,
+    DeliveryJob,
+    DeliveryLog,
+    DeliveryStatus,
+    User,
+    Webhook,
+)
+from wahooks.storage.base import NewEvent, PruneCounts, RecordedOutcome
+from wahooks.storage.sqlite_database import SqliteDatabase
+
+INTERRUPTED = "interrupted: the process stopped before this attempt's outcome was recorded"
+
+_CONNECTION_COLUMNS = (
+    "id, user_id, name, session_name, phone_number, status, engine, created_at, updated_at"
+)
+_WEBHOOK_COLUMNS = (
+    "id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at"
+)
+_TOKEN_COLUMNS = "id, user_id, name, token_prefix, active, last_used_at, created_at"
+_DELIVERY_COLUMNS = (
+    "d.id, d.webhook_id, d.event_id, d.event_type, e.body, d.status, d.attempts,"
+    " d.next_attempt_at, d.delivered_at, d.created_at"
+)
+
+
+def _user(row: Any) -> User:
+    id_, name, is_owner, created_at = row
+    return User(str(id_), str(name), bool(is_owner), int(created_at))
+
+
+def _token(row: Any) -> ApiToken:
+    id_, user_id, name, prefix, active, last_used_at, created_at = row
+    return ApiToken(
+        str(id_), str(user_id), str(name), str(prefix), bool(active),
+        None if last_used_at is None else int(last_used_at),
+        int(created_at),
+    )
+
+
+def _connection(row: Any) -> Connection:
+    id_, user_id, name, session, phone, status, engine, created_at, updated_at = row
+    return Connection(
+        str(id_), str(user_id), None if name is None else str(name), str(session),
+        None if phone is None else str(phone), ConnectionStatus(status), str(engine),
+        int(created_at), int(updated_at),
+    )
+
+
+def _webhook(row: Any) -> Webhook:
+    id_, user_id, connection_id, url, events, secret, active, created_at, updated_at = row
+    return Webhook(
+        str(id_), str(user_id), str(connection_id), str(url),
+        tuple(orjson.loads(events)), str(secret), bool(active),
+        int(created_at), int(updated_at),
+    )
+
+
+class SqliteStore:
+    def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
+        self.db = SqliteDatabase(path, synchronous=synchronous)
+
+    async def open(self) -> None:
+        await self.db.start()
+
+    async def close(self) -> None:
+        await self.db.stop()
+
+    async def ping(self) -> None:
+        await self.db.read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    # accounts and tokens ------------------------------------------------------------------------
+
+    async def count_users(self) -> int:
+        row = await self.db.read(lambda c: c.execute("SELECT count(*) FROM users").fetchone())
+        return int(row[0])
+
+    async def create_user(self, name: str, *, is_owner: bool) -> User:
+        user = User(uuid7(), name, is_owner, now_ms())
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO users (id, name, is_owner, created_at) VALUES (?, ?, ?, ?)",
+                (user.id, user.name, int(user.is_owner), user.created_at),
+            )
+
+        await self.db.write(work)
+        return user
+
+    async def get_user(self, user_id: str) -> User | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                "SELECT id, name, is_owner, created_at FROM users WHERE id = ?", (user_id,)
+            ).fetchone()
+        )
+        return None if row is None else _user(row)
+
+    async def owner(self) -> User | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                "SELECT id, name, is_owner, created_at FROM users WHERE is_owner = 1"
+                " ORDER BY id LIMIT 1"
+            ).fetchone()
+        )
+        return None if row is None else _user(row)
+
+    async def create_token(
+        self, user_id: str, name: str, token_hash: str, token_prefix: str
+    ) -> ApiToken:
+        token = ApiToken(uuid7(), user_id, name, token_prefix, True, None, now_ms())
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO api_tokens (id, user_id, name, token_hash, token_prefix, active,"
+                " created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
+                (token.id, user_id, name, token_hash, token_prefix, token.created_at),
+            )
+
+        await self.db.write(work)
+        return token
+
+    async def list_tokens(self, user_id: str) -> list[ApiToken]:
+        rows = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ? AND active = 1"
+                " ORDER BY id DESC",
+                (user_id,),
+            ).fetchall()
+        )
+        return [_token(row) for row in rows]
+
+    async def get_token(self, token_id: str) -> ApiToken | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE id = ?", (token_id,)
+            ).fetchone()
+        )
+        return None if row is None else _token(row)
+
+    async def revoke_token(self, token_id: str) -> None:
+        await self.db.write(
+            lambda c: c.execute("UPDATE api_tokens SET active = 0 WHERE id = ?", (token_id,))
+        )
+
+    async def find_active_token(self, token_hash: str) -> ApiToken | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ? AND active = 1",
+                (token_hash,),
+            ).fetchone()
+        )
+        return None if row is None else _token(row)
+
+    async def touch_token(self, token_id: str, at: int) -> None:
+        await self.db.write(
+            lambda c: c.execute(
+                "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (at, token_id)
+            )
+        )
+
+    # connections --------------------------------------------------------------------------------
+
+    async def create_connection(self, connection: Connection) -> None:
+        c = connection
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO connections ({_CONNECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.id, c.user_id, c.name, c.session_name, c.phone_number, c.status.value,
+                 c.engine, c.created_at, c.updated_at),
+            )
+
+        await self.db.write(work)
+
+    async def get_connection(self, connection_id: str) -> Connection | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE id = ?", (connection_id,)
+            ).fetchone()
+        )
+        return None if row is None else _connection(row)
+
+    async def find_connection_by_session(self, session_name: str) -> Connection | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE session_name = ?",
+                (session_name,),
+            ).fetchone()
+        )
+        return None if row is None else _connection(row)
+
+    async def list_connections(
+        self, user_id: str | None = None, *, include_stopped: bool = False
+    ) -> list[Connection]:
+        where, params = [], []
+        if user_id is not None:
+            where.append("user_id = ?")
+            params.append(user_id)
+        if not include_stopped:
+            where.append("status != 'stopped'")
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_CONNECTION_COLUMNS} FROM connections{clause} ORDER BY id DESC", params
+            ).fetchall()
+        )
+        return [_connection(row) for row in rows]
+
+    async def rename_connection(self, connection_id: str, name: str | None) -> Connection:
+        return await self._update_connection(connection_id, "name = ?", (name,))
+
+    async def set_connection_status(
+        self, connection_id: str, status: ConnectionStatus, *, phone_number: str | None = None
+    ) -> Connection:
+        if phone_number is None:
+            return await self._update_connection(connection_id, "status = ?", (status.value,))
+        return await self._update_connection(
+            connection_id, "status = ?, phone_number = ?", (status.value, phone_number)
+        )
+
+    async def _update_connection(
+        self, connection_id: str, assignments: str, values: tuple[object, ...]
+    ) -> Connection:
+        def work(conn: sqlite3.Connection) -> Connection:
+            row = conn.execute(
+                f"UPDATE connections SET {assignments}, updated_at = ? WHERE id = ?"
+                f" RETURNING {_CONNECTION_COLUMNS}",
+                (*values, now_ms(), connection_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound("Connection not found")
+            return _connection(row)
+
+        return await self.db.write(work)
+
+    # webhooks -----------------------------------------------------------------------------------
+
+    async def create_webhook(self, webhook: Webhook) -> None:
+        w = webhook
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (w.id, w.user_id, w.connection_id, w.url, orjson.dumps(list(w.events)).decode(),
+                 w.signing_secret, int(w.active), w.created_at, w.updated_at),
+            )
+
+        await self.db.write(work)
+
+    async def get_webhook(self, webhook_id: str) -> Webhook | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
+            ).fetchone()
+        )
+        return None if row is None else _webhook(row)
+
+    async def list_webhooks(self, connection_id: str) -> list[Webhook]:
+        rows = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE connection_id = ? ORDER BY id",
+                (connection_id,),
+            ).fetchall()
+        )
+        return [_webhook(row) for row in rows]
+
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: tuple[str, ...] | None = None,
+        active: bool | None = None,
+    ) -> Webhook:
+        assignments: list[str] = ["updated_at = ?"]
+        values: list[object] = [now_ms()]
+        if url is not None:
+            assignments.append("url = ?")
+            values.append(url)
+        if events is not None:
+            assignments.append("events = ?")
+            values.append(orjson.dumps(list(events)).decode())
+        if active is not None:
+            assignments.append("active = ?")
+            values.append(int(active))
+
+        def work(conn: sqlite3.Connection) -> Webhook:
+            row = conn.execute(
+                f"UPDATE webhooks SET {', '.join(assignments)} WHERE id = ?"
+                f" RETURNING {_WEBHOOK_COLUMNS}",
+                (*values, webhook_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound("Webhook config not found")
+            return _webhook(row)
+
+        return await self.db.write(work)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM attempts WHERE delivery_id IN"
+                " (SELECT id FROM deliveries WHERE webhook_id = ?)",
+                (webhook_id,),
+            )
+            conn.execute("DELETE FROM deliveries WHERE webhook_id = ?", (webhook_id,))
+            conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+            _delete_orphan_events(conn)
+
+        await self.db.write(work)
+
+    # the delivery pipeline ----------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        events: list[NewEvent],
+        *,
+        claim_until: int | None,
+        only_webhook: str | None = None,
+    ) -> list[list[DeliveryJob]]:
+        def work(conn: sqlite3.Connection) -> list[list[DeliveryJob]]:
+            now = now_ms()
+            return [
+                _ingest_one(conn, event, now, claim_until, only_webhook) for event in events
+            ]
+
+        return await self.db.write(work)
+
+    async def claim_due(self, now: int, limit: int, lease_until: int) -> list[DeliveryJob]:
+        def work(conn: sqlite3.Connection) -> list[DeliveryJob]:
+            rows = conn.execute(
+                "SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body,"
+                " d.attempts, d.cycle_start"
+                " FROM deliveries d JOIN events e ON e.id = d.event_id"
+                " JOIN webhooks w ON w.id = d.webhook_id"
+                " WHERE d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?"
+                " ORDER BY d.next_attempt_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE deliveries SET attempts = attempts + 1, lease_until = ? WHERE id = ?",
+                [(lease_until, row[0]) for row in rows],
+            )
+            return [
+                DeliveryJob(row[0], row[1], row[2], row[3], row[4], row[5], row[6] + 1, row[7])
+                for row in rows
+            ]
+
+        return await self.db.write(work)
+
+    async def next_due_at(self) -> int | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                "SELECT min(next_attempt_at) FROM deliveries"
+                " WHERE status = 'pending' AND lease_until IS NULL"
+            ).fetchone()
+        )
+        return None if row[0] is None else int(row[0])
+
+    async def release(self, delivery_ids: list[str]) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE deliveries SET attempts = attempts - 1, lease_until = NULL,"
+                " next_attempt_at = ? WHERE id = ? AND status = 'pending'"
+                " AND lease_until IS NOT NULL",
+                [(now, delivery_id) for delivery_id in delivery_ids],
+            )
+
+        now = now_ms()
+        await self.db.write(work)
+
+    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO attempts"
+                " (delivery_id, number, started_at, duration_ms, status_code, error)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (o.delivery_id, o.attempt, o.outcome.started_at, o.outcome.duration_ms,
+                     o.outcome.status_code, o.outcome.error)
+                    for o in outcomes
+                ],
+            )
+            conn.executemany(
+                "UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = NULL,"
+                " delivered_at = ? WHERE id = ?",
+                [
+                    (o.status.value, o.next_attempt_at,
+                     o.outcome.started_at + int(o.outcome.duration_ms)
+                     if o.status is DeliveryStatus.DELIVERED else None,
+                     o.delivery_id)
+                    for o in outcomes
+                ],
+            )
+
+        await self.db.write(work)
+
+    async def recover_expired_leases(self, now: int, *, all_leases: bool = False) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            condition = "" if all_leases else " AND lease_until < ?"
+            params: tuple[object, ...] = () if all_leases else (now,)
+            rows = conn.execute(
+                "SELECT id, attempts FROM deliveries"
+                f" WHERE status = 'pending' AND lease_until IS NOT NULL{condition}",
+                params,
+            ).fetchall()
+            conn.executemany(
+                "INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, error)"
+                " VALUES (?, ?, ?, ?)",
+                [(id_, attempts, now, INTERRUPTED) for id_, attempts in rows if attempts > 0],
+            )
+            conn.executemany(
+                "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ? WHERE id = ?",
+                [(now, id_) for id_, _ in rows],
+            )
+            return len(rows)
+
+        return await self.db.write(work)
+
+    async def list_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+        before: str | None = None,
+    ) -> list[DeliveryLog]:
+        where, params = ["d.webhook_id = ?"], [webhook_id]
+        if status is not None:
+            where.append("d.status = ?")
+            params.append(status.value)
+        if before is not None:
+            where.append("d.id < ?")
+            params.append(before)
+
+        def work(conn: sqlite3.Connection) -> list[DeliveryLog]:
+            rows = conn.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
+                f" WHERE {' AND '.join(where)} ORDER BY d.id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            return _with_attempts(conn, rows)
+
+        return await self.db.read(work)
+
+    async def get_delivery(self, delivery_id: str) -> DeliveryLog | None:
+        def work(conn: sqlite3.Connection) -> list[DeliveryLog]:
+            rows = conn.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
+                " WHERE d.id = ?",
+                (delivery_id,),
+            ).fetchall()
+            return _with_attempts(conn, rows)
+
+        found = await self.db.read(work)
+        return found[0] if found else None
+
+    async def redeliver(
+        self, webhook_id: str, delivery_ids: list[str] | None, now: int
+    ) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            if delivery_ids is None:
+                rows = conn.execute(
+                    "UPDATE deliveries SET status = 'pending', cycle_start = attempts,"
+                    " next_attempt_at = ?, lease_until = NULL"
+                    " WHERE webhook_id = ? AND status = 'failed' RETURNING id",
+                    (now, webhook_id),
+                ).fetchall()
+            else:
+                rows = []
+                for delivery_id in delivery_ids:
+                    rows += conn.execute(
+                        "UPDATE deliveries SET status = 'pending', cycle_start = attempts,"
+                        " next_attempt_at = ?, lease_until = NULL, delivered_at = NULL"
+                        " WHERE id = ? AND webhook_id = ? AND status IN ('failed', 'delivered')"
+                        " RETURNING id",
+                        (now, delivery_id, webhook_id),
+                    ).fetchall()
+            return [row[0] for row in rows]
+
+        return await self.db.write(work)
+
+    async def prune(
+        self, now: int, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
+    ) -> PruneCounts:
+        def work(conn: sqlite3.Connection) -> PruneCounts:
+            delivered = _delete_deliveries(
+                conn,
+                "status = 'delivered' AND delivered_at < ?",
+                (now - delivered_max_age_ms,),
+            )
+            webhook_ids = [row[0] for row in conn.execute("SELECT id FROM webhooks")]
+            dead = 0
+            for webhook_id in webhook_ids:
+                delivered += _trim(conn, webhook_id, "delivered", delivered_kept)
+                dead += _trim(conn, webhook_id, "failed", dead_letters_kept)
+            events = _delete_orphan_events(conn)
+            return PruneCounts(delivered, dead, events)
+
+        return await self.db.write(work)
+
+
+def _ingest_one(
+    conn: sqlite3.Connection,
+    event: NewEvent,
+    now: int,
+    claim_until: int | None,
+    only_webhook: str | None,
+) -> list[DeliveryJob]:
+    if only_webhook is None:
+        rows = conn.execute(
+            "SELECT id, url, signing_secret, events FROM webhooks"
+            " WHERE connection_id = ? AND active = 1",
+            (event.connection_id,),
+        ).fetchall()
+        targets = [
+            row for row in rows
+            if (names := orjson.loads(row[3])) and ("*" in names or event.event_type in names)
+        ]
+    else:
+        targets = conn.execute(
+            "SELECT id, url, signing_secret, events FROM webhooks WHERE id = ?", (only_webhook,)
+        ).fetchall()
+    if not targets:
+        return []
+    event_id = uuid7()
+    conn.execute(
+        "INSERT INTO events (id, connection_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+        (event_id, event.connection_id, event.event_type, event.body, now),
+    )
+    attempts = 0 if claim_until is None else 1
+    jobs = [
+        DeliveryJob(uuid7(), row[0], row[1], row[2], event.event_type, event.body, attempts, 0)
+        for row in targets
+    ]
+    conn.executemany(
+        "INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,"
+        " next_attempt_at, lease_until, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+        [
+            (job.delivery_id, job.webhook_id, event_id, event.event_type, attempts, now,
+             claim_until, now)
+            for job in jobs
+        ],
+    )
+    return jobs
+
+
+def _with_attempts(conn: sqlite3.Connection, rows: list[Any]) -> list[DeliveryLog]:
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    marks = ",".join("?" * len(ids))
+    by_delivery: dict[object, list[Attempt]] = {}
+    for delivery_id, number, started_at, duration_ms, status_code, error in conn.execute(
+        "SELECT delivery_id, number, started_at, duration_ms, status_code, error FROM attempts"
+        f" WHERE delivery_id IN ({marks}) ORDER BY delivery_id, number",
+        ids,
+    ):
+        by_delivery.setdefault(delivery_id, []).append(
+            Attempt(number, started_at, duration_ms, status_code, error)
+        )
+    return [
+        DeliveryLog(
+            id=str(row[0]), webhook_id=str(row[1]), event_id=str(row[2]), event_type=str(row[3]),
+            body=bytes(row[4]),
+            status=DeliveryStatus(row[5]), attempts=int(row[6]),
+            next_attempt_at=None if row[7] is None else int(row[7]),
+            delivered_at=None if row[8] is None else int(row[8]),
+            created_at=int(row[9]),
+            attempt_log=tuple(by_delivery.get(row[0], ())),
+        )
+        for row in rows
+    ]
+
+
+def _delete_deliveries(conn: sqlite3.Connection, condition: str, params: tuple[object, ...]) -> int:
+    conn.execute(
+        f"DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE {condition})",
+        params,
+    )
+    return conn.execute(f"DELETE FROM deliveries WHERE {condition}", params).rowcount
+
+
+def _trim(conn: sqlite3.Connection, webhook_id: str, status: str, keep: int) -> int:
+    """Delete all but the newest `keep` deliveries of one webhook in one status."""
+    if keep <= 0:
+        return _delete_deliveries(conn, "webhook_id = ? AND status = ?", (webhook_id, status))
+    # The id of the keep-th newest row; everything older goes. Fewer rows than `keep`: NULL,
+    # coalesced to '' which no id sorts below, so nothing is deleted.
+    return _delete_deliveries(
+        conn,
+        "webhook_id = ? AND status = ? AND id < coalesce((SELECT id FROM deliveries"
+        " WHERE webhook_id = ? AND status = ? ORDER BY id DESC LIMIT 1 OFFSET ?), '')",
+        (webhook_id, status, webhook_id, status, keep - 1),
+    )
+
+
+def _delete_orphan_events(conn: sqlite3.Connection) -> int:
+    return conn.execute(
+        "DELETE FROM events WHERE NOT EXISTS"
+        " (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)"
+    ).rowcount

@@ -1,0 +1,176 @@
+"""One SQLite file shared by the event loop: a single writer thread with group commit, and readers.
+
+SQLite allows one writer at a time, so every write goes through one thread. That thread takes all the
+writes queued while it was busy and runs them in ONE transaction (each inside its own savepoint, so a
+failing write rolls back alone): concurrent requests share the cost of a commit. On the prototype this
+lifted durable ingest from 2.6k to 7.6k transactions' worth of work per second. The stdlib sqlite3
+module is used directly; aiosqlite costs about 5x more CPU per transaction.
+
+Readers run in a small thread pool, each thread with its own connection; in WAL mode they see every
+committed write and never block the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from wahooks.storage.migrations import migrations_for
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_MAX_BATCH = 1024
+_STOP = object()
+
+
+def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode survives any process crash (SIGKILL included); only an OS crash or power
+    # loss can drop the last commits. FULL closes that gap at the cost of an fsync per commit.
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA mmap_size=268435456")
+    return conn
+
+
+class SqliteDatabase:
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", readers: int = 3) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
+        self._local = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        conn = _connect(self.path, self._synchronous)
+        _migrate(conn)
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(conn,), name="sqlite-writer", daemon=True
+        )
+        self._writer.start()
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for conn in self._reader_connections:
+                conn.close()
+            self._reader_connections.clear()
+
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run `work` in the writer's next transaction; the future resolves after COMMIT."""
+        assert self._loop is not None, "database not started"
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put((work, future))
+        return future
+
+    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._run_read, work)
+
+    def _run_read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, self._synchronous)
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._lock:
+                self._reader_connections.append(conn)
+        conn.execute("BEGIN")
+        try:
+            return work(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < _MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                self._run_batch(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for work, future in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    value = work(conn)
+                except Exception as exc:  # one failing write must not sink its neighbours
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    results.append((future, None, exc))
+                else:
+                    conn.execute("RELEASE op")
+                    results.append((future, value, None))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            log.exception("sqlite commit failed", extra={"action": "sqlite.commit"})
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            results = [(future, None, exc) for _, future in batch]
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_resolve, results)
+
+
+def _resolve(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in results:
+        if future.cancelled():
+            continue
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    for migration in migrations_for("sqlite"):
+        if migration.version in applied:
+            continue
+        log.info("applying migration", extra={"action": "migrate", "version": migration.version})
+        conn.executescript(
+            "BEGIN IMMEDIATE;\n"
+            + migration.sql
+            + f"\nINSERT INTO schema_migrations VALUES ({migration.version},"
+            f" '{migration.name}', datetime('now'));\nCOMMIT;"
+        )

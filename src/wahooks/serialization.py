@@ -46,7 +46,8 @@ def dumps(value: object) -> bytes:
     """Serialise `value` to the UTF-8 bytes `JSON.stringify(JSON.parse(text))` gives in Node.
 
     `value` is made of dicts with str keys, lists, tuples, str, int, float, bool and None;
-    anything else raises TypeError. Like orjson, nesting deeper than 254 levels raises TypeError.
+    anything else raises TypeError, as does nesting deeper than 254 levels (orjson's limit;
+    JSON.stringify goes deeper).
     """
     try:
         if _is_js_ready(value):
@@ -68,7 +69,7 @@ def loads(data: bytes | str) -> object:
         # (WhatsApp text cut in the middle of an emoji) and numbers beyond the double range.
         try:
             return _loads_like_javascript(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise error from None
 
 

@@ -66,24 +66,32 @@ STRINGS = [
     ("\ud83d\ud83d\ude00", b'"\\ud83d\xf0\x9f\x98\x80"'),
     ({"k\ud800": ["\ud800", 1.5]}, b'{"k\\ud800":["\\ud800",1.5]}'),
     ({"\ud83d\ude00": 1, "2": 2, "\U0001f600": 3}, b'{"2":2,"\xf0\x9f\x98\x80":3}'),
-    ("olá 👋 你好 مرحبا", "\"olá 👋 你好 مرحبا\"".encode()),
-    ("\x00\x01\x07\x08\t\n\x0b\x0c\r\x0e\x1f", b'"\\u0000\\u0001\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u001f"'),
+    ("olá 👋 你好 مرحبا", '"olá 👋 你好 مرحبا"'.encode()),
+    (
+        "\x00\x01\x07\x08\t\n\x0b\x0c\r\x0e\x1f",
+        b'"\\u0000\\u0001\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u001f"',
+    ),
     ("\x7f\u2028\u2029\ufeff", b'"\x7f\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf"'),
-    ('"\\/<>&\'', b'"\\"\\\\/<>&\'"'),
+    ("\"\\/<>&'", b'"\\"\\\\/<>&\'"'),
 ]
 CONTAINERS = [
     ((1, (2.0, [3.5])), b"[1,[2,[3.5]]]"),
-    ({"a": [], "b": {}, "c": None, "d": True, "e": False}, b'{"a":[],"b":{},"c":null,"d":true,"e":false}'),
+    (
+        {"a": [], "b": {}, "c": None, "d": True, "e": False},
+        b'{"a":[],"b":{},"c":null,"d":true,"e":false}',
+    ),
 ]
 TABLE = NUMBERS + KEYS + STRINGS + CONTAINERS
 
 lone_surrogates = st.integers(0xD800, 0xDFFF).map(chr)
-awkward_characters = st.sampled_from("\x00\x1f\x7f\"\\/\u2028\u2029\ufeff\u00e9\u0661😀👋🏽你")
+awkward_characters = st.sampled_from('\x00\x1f\x7f"\\/\u2028\u2029\ufeff\u00e9\u0661😀👋🏽你')
 texts = st.text(st.one_of(st.characters(), lone_surrogates, awkward_characters), max_size=10)
 keys = st.one_of(
     texts,
     st.integers(0, 2**32 + 2).map(str),
-    st.sampled_from(["0", "00", "01", "-0", "-1", "1.0", " 1", "4294967294", "4294967295", "__proto__"]),
+    st.sampled_from(
+        ["0", "00", "01", "-0", "-1", "1.0", " 1", "4294967294", "4294967295", "__proto__"]
+    ),
 )
 floats = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
@@ -97,7 +105,9 @@ integers = st.one_of(
     st.integers(),
     st.integers(-(2**70), 2**70),
     st.builds(lambda m, e: m * 10**e, st.integers(-(10**20), 10**20), st.integers(0, 320)),
-    st.sampled_from([2**53, 2**53 + 1, -(2**53) - 1, 2**64, 2**1024 - 2**970, 2**1024 - 2**970 - 1]),
+    st.sampled_from(
+        [2**53, 2**53 + 1, -(2**53) - 1, 2**64, 2**1024 - 2**970, 2**1024 - 2**970 - 1]
+    ),
 )
 scalars = st.one_of(st.none(), st.booleans(), integers, floats, texts)
 json_values = st.recursive(
@@ -265,7 +275,9 @@ def test_loads_accepts_what_json_parse_accepts(raw: bytes | str, expected: Any) 
     assert loads(raw) == expected
 
 
-@pytest.mark.parametrize("raw", [b"NaN", b"[Infinity]", b"[1,]", b"\xff", b"\xef\xbb\xbf{}", b"'a'"])
+@pytest.mark.parametrize(
+    "raw", [b"NaN", b"[Infinity]", b"[1,]", b"\xff", b"\xef\xbb\xbf{}", b"'a'"]
+)
 def test_loads_refuses_what_json_parse_refuses(raw: bytes) -> None:
     with pytest.raises(orjson.JSONDecodeError):
         loads(raw)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import json
-import time
+import re
 import string
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,7 @@ def test_verifies_the_original_wahooks_example(example: dict[str, Any]) -> None:
 def test_signature_is_sha256_prefix_and_lower_case_hex() -> None:
     value = signature(SECRET, NOW, b"{}")
 
-    prefix, _, digest = value.partition("=")
-    assert (prefix, len(digest), set(digest) <= set(string.hexdigits.lower())) == ("sha256", 64, True)
+    assert re.fullmatch("sha256=[0-9a-f]{64}", value)
 
 
 def test_signed_headers_are_exactly_four() -> None:
@@ -152,7 +152,7 @@ def test_wrong_secret_fails_with_default_message() -> None:
     with pytest.raises(InvalidSignature) as raised:
         verify_signature(b"{}", headers_for(b"{}"), signing_secret(), now=NOW)
 
-    assert str(raised.value) == "The X-WAHooks-Signature header does not match the body and timestamp."
+    assert str(raised.value) == InvalidSignature.__doc__
 
 
 @given(timestamp=timestamps, skew=st.integers(301, 10**9), ahead=st.booleans())

@@ -1,0 +1,228 @@
+"""Load generators for the delivery benchmark, run as their own process.
+
+Reads one JSON job on stdin, prints one JSON result on stdout:
+
+* {"mode": "ingest", ...}: POST /api/connections/{id}/sandbox/inbound with an aiohttp client
+  (keep-alive, `concurrency` requests in flight). Without `rate`, closed loop: as fast as the
+  server answers. With `rate`, open loop: request n is started at t0 + n/rate whatever happened
+  to the earlier ones (the connection pool still caps what is in flight; `max_lag_ms` tells how
+  far behind the schedule the generator fell).
+* {"mode": "raw", ...}: signed POSTs straight to the receiver from a minimal raw-socket
+  HTTP/1.1 client, `connections` keep-alive connections with `depth` requests pipelined on
+  each: the receiver's and the machine's ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import math
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import orjson
+import uvloop
+
+
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": None, "p99": None, "max": None}
+    return {q: ordered[max(0, math.ceil(f * len(ordered)) - 1)]
+            for q, f in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))}
+
+
+# the ingest path ----------------------------------------------------------------------------------
+
+
+class Ingest:
+    def __init__(self, job: dict[str, Any], session: aiohttp.ClientSession) -> None:
+        self._session = session
+        self._url = f"{job['base_url']}/api/connections/{job['connection_id']}/sandbox/inbound"
+        self._case = job["case"]
+        self.statuses: Counter[str] = Counter()
+        self.latencies: list[float] = []
+        self.last_ok_ms = 0.0
+
+    async def send(self, seq: int) -> None:
+        body = orjson.dumps({"from": "14155550123@c.us", "body": f"bench-{self._case}-{seq}"})
+        started = time.perf_counter()
+        try:
+            async with self._session.post(self._url, data=body) as response:
+                await response.read()
+                status = str(response.status)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            status = type(exc).__name__
+        self.latencies.append((time.perf_counter() - started) * 1000)
+        self.statuses[status] += 1
+        if status == "201":
+            self.last_ok_ms = time.time() * 1000
+
+
+async def closed_loop(ingest: Ingest, count: int, concurrency: int) -> float:
+    sequence = iter(range(count))
+
+    async def worker() -> None:
+        for seq in sequence:
+            await ingest.send(seq)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return 0.0
+
+
+async def open_loop(ingest: Ingest, count: int, rate: float) -> float:
+    """Start request n at t0 + n/rate; return the worst lateness of a start, in ms."""
+    tasks: set[asyncio.Task[None]] = set()
+    start = time.perf_counter()
+    worst = 0.0
+    for seq in range(count):
+        due = start + seq / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        worst = max(worst, time.perf_counter() - due)
+        task = asyncio.create_task(ingest.send(seq))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    return worst * 1000
+
+
+async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
+    connector = aiohttp.TCPConnector(limit=job["concurrency"], limit_per_host=0)
+    headers = {"Authorization": f"Bearer {job['token']}", "Content-Type": "application/json"}
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(
+        connector=connector, headers=headers, timeout=timeout
+    ) as session:
+        ingest = Ingest(job, session)
+        cpu = cpu_seconds()
+        first_ms = time.time() * 1000
+        started = time.perf_counter()
+        if job.get("rate"):
+            lag = await open_loop(ingest, job["count"], job["rate"])
+        else:
+            lag = await closed_loop(ingest, job["count"], job["concurrency"])
+        elapsed = time.perf_counter() - started
+    return {
+        "sent": job["count"], "statuses": dict(ingest.statuses), "first_ms": first_ms,
+        "last_ok_ms": ingest.last_ok_ms, "elapsed_s": elapsed, "max_lag_ms": lag,
+        "request_ms": percentiles(ingest.latencies), "cpu_s": cpu_seconds() - cpu,
+    }
+
+
+# the raw ceiling ----------------------------------------------------------------------------------
+
+
+class RawClient(asyncio.Protocol):
+    """One keep-alive connection keeping `depth` signed POSTs outstanding."""
+
+    def __init__(self, job: dict[str, Any], tickets: Iterator[int], done: asyncio.Future[None]) -> None:
+        self._job = job
+        self._tickets = tickets
+        self._done = done
+        self._secret = job["secret"].encode()
+        self._template = job["template"]
+        self._buffer = bytearray()
+        self._outstanding = 0
+        self.answered = 0
+        self.failed = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        for _ in range(self._job["depth"]):
+            self._send_next()
+        self._finish_if_idle()
+
+    def _send_next(self) -> None:
+        seq = next(self._tickets, None)
+        if seq is None:
+            return
+        event = dict(self._template, timestamp=time.time_ns() // 1_000_000)
+        event["payload"] = dict(event["payload"], body=f"bench-ceiling-{seq}")
+        body = orjson.dumps(event)
+        stamp = str(int(time.time())).encode()
+        mac = hmac.digest(self._secret, stamp + b"." + body, hashlib.sha256).hex().encode()
+        self._transport.write(
+            b"POST " + self._job["path"].encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nX-WAHooks-Event: message\r\n"
+            b"X-WAHooks-Timestamp: " + stamp + b"\r\nX-WAHooks-Signature: sha256=" + mac
+            + b"\r\nX-WAHooks-Delivery: raw-" + str(seq).encode()
+            + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        self._outstanding += 1
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = bytes(self._buffer[:end]).lower()
+            marker = head.find(b"content-length:")
+            length = int(head[marker + 15 :].split(b"\r\n", 1)[0]) if marker >= 0 else 0
+            if len(self._buffer) < end + 4 + length:
+                break
+            if head.startswith(b"http/1.1 200"):
+                self.answered += 1
+            else:
+                self.failed += 1
+            del self._buffer[: end + 4 + length]
+            self._outstanding -= 1
+            self._send_next()
+        self._finish_if_idle()
+
+    def _finish_if_idle(self) -> None:
+        if self._outstanding == 0 and not self._done.done():
+            self._done.set_result(None)
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+
+
+async def run_raw(job: dict[str, Any]) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    tickets = iter(range(job["count"]))
+    clients: list[RawClient] = []
+    waits: list[asyncio.Future[None]] = []
+    cpu = cpu_seconds()
+    first_ms = time.time() * 1000
+    started = time.perf_counter()
+    for _ in range(job["connections"]):
+        done: asyncio.Future[None] = loop.create_future()
+        client = RawClient(job, tickets, done)
+        await loop.create_connection(lambda c=client: c, "127.0.0.1", job["port"])
+        clients.append(client)
+        waits.append(done)
+    await asyncio.gather(*waits)
+    elapsed = time.perf_counter() - started
+    return {
+        "sent": job["count"], "answered": sum(c.answered for c in clients),
+        "failed": sum(c.failed for c in clients), "first_ms": first_ms, "elapsed_s": elapsed,
+        "cpu_s": cpu_seconds() - cpu,
+    }
+
+
+def main() -> None:
+    job = orjson.loads(sys.stdin.buffer.read())
+    runner = run_ingest if job["mode"] == "ingest" else run_raw
+    result = uvloop.run(runner(job))
+    sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Fixtures of the API tests: a second, isolated account next to the owner's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from support.server import ServerProcess
+
+from api.contract import RAW_TOKEN
+
+
+def create_account(server: ServerProcess, name: str) -> str:
+    """A new account made with the operator CLI (it writes the running server's database)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "wahooks.cli", "user", "create", "--name", name,
+         "--database", str(server.database)],
+        capture_output=True, text=True, timeout=60, env=server.env,
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert RAW_TOKEN.match(token), done.stdout
+    return token
+
+
+@pytest.fixture(scope="module")
+def owner(server: ServerProcess) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def owner_id(owner: httpx.Client) -> str:
+    me = owner.get("/me")
+    assert me.status_code == 200, me.text
+    return str(me.json()["id"])
+
+
+@pytest.fixture(scope="module")
+def bob_token(server: ServerProcess) -> str:
+    return create_account(server, "bob")
+
+
+@pytest.fixture(scope="module")
+def bob(server: ServerProcess, bob_token: str) -> Iterator[httpx.Client]:
+    with server.client(bob_token) as client:
+        yield client

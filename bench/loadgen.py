@@ -53,6 +53,7 @@ class Ingest:
         self._case = job["case"]
         self.statuses: Counter[str] = Counter()
         self.latencies: list[float] = []
+        self.failed: list[int] = []  # seqs not acknowledged with 201: not expected at receivers
         self.last_ok_ms = 0.0
 
     async def send(self, seq: int) -> None:
@@ -68,6 +69,8 @@ class Ingest:
         self.statuses[status] += 1
         if status == "201":
             self.last_ok_ms = time.time() * 1000
+        else:
+            self.failed.append(seq)
 
 
 async def closed_loop(ingest: Ingest, count: int, concurrency: int) -> float:
@@ -116,7 +119,8 @@ async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
             lag = await closed_loop(ingest, job["count"], job["concurrency"])
         elapsed = time.perf_counter() - started
     return {
-        "sent": job["count"], "statuses": dict(ingest.statuses), "first_ms": first_ms,
+        "sent": job["count"], "statuses": dict(ingest.statuses), "failed": ingest.failed,
+        "first_ms": first_ms,
         "last_ok_ms": ingest.last_ok_ms, "elapsed_s": elapsed, "max_lag_ms": lag,
         "request_ms": percentiles(ingest.latencies), "cpu_s": cpu_seconds() - cpu,
     }
@@ -128,7 +132,9 @@ async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
 class RawClient(asyncio.Protocol):
     """One keep-alive connection keeping `depth` signed POSTs outstanding."""
 
-    def __init__(self, job: dict[str, Any], tickets: Iterator[int], done: asyncio.Future[None]) -> None:
+    def __init__(
+        self, job: dict[str, Any], tickets: Iterator[int], done: asyncio.Future[None]
+    ) -> None:
         self._job = job
         self._tickets = tickets
         self._done = done

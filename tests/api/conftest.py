@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -42,6 +42,20 @@ def owner_id(owner: httpx.Client) -> str:
 @pytest.fixture(scope="module")
 def bob_token(server: ServerProcess) -> str:
     return create_account(server, "bob")
+
+
+@pytest.fixture(scope="module")
+def new_account(server: ServerProcess) -> Iterator[Callable[[str], httpx.Client]]:
+    """Make a fresh account (for tests that need one with no history) and a client for it."""
+    clients: list[httpx.Client] = []
+
+    def make(name: str) -> httpx.Client:
+        clients.append(server.client(create_account(server, name)))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 
 import httpx
+from hypothesis import strategies as st
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -136,3 +137,17 @@ def assert_unauthorized(base_url: str, method: str, path: str) -> None:
 
 def json_or_empty(response: httpx.Response) -> Any:
     return json.loads(response.content) if response.content else None
+
+
+def json_values(keys: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Any]:
+    """Arbitrary JSON documents; objects draw their keys from `keys` (field names worth hitting)."""
+    scalars = (
+        st.none() | st.booleans() | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
+    )
+    names = st.text(max_size=10) if keys is None else keys | st.text(max_size=10)
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(names, inner, max_size=4),
+        max_leaves=10,
+    )

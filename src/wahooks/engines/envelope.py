@@ -35,13 +35,15 @@ def envelope(
     version: str,
     tier: str,
 ) -> dict[str, Any]:
+    # WAHA leaves `me` out until the session is linked.
+    linked = {"me": me} if me is not None else {}
     return {
         "id": "evt_" + ulid(),
         "timestamp": time.time_ns() // 1_000_000,
         "event": event,
         "session": session,
         "metadata": {},
-        "me": me,
+        **linked,
         "payload": payload,
         "engine": ENGINE,
         "environment": {

@@ -86,7 +86,7 @@ class SandboxEngine:
     async def me(self, connection: Connection) -> dict[str, Any] | None:
         if connection.status is not ConnectionStatus.WORKING or not connection.phone_number:
             return None
-        return {"id": f"{connection.phone_number}@c.us", "pushName": _push_name(connection)}
+        return _me(connection, connection.phone_number)
 
     async def chats(
         self, connection: Connection, *, limit: int, offset: int
@@ -109,9 +109,9 @@ class SandboxEngine:
                 f"Connection is {connection.status.value}, not waiting for a QR scan;"
                 " restart it to get a new QR code"
             )
-        phone = sandbox_phone_number(connection)
-        me = {"id": f"{phone}@c.us", "pushName": _push_name(connection)}
-        await self._status(connection, "WORKING", me=me)
+        await self._status(
+            connection, "WORKING", me=_me(connection, sandbox_phone_number(connection))
+        )
 
     async def inbound(self, connection: Connection, sender: str, body: str) -> str:
         """A contact writes to the account: `message` then `message.any`. Returns the message id."""
@@ -144,7 +144,10 @@ class SandboxEngine:
                 "messageTimestamp": now,
                 "pushName": "",
                 "broadcast": False,
-                "message": {"conversation": body},
+                "message": {
+                    "conversation": body,
+                    "messageContextInfo": {"deviceListMetadataVersion": 2},
+                },
                 "status": 3,
             },
         }
@@ -175,7 +178,7 @@ class SandboxEngine:
                 "Connection is not connected; link it first with"
                 f" POST /api/connections/{connection.id}/sandbox/scan"
             )
-        return {"id": f"{connection.phone_number}@c.us", "pushName": _push_name(connection)}
+        return _me(connection, connection.phone_number)
 
     def _remember_chat(self, connection: Connection, chat_id: str, message: dict[str, Any]) -> None:
         self._session(connection).chats[chat_id] = {
@@ -214,6 +217,17 @@ class SandboxEngine:
                      tier="SANDBOX"),
             None,
         )
+
+
+def _me(connection: Connection, phone: str) -> dict[str, Any]:
+    """WAHA's MeInfo: the phone JID, the hidden @lid id, the device JID and the profile name."""
+    lid = int(hashlib.sha256(phone.encode()).hexdigest(), 16) % 10**15
+    return {
+        "id": f"{phone}@c.us",
+        "lid": f"{lid:015d}@lid",
+        "jid": f"{phone}:23@s.whatsapp.net",
+        "pushName": _push_name(connection),
+    }
 
 
 def _push_name(connection: Connection) -> str:

@@ -1,0 +1,141 @@
+"""The benchmark's moving parts besides the server: receiver and load-generator processes, what
+/proc says about a process, and an optional py-spy recording of the server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+HERE = Path(__file__).resolve().parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+class ReceiverProcess:
+    """bench/receiver.py in its own process, driven through its control API."""
+
+    def __init__(self, *, hang: bool = False) -> None:
+        self.hang = hang
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self._control: httpx.Client | None = None
+
+    def start(self) -> ReceiverProcess:
+        command = [sys.executable, str(HERE / "receiver.py")] + (["--hang"] if self.hang else [])
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()
+        if not line.startswith("PORT "):
+            stop_process(self.process)
+            raise RuntimeError(f"receiver did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self._control = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def track(self, path: str, secret: str) -> None:
+        self._post("/_control/track", {"path": path, "secret": secret})
+
+    def count(self, prefix: str) -> dict[str, int]:
+        return self._get("/_control/count", prefix)
+
+    def stats(self, prefix: str) -> dict[str, Any]:
+        return self._get("/_control/stats", prefix)
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        assert self._control is not None
+        response = self._control.post(path, content=orjson.dumps(body))
+        response.raise_for_status()
+        return response.json()
+
+    def _get(self, path: str, prefix: str) -> Any:
+        assert self._control is not None
+        response = self._control.get(path, params={"prefix": prefix})
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        if self._control is not None:
+            self._control.close()
+        if self.process is not None:
+            stop_process(self.process)
+
+
+def run_loadgen(job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """bench/loadgen.py in its own process, so it does not share the bench's interpreter."""
+    done = subprocess.run(
+        [sys.executable, str(HERE / "loadgen.py")], input=orjson.dumps(job),
+        capture_output=True, timeout=timeout, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{done.stderr.decode()[-3000:]}")
+    result: dict[str, Any] = orjson.loads(done.stdout)
+    return result
+
+
+class Profiler:
+    """`py-spy record` on a running process, stopped with SIGINT so it writes what it has."""
+
+    RATE = 200
+
+    def __init__(self, pid: int, output: Path) -> None:
+        self.output = output
+        self.started = time.monotonic()
+        self.duration = 0.0
+        executable = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+        if executable is None:
+            raise RuntimeError("py-spy not found: .venv/bin/pip install py-spy")
+        self._process = subprocess.Popen(
+            [executable, "record", "--format", "raw", "--threads", "--nonblocking",
+             "-r", str(self.RATE), "-o", str(output), "-p", str(pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+
+    def stop(self) -> None:
+        self.duration = time.monotonic() - self.started
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+        try:
+            self._process.wait(30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(5)

@@ -63,7 +63,7 @@ class Ingest:
             async with self._session.post(self._url, data=body) as response:
                 await response.read()
                 status = str(response.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             status = type(exc).__name__
         self.latencies.append((time.perf_counter() - started) * 1000)
         self.statuses[status] += 1

@@ -100,7 +100,7 @@ def lock_database(path: str) -> None:
     key = os.path.abspath(path)
     if key in _held_locks:
         return
-    handle = open(f"{path}.lock", "w")
+    handle = open(f"{path}.lock", "w")  # noqa: SIM115 - held open for the process's lifetime
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

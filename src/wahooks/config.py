@@ -6,11 +6,10 @@ environment) and hands it to `wahooks.app`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_RETRY_SCHEDULE = (5.0, 10.0, 20.0, 40.0, 80.0)
 

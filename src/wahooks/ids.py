@@ -12,30 +12,39 @@ import threading
 import time
 import uuid
 
-_lock = threading.Lock()
-_last_ms = 0
-_last_rand_a = 0
+
+class _Uuid7Source:
+    """Monotonic UUIDv7s: within one millisecond (or when the clock steps back) the 12-bit rand_a
+    field counts up, so ids stay strictly increasing in this process (RFC 9562, method 1)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ms = 0
+        self._rand_a = 0
+
+    def next(self) -> str:
+        with self._lock:
+            now_ms = time.time_ns() // 1_000_000
+            if now_ms > self._last_ms:
+                self._last_ms = now_ms
+                self._rand_a = int.from_bytes(os.urandom(2), "big") & 0x07FF
+            else:
+                self._rand_a += 1
+                if self._rand_a > 0x0FFF:
+                    self._last_ms += 1
+                    self._rand_a = 0
+            ms, rand_a = self._last_ms, self._rand_a
+        rand_b = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
+        value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+        return str(uuid.UUID(int=value))
+
+
+_source = _Uuid7Source()
 
 
 def uuid7() -> str:
     """A new UUIDv7 as its canonical 36-character string, monotonic within this process."""
-    global _last_ms, _last_rand_a
-    with _lock:
-        now_ms = time.time_ns() // 1_000_000
-        if now_ms > _last_ms:
-            _last_ms = now_ms
-            _last_rand_a = int.from_bytes(os.urandom(2), "big") & 0x07FF
-        else:
-            # Same millisecond (or the clock stepped back): count up in the 12-bit rand_a field so ids
-            # stay strictly increasing in this process (RFC 9562, method 1).
-            _last_rand_a += 1
-            if _last_rand_a > 0x0FFF:
-                _last_ms += 1
-                _last_rand_a = 0
-        ms, rand_a = _last_ms, _last_rand_a
-    rand_b = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
-    value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-    return str(uuid.UUID(int=value))
+    return _source.next()
 
 
 def parse_uuid(text: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+
 from support.receiver import Receiver
 from support.server import ServerProcess, connected_connection, wait_until
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 import pytest
-from support.server import ServerProcess, free_port, wait_until
 
+from support.server import ServerProcess, free_port, wait_until
 from wahooks.api.routes.sandbox import MAX_BODY_CHARS
 from wahooks.engines.sandbox import PRESENCES
 from wahooks.serialization import dumps

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import orjson
+
 from support.receiver import Receiver
 from support.server import ServerProcess, connected_connection, free_port, wait_until
-
 from wahooks.signing import signature
 
 

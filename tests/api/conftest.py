@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from support.server import ServerProcess
 
 from api.contract import RAW_TOKEN
+from support.server import ServerProcess
 
 
 def create_account(server: ServerProcess, name: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from support.server import ServerProcess
 
 from api.contract import ISO, UUID, assert_error, assert_unauthorized
+from support.server import ServerProcess
 
 
 def test_root_answers_ok_without_auth(server: ServerProcess) -> None:

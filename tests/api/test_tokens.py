@@ -6,7 +6,6 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.server import ServerProcess, wait_until
 
 from api.contract import (
     ISO,
@@ -22,6 +21,8 @@ from api.contract import (
     assert_validation,
     json_values,
 )
+from support.server import ServerProcess, wait_until
+
 
 def create(client: httpx.Client, name: str) -> dict[str, object]:
     response = client.post("/tokens", json={"name": name})

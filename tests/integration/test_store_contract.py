@@ -200,7 +200,7 @@ def test_prune_keeps_pending_and_the_newest_rows(run: Callable[[Scenario], None]
         ids = [jobs[0].delivery_id for jobs in batches]
         outcomes = [
             RecordedOutcome(ids[i], 1, _outcome(200), DeliveryStatus.DELIVERED, None)
-            for i in range(0, 4)
+            for i in range(4)
         ] + [
             RecordedOutcome(ids[i], 1, _outcome(500), DeliveryStatus.FAILED, None)
             for i in range(4, 8)

@@ -10,6 +10,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Self
 
 from aiohttp import web
 
@@ -40,7 +41,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/webhook"
 
-    def __enter__(self) -> Receiver:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._started.wait(10)
         return self

@@ -15,6 +15,7 @@ Outcomes are written back in batches: while one batch commits, the next accumula
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -231,10 +232,8 @@ class Dispatcher:
             if timeout <= 0:
                 await asyncio.sleep(0)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
             self._wake.clear()
 
     async def _claim_once(self) -> float:

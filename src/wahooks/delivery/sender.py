@@ -7,7 +7,6 @@ address the target policy refused (and the original product's fetch-based sender
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp
@@ -70,7 +69,7 @@ class Sender:
             return AttemptOutcome(started_at, _elapsed(clock), status, error)
         except TargetRefused as exc:
             return AttemptOutcome(started_at, _elapsed(clock), None, f"refused: {exc}")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             seconds = self._timeout.total
             return AttemptOutcome(
                 started_at, _elapsed(clock), None, f"timeout: no response within {seconds:g} s"

@@ -25,7 +25,7 @@ _CONTACT = re.compile(r"^\d{5,20}@(c\.us|s\.whatsapp\.net|lid)$")
 MAX_BODY_CHARS = 65_536
 
 
-def _sandbox(services: "Services") -> SandboxEngine:
+def _sandbox(services: Services) -> SandboxEngine:
     engine = services.connections.engine
     if not isinstance(engine, SandboxEngine):
         raise NotFound("The sandbox routes exist only when the sandbox engine runs")

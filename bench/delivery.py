@@ -88,12 +88,12 @@ class Result:
 
     @property
     def ingest_rate(self) -> float:
-        return self.accepted / self.load["elapsed_s"]
+        return self.accepted / float(self.load["elapsed_s"])
 
     @property
     def e2e_seconds(self) -> float:
         last = self.stats["last_ms"] or self.load["first_ms"]
-        return max((last - self.load["first_ms"]) / 1000, 1e-9)
+        return max((float(last) - float(self.load["first_ms"])) / 1000, 1e-9)
 
     @property
     def e2e_rate(self) -> float:

@@ -76,10 +76,12 @@ class ReceiverProcess:
         self._post("/_control/track", {"path": path, "secret": secret})
 
     def count(self, prefix: str) -> dict[str, int]:
-        return self._get("/_control/count", prefix)
+        counts: dict[str, int] = self._get("/_control/count", prefix)
+        return counts
 
     def stats(self, prefix: str) -> dict[str, Any]:
-        return self._get("/_control/stats", prefix)
+        stats: dict[str, Any] = self._get("/_control/stats", prefix)
+        return stats
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         assert self._control is not None

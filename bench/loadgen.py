@@ -23,7 +23,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -146,8 +146,7 @@ class RawClient(asyncio.Protocol):
         self.failed = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
         for _ in range(self._job["depth"]):
             self._send_next()
         self._finish_if_idle()
@@ -211,7 +210,7 @@ async def run_raw(job: dict[str, Any]) -> dict[str, Any]:
     for _ in range(job["connections"]):
         done: asyncio.Future[None] = loop.create_future()
         client = RawClient(job, tickets, done)
-        await loop.create_connection(lambda c=client: c, "127.0.0.1", job["port"])
+        await loop.create_connection(lambda: client, "127.0.0.1", job["port"])
         clients.append(client)
         waits.append(done)
     await asyncio.gather(*waits)

@@ -102,3 +102,31 @@ def test_sigkill_during_a_backlog_loses_nothing(
         if log["attempts"] > 1:
             assert log["attemptLog"][0]["error"].startswith("interrupted")
     assert sum(log["attempts"] > 1 for log in logs) > 0, "no delivery was in flight at the kill"
+
+
+def test_sigterm_hands_unsent_work_back_and_logs_no_phantom_attempts(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(max_in_flight_per_endpoint="8")
+    with Receiver(delay=0.02) as receiver:
+        with server.client() as client:
+            connection = connected_connection(client)
+            webhook: dict[str, Any] = client.post(
+                f"/connections/{connection['id']}/webhooks",
+                json={"url": receiver.url, "events": ["message"]},
+            ).json()
+        acknowledged = asyncio.run(_push(server, connection["id"], 1000))
+        server.stop()  # SIGTERM: in-flight attempts finish, queued ones go back unattempted
+        assert len(receiver.requests) < len(acknowledged), "no backlog: the stop proved nothing"
+
+        server.start()
+        wait_until(lambda: set(_numbers(receiver)) >= set(acknowledged), timeout=60)
+        with server.client() as client:
+            wait_until(lambda: not client.get(
+                f"/webhooks/{webhook['id']}/logs", params={"status": "pending"}).json())
+            logs = client.get(f"/webhooks/{webhook['id']}/logs", params={"limit": 1000}).json()
+
+    # A clean stop delivers exactly once and counts exactly the attempts that were made.
+    assert sorted(_numbers(receiver)) == sorted(acknowledged)
+    assert len(logs) == 1000
+    assert all(log["attempts"] == 1 and log["status"] == "delivered" for log in logs)

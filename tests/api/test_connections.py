@@ -268,9 +268,11 @@ def test_me_of_a_connected_connection(owner: httpx.Client) -> None:
     connection = connected_connection(owner)
     response = owner.get(f"/connections/{connection['id']}/me")
     assert response.status_code == 200
-    assert response.json() == {
-        "id": f"{connection['phoneNumber']}@c.us", "pushName": "Sandbox account",
-    }
+    body = response.json()
+    assert body["id"] == f"{connection['phoneNumber']}@c.us"
+    assert body["pushName"] == "Sandbox account"
+    # The rest of WAHA's MeInfo may come along.
+    assert set(body) <= {"id", "pushName", "lid", "jid"}, sorted(body)
 
 
 def test_me_uses_the_connection_name(owner: httpx.Client) -> None:
@@ -422,8 +424,18 @@ def test_connection_routes_require_auth(server: ServerProcess, method: str, path
     assert_unauthorized(server.base_url + "/api", method, path)
 
 
+@pytest.mark.xfail(strict=True, reason="server bug: a path ending in / answers a 307 redirect to"
+                   " another path (Starlette redirect_slashes) instead of NestJS's 404")
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_an_id_ending_in_a_slash_is_404_not_a_redirect(owner: httpx.Client, method: str) -> None:
+    connection = create(owner)
+    response = owner.request(method, f"/connections/{connection['id']}%2F")
+    assert_error(response, 404)
+
+
+# Ids ending in "/" are the redirect bug above; every other id must be a 404.
 @settings(max_examples=40, deadline=None)
-@given(connection_id=st.text(min_size=1, max_size=40))
+@given(connection_id=st.text(min_size=1, max_size=40).filter(lambda text: not text.endswith("/")))
 def test_garbage_ids_are_404_never_500(owner: httpx.Client, connection_id: str) -> None:
     encoded = quote(connection_id, safe="").replace(".", "%2E")
     response = owner.get(f"/connections/{encoded}")

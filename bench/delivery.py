@@ -34,7 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import Profiler, ReceiverProcess, cpu_seconds, peak_rss_mib, run_loadgen
+from harness import (
+    Profiler,
+    ReceiverProcess,
+    cpu_seconds,
+    machine_busy_seconds,
+    peak_rss_mib,
+    run_loadgen,
+)
 from hotspots import summarize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -80,6 +87,7 @@ class Result:
     log_counts: dict[str, int]
     log_samples: list[str]
     hung_requests: int
+    machine_cpu: float
     profile: list[str]
 
     @property
@@ -176,6 +184,7 @@ def run_case(
             profiler = Profiler(pid, workdir / f"profile-{case.name}.txt")
         hung_before = hung.stats("/hung/")["hung"] if hung else 0
         server_cpu, receiver_cpu = cpu_seconds(pid), cpu_seconds(healthy.pid)
+        machine_cpu = machine_busy_seconds()
         started = time.monotonic()
         load = run_loadgen(
             {"mode": "ingest", "base_url": server.base_url, "token": server.token,
@@ -188,6 +197,7 @@ def run_case(
         wall = time.monotonic() - started
         server_cpu = cpu_seconds(pid) - server_cpu
         receiver_cpu = cpu_seconds(healthy.pid) - receiver_cpu
+        machine_cpu = machine_busy_seconds() - machine_cpu
         if profiler is not None:
             profiler.stop()
         rss = peak_rss_mib(pid)
@@ -213,7 +223,7 @@ def run_case(
         profile = [f"py-spy profile of the server, load start to drained ({profiler.output}):"]
         profile += summarize(profiler.output, seconds=profiler.duration, rate=Profiler.RATE)
     return Result(case, load, stats, accepted, lost, unexpected, server_cpu, receiver_cpu, wall,
-                  rss, counts, flagged[:8], hung_requests, profile)
+                  rss, counts, flagged[:8], hung_requests, machine_cpu, profile)
 
 
 # the ceiling ----------------------------------------------------------------------------------------
@@ -300,8 +310,11 @@ def print_case(result: Result, concurrency: int) -> None:
     print(f"  server      CPU {result.server_cpu:.1f} s = {result.cpu_per_1k:.2f} s per 1,000"
           f" deliveries ({result.server_cpu / result.wall:.2f} cores over {result.wall:.1f} s);"
           f" peak RSS {result.peak_rss:.0f} MiB")
+    ours = result.server_cpu + result.receiver_cpu + load["cpu_s"]
     print(f"  others      receiver CPU {result.receiver_cpu:.1f} s, load generator CPU"
-          f" {load['cpu_s']:.1f} s")
+          f" {load['cpu_s']:.1f} s; whole machine {result.machine_cpu / result.wall:.2f} of"
+          f" {os.cpu_count()} cores busy, {max(result.machine_cpu - ours, 0) / result.wall:.2f}"
+          " of them outside this benchmark")
     counts = ", ".join(f"{n} {kind}" for kind, n in result.log_counts.items())
     print(f"  server log  {counts}")
     for line in result.log_samples:

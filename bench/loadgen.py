@@ -199,6 +199,10 @@ class RawClient(asyncio.Protocol):
             self._done.set_result(None)
 
 
+async def connect(client: RawClient, port: int) -> None:
+    await asyncio.get_running_loop().create_connection(lambda: client, "127.0.0.1", port)
+
+
 async def run_raw(job: dict[str, Any]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     tickets = iter(range(job["count"]))
@@ -210,7 +214,7 @@ async def run_raw(job: dict[str, Any]) -> dict[str, Any]:
     for _ in range(job["connections"]):
         done: asyncio.Future[None] = loop.create_future()
         client = RawClient(job, tickets, done)
-        await loop.create_connection(lambda: client, "127.0.0.1", job["port"])
+        await connect(client, job["port"])
         clients.append(client)
         waits.append(done)
     await asyncio.gather(*waits)

@@ -8,6 +8,7 @@ its result.
 import hashlib
 import hmac
 import os
+import sys
 
 from flask import Flask, jsonify, request
 
@@ -38,7 +39,9 @@ def webhook():
 
 
 def _outcome(*words):  # test
-    print("outcome:", *words, flush=True)
+    # One write, so the line stays whole however the server's threads interleave their prints.
+    sys.stdout.write(" ".join(["outcome:", *map(str, words)]) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":  # test

@@ -1,7 +1,7 @@
 """End-to-end delivery benchmark: sandbox inbound message -> SQLite -> signed POST -> receiver.
 
     .venv/bin/python bench/delivery.py [--cases burst,steady,fanout,hung] [--events N]
-                                       [--profile CASE] [--keep]
+                                       [--profile CASES] [--keep]
 
 Each case gets a fresh `wahooks serve` on a fresh SQLite file. Three processes besides it: the
 receiver (bench/receiver.py, verifies every signature and records every delivery), a second
@@ -41,6 +41,7 @@ from harness import (
     machine_busy_seconds,
     peak_rss_mib,
     run_loadgen,
+    run_queue_seconds,
 )
 from hotspots import summarize
 
@@ -88,6 +89,7 @@ class Result:
     log_samples: list[str]
     hung_requests: int
     machine_cpu: float
+    run_queue: float
     profile: list[str]
 
     @property
@@ -180,11 +182,11 @@ def run_case(
         client.close()
         assert server.process is not None
         pid = server.process.pid
-        if args.profile and case.name.startswith(args.profile):
+        if any(case.name.startswith(name) for name in args.profile.split(",") if name):
             profiler = Profiler(pid, workdir / f"profile-{case.name}.txt")
         hung_before = hung.stats("/hung/")["hung"] if hung else 0
         server_cpu, receiver_cpu = cpu_seconds(pid), cpu_seconds(healthy.pid)
-        machine_cpu = machine_busy_seconds()
+        machine_cpu, run_queue = machine_busy_seconds(), run_queue_seconds(pid)
         started = time.monotonic()
         load = run_loadgen(
             {"mode": "ingest", "base_url": server.base_url, "token": server.token,
@@ -198,6 +200,7 @@ def run_case(
         server_cpu = cpu_seconds(pid) - server_cpu
         receiver_cpu = cpu_seconds(healthy.pid) - receiver_cpu
         machine_cpu = machine_busy_seconds() - machine_cpu
+        run_queue = run_queue_seconds(pid) - run_queue
         if profiler is not None:
             profiler.stop()
         rss = peak_rss_mib(pid)
@@ -223,7 +226,7 @@ def run_case(
         profile = [f"py-spy profile of the server, load start to drained ({profiler.output}):"]
         profile += summarize(profiler.output, seconds=profiler.duration, rate=Profiler.RATE)
     return Result(case, load, stats, accepted, lost, unexpected, server_cpu, receiver_cpu, wall,
-                  rss, counts, flagged[:8], hung_requests, machine_cpu, profile)
+                  rss, counts, flagged[:8], hung_requests, machine_cpu, run_queue, profile)
 
 
 # the ceiling ----------------------------------------------------------------------------------------
@@ -309,7 +312,8 @@ def print_case(result: Result, concurrency: int) -> None:
               " answers")
     print(f"  server      CPU {result.server_cpu:.1f} s = {result.cpu_per_1k:.2f} s per 1,000"
           f" deliveries ({result.server_cpu / result.wall:.2f} cores over {result.wall:.1f} s);"
-          f" peak RSS {result.peak_rss:.0f} MiB")
+          f" peak RSS {result.peak_rss:.0f} MiB; its threads waited {result.run_queue:.1f} s"
+          " for a CPU")
     ours = result.server_cpu + result.receiver_cpu + load["cpu_s"]
     print(f"  others      receiver CPU {result.receiver_cpu:.1f} s, load generator CPU"
           f" {load['cpu_s']:.1f} s; whole machine {result.machine_cpu / result.wall:.2f} of"
@@ -378,7 +382,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=20.0,
                         help="seconds to wait for outstanding deliveries after the load")
     parser.add_argument("--ceiling-requests", type=int, default=20_000)
-    parser.add_argument("--profile", metavar="CASE", help="py-spy the server during CASE")
+    parser.add_argument("--profile", metavar="CASES", default="",
+                        help="py-spy the server during these cases (comma separated)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, profile)")
     return parser.parse_args()
 

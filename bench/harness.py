@@ -25,6 +25,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Seconds the process's live threads spent runnable but waiting for a CPU (schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+    return total / 1e9
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent not idle since boot, whoever spent them."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
@@ -124,7 +135,7 @@ def run_loadgen(job: dict[str, Any], timeout: float) -> dict[str, Any]:
 class Profiler:
     """`py-spy record` on a running process, stopped with SIGINT so it writes what it has."""
 
-    RATE = 200
+    RATE = 100
 
     def __init__(self, pid: int, output: Path) -> None:
         self.output = output
@@ -134,7 +145,9 @@ class Profiler:
         if executable is None:
             raise RuntimeError("py-spy not found: .venv/bin/pip install py-spy")
         self._process = subprocess.Popen(
-            [executable, "record", "--format", "raw", "--threads", "--nonblocking",
+            # Blocking mode (py-spy pauses the server per sample): non-blocking sampling reads
+            # half-updated stacks, which lose their outer frames.
+            [executable, "record", "--format", "raw", "--threads",
              "-r", str(self.RATE), "-o", str(output), "-p", str(pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )

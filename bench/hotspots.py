@@ -15,11 +15,34 @@ from collections import Counter
 from pathlib import Path
 
 _LINE_NUMBER = re.compile(r":\d+\)$")
+# Frames every sample of a thread sits under: runpy, click, uvicorn's start-up, thread start.
+_BOILERPLATE = re.compile(
+    r"\((<frozen runpy>|click/core\.py|uvicorn/(main|server|_compat)\.py|wahooks/cli\.py)\)$"
+    r"|^Thread\.(_bootstrap|_bootstrap_inner|run) "
+)
 
 
 def _function(frame: str) -> str:
     """`send (sender.py:57)` -> `send (sender.py)`: one entry per function, not per line."""
     return _LINE_NUMBER.sub(")", frame.strip())
+
+
+def _entry(thread: str, functions: list[str]) -> str:
+    """What the event loop was running: the frame just above it (a task's coroutine or a protocol
+    callback), or the loop itself (uvloop's C code: polling, reading, writing)."""
+    if thread != "MainThread":
+        return f"thread {thread}"
+    for index, function in enumerate(functions):
+        if function.startswith("Runner.run "):
+            above = functions[index + 1 : index + 2]
+            return above[0] if above else "the event loop itself (uvloop)"
+    return f"(partial stack) {functions[0]}"
+
+
+def _package(function: str) -> str:
+    """`send (wahooks/delivery/sender.py)` -> `wahooks`; `wait (threading.py)` -> `threading.py`."""
+    where = function.rsplit("(", 1)[-1].rstrip(")")
+    return where.split("/", 1)[0]
 
 
 def _thread(label: str) -> str:
@@ -31,6 +54,8 @@ def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[s
     threads: Counter[str] = Counter()
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    entries: Counter[str] = Counter()
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -39,11 +64,15 @@ def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[s
         thread, *frames = stack.split(";")
         threads[_thread(thread)] += count
         if not frames:
+            packages["(no Python frame)"] += count
             continue
         functions = [_function(frame) for frame in frames]
         own[functions[-1]] += count
+        entries[_entry(_thread(thread), functions)] += count
+        packages[_package(functions[-1])] += count
         for function in set(functions):
-            inclusive[function] += count
+            if not _BOILERPLATE.search(function):
+                inclusive[function] += count
     total = sum(threads.values())
     if total == 0:
         return ["  (no samples)"]
@@ -52,9 +81,14 @@ def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[s
              f" (= {total / ticks:.2f} threads busy on average)", "  by thread:"]
     lines += [f"    {share(n, total)}  {n / ticks:5.2f} busy  {name}"
               for name, n in threads.most_common(8)]
+    lines.append("  by what the event loop was running (threads: all their time):")
+    lines += [f"    {share(n, total)}  {name}" for name, n in entries.most_common(top)]
+    lines.append("  by package of the innermost frame (self time):")
+    lines += [f"    {share(n, total)}  {name}" for name, n in packages.most_common(10)]
     lines.append(f"  top {top} by self time (% of all active samples):")
     lines += [f"    {share(n, total)}  {name}" for name, n in own.most_common(top)]
-    lines.append(f"  top {top} by inclusive time:")
+    lines.append(f"  top {top} by inclusive time (py-spy stacks of resumed coroutines are often"
+                 " partial: these undercount):")
     lines += [f"    {share(n, total)}  {name}" for name, n in inclusive.most_common(top)]
     return lines
 

@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from typing import IO
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from wahooks import __version__
 from wahooks.accounts import Accounts
-from wahooks.api.errors import on_http_exception, on_unexpected, on_wahooks_error
+from wahooks.api.errors import (
+    on_http_exception,
+    on_request_validation,
+    on_unexpected,
+    on_wahooks_error,
+)
 from wahooks.api.routes import connections, meta, sandbox, tokens, webhooks
 from wahooks.clock import now_ms
 from wahooks.config import Settings
@@ -157,12 +163,15 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        # NestJS has no trailing-slash redirect: /api/x/ is simply not a route (404).
+        redirect_slashes=False,
     )
     app.state.services = services
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                        allow_headers=["*"])
     app.add_exception_handler(WahooksError, on_wahooks_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(Exception, on_unexpected)
     for module in (meta, tokens, connections, sandbox, webhooks):
         app.include_router(module.router)

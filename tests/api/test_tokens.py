@@ -138,6 +138,11 @@ def test_revoke_unknown_token_is_404(owner: httpx.Client, token_id: str) -> None
     assert_error(owner.delete(f"/tokens/{token_id}"), 404, "Token not found")
 
 
+def test_a_path_escaping_token_id_is_404(owner: httpx.Client) -> None:
+    assert_error(owner.delete("/tokens/..%2Fconnections"), 404)
+    assert_error(owner.delete("/tokens/%2e%2e"), 404, "Token not found")
+
+
 def test_accounts_are_isolated(
     server: ServerProcess, owner: httpx.Client, bob: httpx.Client, bob_token: str
 ) -> None:

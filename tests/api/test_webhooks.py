@@ -10,8 +10,6 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.receiver import Receiver
-from support.server import ServerProcess
 
 from api.contract import (
     MALFORMED_IDS,
@@ -23,6 +21,8 @@ from api.contract import (
     assert_webhook,
     json_values,
 )
+from support.receiver import Receiver
+from support.server import ServerProcess
 
 URL_ERROR = "url must be a URL address"
 EVENTS_ERROR = "events must be an array"
@@ -286,6 +286,12 @@ def test_unknown_webhook_is_404(owner: httpx.Client, method: str, webhook_id: st
     body = {"active": False} if method == "PUT" else None
     response = owner.request(method, f"/webhooks/{webhook_id}", json=body)
     assert_error(response, 404, "Webhook config not found")
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_a_path_escaping_webhook_id_is_404(owner: httpx.Client, method: str) -> None:
+    assert_error(owner.request(method, "/webhooks/..%2F..%2Fconnections"), 404)
+    assert_error(owner.request(method, "/webhooks/%2e%2e"), 404, "Webhook config not found")
 
 
 def test_another_account_cannot_touch_a_connections_webhooks(

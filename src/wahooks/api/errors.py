@@ -8,6 +8,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,6 +37,17 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
         # NestJS answers an unknown route (or method) with 404 "Cannot GET /api/x".
         return error_response(404, f"Cannot {request.method} {request.url.path}")
     return error_response(exc.status_code, exc.detail)
+
+
+async def on_request_validation(request: Request, exc: Exception) -> Response:
+    """FastAPI's own checks (query parameters) answer like every other validation error: 400 with
+    a list of messages, not FastAPI's 422 `{"detail": ...}`."""
+    assert isinstance(exc, RequestValidationError)
+    messages = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error.get("loc", ())[1:]) or "request"
+        messages.append(f"{name}: {error.get('msg', 'is not valid')}")
+    return error_response(400, messages)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,15 @@ from wahooks.schemas import api_status, connection_json, raise_if, string_field
 
 router = APIRouter(tags=["connections"])
 
+MAX_CHATS = 500
+
+
+def _integer(value: str | None, default: int) -> int:
+    try:
+        return default if value is None else int(value)
+    except ValueError:
+        return default
+
 
 @router.get("/api/connections", summary="List connections (deleted ones excluded)")
 async def list_connections(principal: PrincipalDep, services: ServicesDep) -> Response:
@@ -124,9 +133,15 @@ async def chats(
     connection_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    limit: int = Query(20, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    limit: str | None = Query(None, description="At most this many chats (1-500, default 20)"),
+    offset: str | None = Query(None, description="Skip this many chats"),
 ) -> Response:
     connection = await services.connections.owned(principal.user, connection_id)
-    found = await services.connections.engine.chats(connection, limit=limit, offset=offset)
+    # The original ignores these parameters; the SDKs send whatever they were given, so a value
+    # out of range is clamped rather than refused.
+    found = await services.connections.engine.chats(
+        connection,
+        limit=min(max(_integer(limit, 20), 1), MAX_CHATS),
+        offset=max(_integer(offset, 0), 0),
+    )
     return json_response(found)

@@ -42,6 +42,7 @@ from harness import (
     peak_rss_mib,
     run_loadgen,
     run_queue_seconds,
+    thread_count,
 )
 from hotspots import summarize
 
@@ -90,6 +91,7 @@ class Result:
     hung_requests: int
     machine_cpu: float
     run_queue: float
+    threads: int
     profile: list[str]
 
     @property
@@ -203,7 +205,7 @@ def run_case(
         run_queue = run_queue_seconds(pid) - run_queue
         if profiler is not None:
             profiler.stop()
-        rss = peak_rss_mib(pid)
+        rss, threads = peak_rss_mib(pid), thread_count(pid)
         hung_requests = hung.stats("/hung/")["hung"] - hung_before if hung else 0
     finally:
         if profiler is not None:
@@ -226,7 +228,7 @@ def run_case(
         profile = [f"py-spy profile of the server, load start to drained ({profiler.output}):"]
         profile += summarize(profiler.output, seconds=profiler.duration, rate=Profiler.RATE)
     return Result(case, load, stats, accepted, lost, unexpected, server_cpu, receiver_cpu, wall,
-                  rss, counts, flagged[:8], hung_requests, machine_cpu, run_queue, profile)
+                  rss, counts, flagged[:8], hung_requests, machine_cpu, run_queue, threads, profile)
 
 
 # the ceiling ----------------------------------------------------------------------------------------
@@ -312,8 +314,8 @@ def print_case(result: Result, concurrency: int) -> None:
               " answers")
     print(f"  server      CPU {result.server_cpu:.1f} s = {result.cpu_per_1k:.2f} s per 1,000"
           f" deliveries ({result.server_cpu / result.wall:.2f} cores over {result.wall:.1f} s);"
-          f" peak RSS {result.peak_rss:.0f} MiB; its threads waited {result.run_queue:.1f} s"
-          " for a CPU")
+          f" peak RSS {result.peak_rss:.0f} MiB; {result.threads} threads, which waited"
+          f" {result.run_queue:.1f} s in all for a CPU")
     ours = result.server_cpu + result.receiver_cpu + load["cpu_s"]
     print(f"  others      receiver CPU {result.receiver_cpu:.1f} s, load generator CPU"
           f" {load['cpu_s']:.1f} s; whole machine {result.machine_cpu / result.wall:.2f} of"
@@ -340,15 +342,18 @@ def print_summary(results: list[Result], runs: list[dict[str, Any]]) -> None:
     for run in runs:
         print(f"  ceiling: raw client -> receiver, {run['connections']} x {run['depth']}:"
               f" {run.get('rate', 0):.0f} requests/s")
-    print_targets({r.case.name: r for r in results})
+    ceiling_rate = runs[0]["rate"] if runs else None
+    print_targets({r.case.name: r for r in results}, ceiling_rate)
 
 
-def print_targets(by_name: dict[str, Result]) -> None:
+def print_targets(by_name: dict[str, Result], ceiling_rate: float | None) -> None:
     print(f"\n== targets (the original WAHooks did {ORIGINAL_RATE} deliveries/s)")
     for name in ("burst", "fanout"):
         if name in by_name:
             rate = by_name[name].e2e_rate
-            print(f"  >= {TARGET_RATE:,.0f} deliveries/s end to end ({name}): {rate:,.0f}"
+            versus = (f" (receiver ceiling {ceiling_rate:,.0f}/s: wahooks reaches"
+                      f" {100 * rate / ceiling_rate:.0f}% of it)" if ceiling_rate else "")
+            print(f"  >= {TARGET_RATE:,.0f} deliveries/s end to end ({name}): {rate:,.0f}{versus}"
                   f" -> {'met' if rate >= TARGET_RATE else 'NOT met'}")
     if "steady" in by_name:
         p99 = by_name["steady"].latency("p99")

@@ -27,16 +27,29 @@ def _function(frame: str) -> str:
     return _LINE_NUMBER.sub(")", frame.strip())
 
 
-def _entry(thread: str, functions: list[str]) -> str:
-    """What the event loop was running: the frame just above it (a task's coroutine or a protocol
-    callback), or the loop itself (uvloop's C code: polling, reading, writing)."""
+# Which stage of wahooks' pipeline a main-thread sample belongs to, judged by the frames above the
+# event loop; first match wins.
+_STAGES = (
+    ("delivery: dispatcher, sender, aiohttp client",
+     re.compile(r"Dispatcher\.|Sender\.|aiohttp/")),
+    ("ingest API: uvicorn, FastAPI, route, engine, ingest",
+     re.compile(r"run_asgi|uvicorn/|fastapi/|starlette/|anyio/|wahooks/|sqlite")),
+)
+
+
+def _stage(thread: str, functions: list[str]) -> str:
+    """Threads count whole; on the main thread, the pipeline stage the event loop was running,
+    or the loop itself (uvloop's C code: polling, socket reads and writes, scheduling)."""
     if thread != "MainThread":
         return f"thread {thread}"
-    for index, function in enumerate(functions):
-        if function.startswith("Runner.run "):
-            above = functions[index + 1 : index + 2]
-            return above[0] if above else "the event loop itself (uvloop)"
-    return f"(partial stack) {functions[0]}"
+    loop = next((i for i, f in enumerate(functions) if f.startswith("Runner.run ")), -1)
+    above = ";".join(functions[loop + 1 :])
+    if not above:
+        return "event loop itself (uvloop)"
+    for name, pattern in _STAGES:
+        if pattern.search(above):
+            return name
+    return "other"
 
 
 def _package(function: str) -> str:
@@ -55,7 +68,7 @@ def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[s
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
-    entries: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -68,7 +81,7 @@ def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[s
             continue
         functions = [_function(frame) for frame in frames]
         own[functions[-1]] += count
-        entries[_entry(_thread(thread), functions)] += count
+        stages[_stage(_thread(thread), functions)] += count
         packages[_package(functions[-1])] += count
         for function in set(functions):
             if not _BOILERPLATE.search(function):
@@ -81,8 +94,8 @@ def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[s
              f" (= {total / ticks:.2f} threads busy on average)", "  by thread:"]
     lines += [f"    {share(n, total)}  {n / ticks:5.2f} busy  {name}"
               for name, n in threads.most_common(8)]
-    lines.append("  by what the event loop was running (threads: all their time):")
-    lines += [f"    {share(n, total)}  {name}" for name, n in entries.most_common(top)]
+    lines.append("  by pipeline stage (main thread) and by thread (the others):")
+    lines += [f"    {share(n, total)}  {name}" for name, n in stages.most_common()]
     lines.append("  by package of the innermost frame (self time):")
     lines += [f"    {share(n, total)}  {name}" for name, n in packages.most_common(10)]
     lines.append(f"  top {top} by self time (% of all active samples):")

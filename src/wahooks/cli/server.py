@@ -1,12 +1,11 @@
-"""The `wahooks` command: run the server, and the operator's account and token commands.
+"""Operator commands: run the server; accounts, tokens and the schema straight in the database.
 
-Server-side commands open the database directly, so they work whether the server runs or not.
+They open the database directly, so they work whether the server runs or not.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -14,6 +13,7 @@ import click
 
 from wahooks import __version__
 from wahooks.accounts import Accounts
+from wahooks.cli.root import main
 from wahooks.config import Settings
 from wahooks.errors import WahooksError
 
@@ -31,12 +31,6 @@ def _settings(**flags: Any) -> Settings:
 database_option = click.option(
     "--database", help="SQLite file path or sqlite:///path [env WAHOOKS_DATABASE; wahooks.db]"
 )
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="wahooks")
-def main() -> None:
-    """wahooks: WhatsApp events delivered to your webhooks, signed, retried and logged."""
 
 
 @main.command()
@@ -152,6 +146,3 @@ def migrate(database: str | None) -> None:
     _with_store(settings, work)
     click.echo(f"Database {settings.sqlite_path} is up to date.", err=True)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,13 @@
+"""The root `wahooks` group every command module attaches to."""
+
+from __future__ import annotations
+
+import click
+
+from wahooks import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wahooks")
+def main() -> None:
+    """wahooks: WhatsApp events delivered to your webhooks, signed, retried and logged."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ _FROM_ENGINE = {
     "SCAN_QR_CODE": ConnectionStatus.SCAN_QR,
     "FAILED": ConnectionStatus.FAILED,
 }
+CACHE_SECONDS = 5.0
 REUSABLE = (ConnectionStatus.SCAN_QR, ConnectionStatus.PENDING, ConnectionStatus.FAILED)
 
 
@@ -39,21 +41,33 @@ class ConnectionService:
     def __init__(self, store: Store, engine: Engine) -> None:
         self._store = store
         self.engine = engine
-        self._by_session: dict[str, Connection] = {}
+        # Every event and every API call looks its connection up; these caches keep that off the
+        # database. This process's own changes update them at once; an entry read from the
+        # database is trusted for CACHE_SECONDS, the bound on seeing another process's change.
+        self._by_session: dict[str, tuple[float, Connection]] = {}
+        self._by_id: dict[str, tuple[float, Connection]] = {}
 
     async def by_session(self, session_name: str) -> Connection | None:
         """The live connection running `session_name`; None if unknown or deleted."""
-        connection = self._by_session.get(session_name)
-        if connection is None:
-            connection = await self._store.find_connection_by_session(session_name)
-            if connection is None:
+        cached = self._by_session.get(session_name)
+        if cached is not None and cached[0] > time.monotonic():
+            connection = cached[1]
+        else:
+            found = await self._store.find_connection_by_session(session_name)
+            if found is None:
                 return None
-            self._remember(connection)
+            connection = self._remember(found)
         return None if connection.status is ConnectionStatus.STOPPED else connection
 
     async def owned(self, user: User, connection_id: str) -> Connection:
-        canonical = parse_uuid(connection_id)
-        connection = None if canonical is None else await self._store.get_connection(canonical)
+        cached = self._by_id.get(connection_id)
+        if cached is not None and cached[0] > time.monotonic():
+            connection: Connection | None = cached[1]
+        else:
+            canonical = parse_uuid(connection_id)
+            connection = None if canonical is None else await self._store.get_connection(canonical)
+            if connection is not None:
+                self._remember(connection)
         if connection is None:
             raise NotFound("Connection not found")
         if connection.user_id != user.id:
@@ -134,5 +148,7 @@ class ConnectionService:
         return self._remember(connection)
 
     def _remember(self, connection: Connection) -> Connection:
-        self._by_session[connection.session_name] = connection
+        entry = (time.monotonic() + CACHE_SECONDS, connection)
+        self._by_session[connection.session_name] = entry
+        self._by_id[connection.id] = entry
         return connection

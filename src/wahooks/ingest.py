@@ -9,12 +9,13 @@ event's bytes are kept as the engine produced them: that is what every receiver 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from wahooks.clock import iso, now_ms
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
+from wahooks.engines.base import EngineEvent
 from wahooks.models import Connection, DeliveryJob, Webhook
 from wahooks.serialization import dumps
 from wahooks.storage.base import NewEvent, Store
@@ -46,32 +47,38 @@ class Ingest:
         """Live subscribers (the WebSocket stream) hear every accepted event after it is stored."""
         self._listeners.append(listener)
 
-    async def accept(self, event: Mapping[str, Any], body: bytes | None = None) -> bool:
-        """Take one engine event (parsed, with its raw bytes when the engine sent bytes). Returns
-        False when no live connection has the event's session: the event is dropped, never routed
-        to some other connection."""
-        session = event.get("session")
-        event_type = event.get("event")
-        if not isinstance(session, str) or not isinstance(event_type, str):
-            log.warning("event without session or type dropped", extra={"action": "ingest.drop"})
-            return False
-        connection = await self._connections.by_session(session)
-        if connection is None:
-            log.info(
-                "event for unknown session dropped",
-                extra={"action": "ingest.drop", "session": session, "event": event_type},
-            )
-            return False
-        if event_type == "session.status":
-            connection = await self._connections.follow_engine_status(connection, event)
-        raw = body if body is not None else dumps(event)
-        await self._persist(NewEvent(connection.id, event_type, raw), only_webhook=None)
-        self.accepted += 1
-        for listener in self._listeners:
-            pending = listener(connection, event, raw)
-            if pending is not None:
-                await pending
-        return True
+    async def accept(self, events: Sequence[EngineEvent]) -> int:
+        """Take events an engine emitted together: stored in one transaction, then dispatched.
+        An event whose session has no live connection is dropped, never routed to some other
+        connection. Returns how many were accepted."""
+        accepted: list[tuple[Connection, Mapping[str, Any], NewEvent]] = []
+        for item in events:
+            event = item.event
+            session, event_type = event.get("session"), event.get("event")
+            if not isinstance(session, str) or not isinstance(event_type, str):
+                log.warning("event without session or type dropped", extra={"action": "ingest.drop"})
+                continue
+            connection = await self._connections.by_session(session)
+            if connection is None:
+                log.info(
+                    "event for unknown session dropped",
+                    extra={"action": "ingest.drop", "session": session, "event": event_type},
+                )
+                continue
+            if event_type == "session.status":
+                connection = await self._connections.follow_engine_status(connection, event)
+            raw = item.raw if item.raw is not None else dumps(event)
+            accepted.append((connection, event, NewEvent(connection.id, event_type, raw)))
+        if not accepted:
+            return 0
+        await self._persist([new for _, _, new in accepted], only_webhook=None)
+        self.accepted += len(accepted)
+        for connection, event, new in accepted:
+            for listener in self._listeners:
+                pending = listener(connection, event, new.body)
+                if pending is not None:
+                    await pending
+        return len(accepted)
 
     async def send_test(self, webhook: Webhook) -> str:
         """Deliver the product page's test event to one webhook through the same pipeline."""
@@ -81,17 +88,25 @@ class Ingest:
             "payload": {"message": TEST_MESSAGE, "timestamp": iso(now_ms())},
         })
         jobs = await self._persist(
-            NewEvent(webhook.connection_id, "test", body), only_webhook=webhook.id
+            [NewEvent(webhook.connection_id, "test", body)], only_webhook=webhook.id
         )
         return jobs[0].delivery_id
 
-    async def _persist(self, event: NewEvent, *, only_webhook: str | None) -> list[DeliveryJob]:
-        claim = self._dispatcher.wants_more()
-        claim_until = now_ms() + self._lease_ms if claim else None
-        (jobs,) = await self._store.ingest([event], claim_until=claim_until, only_webhook=only_webhook)
-        if jobs:
-            if claim:
-                self._dispatcher.submit(jobs)
-            else:
-                self._dispatcher.poke()
+    async def _persist(
+        self, events: list[NewEvent], *, only_webhook: str | None
+    ) -> list[DeliveryJob]:
+        dispatcher = self._dispatcher
+        claim_until = now_ms() + self._lease_ms if dispatcher.wants_more() else None
+        per_event = await self._store.ingest(
+            events,
+            claim_until=claim_until,
+            only_webhook=only_webhook,
+            defer_webhooks=dispatcher.saturated_webhooks(),
+        )
+        jobs = [job for event_jobs in per_event for job in event_jobs]
+        claimed = [job for job in jobs if job.attempt]
+        if claimed:
+            dispatcher.submit(claimed)
+        if len(claimed) < len(jobs):
+            dispatcher.poke()
         return jobs

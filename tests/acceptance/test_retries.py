@@ -126,3 +126,29 @@ def test_timeouts_refusals_and_redirects_are_failed_attempts_with_reasons(
             assert log["attempts"] == 1
             assert log["lastError"].startswith(reason), log["lastError"]
         assert len(redirecting.requests) == 1
+
+
+def test_a_hung_endpoint_does_not_starve_a_healthy_one(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    """More deliveries pile up for the hung endpoint than the dispatcher keeps in memory; the
+    healthy endpoint still gets every one of its deliveries, and the hung one's wait, unlost."""
+    import asyncio
+
+    from test_crash_safety import _push  # the same concurrent inbound driver
+
+    server = start_server(max_in_flight="16", max_in_flight_per_endpoint="2",
+                          request_timeout="30", retry_schedule="60")
+    with Receiver(hang=True) as hung, Receiver() as healthy, server.client() as client:
+        connection = connected_connection(client)
+        stuck = _webhook(client, connection["id"], hung.url)
+        _webhook(client, connection["id"], healthy.url)
+        events = 2500  # beyond the in-memory high-water mark (2048)
+        acknowledged = asyncio.run(_push(server, connection["id"], events))
+        assert len(acknowledged) == events
+
+        healthy.wait_for(events, timeout=60)
+        assert len(hung.requests) <= 2 + 1  # its in-flight cap, give or take a connection race
+        pending = client.get(f"/webhooks/{stuck['id']}/logs",
+                             params={"status": "pending", "limit": 1000}).json()
+        assert len(pending) == 1000  # (a full page: they are all still there)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from wahooks.clock import now_ms
+from wahooks.engines.base import EngineEvent
 from wahooks.engines.sandbox import SandboxEngine
 from wahooks.ids import uuid7
 from wahooks.models import Connection, ConnectionStatus
@@ -54,9 +55,9 @@ def _same_shape(ours: Any, theirs: Any, path: str = "$") -> list[str]:
 def _events() -> list[dict[str, Any]]:
     emitted: list[dict[str, Any]] = []
 
-    async def sink(event: Mapping[str, Any], body: bytes | None) -> bool:
-        emitted.append(dict(event))
-        return True
+    async def sink(events: Sequence[EngineEvent]) -> int:
+        emitted.extend(dict(item.event) for item in events)
+        return len(events)
 
     async def scenario() -> None:
         engine = SandboxEngine()

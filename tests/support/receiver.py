@@ -47,11 +47,13 @@ class Receiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._release.set)  # hung handlers return, then stop
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
+        self._release = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
@@ -72,7 +74,7 @@ class Receiver:
             self.requests.append(Received(request.path, dict(request.headers), body, time.time()))
             count = len(self.requests)
         if self.hang:
-            await asyncio.sleep(3600)
+            await self._release.wait()
         if self.delay:
             await asyncio.sleep(self.delay)
         status = self.statuses[min(count, len(self.statuses)) - 1]

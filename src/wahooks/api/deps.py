@@ -15,13 +15,18 @@ if TYPE_CHECKING:
     from wahooks.app import Services
 
 
-def services_of(request: Request) -> Services:
+def services_from(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
+async def services_of(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain `def` dependency in a thread pool, per request.
+    return services_from(request)
+
+
 async def principal_of(request: Request) -> Principal:
-    return await services_of(request).accounts.authenticate(request.headers.get("authorization"))
+    return await services_from(request).accounts.authenticate(request.headers.get("authorization"))
 
 
 async def json_object(request: Request) -> dict[str, Any]:

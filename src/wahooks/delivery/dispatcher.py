@@ -8,7 +8,10 @@ takes them in batches when they fall due (it sleeps exactly until the next due t
 `poll_interval` as a safety net).
 
 Concurrency is capped globally and per endpoint (scheme, host, port), and endpoints take turns, so a
-slow or hung receiver holds at most its own share of connections and cannot delay the others.
+slow or hung receiver holds at most its own share of connections and cannot delay the others. Its
+backlog is capped in memory too: once an endpoint has a full queue it is "saturated", and its new
+deliveries stay in the database, unclaimed, until the queue has drained to half; so a hung endpoint
+can neither fill the dispatcher's memory nor stop it claiming work for healthy ones.
 Outcomes are written back in batches: while one batch commits, the next accumulates.
 """
 
@@ -18,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from wahooks.clock import now_ms
@@ -42,6 +46,8 @@ class _Endpoint:
     waiting: deque[DeliveryJob] = field(default_factory=deque)
     in_flight: int = 0
     scheduled: bool = False
+    saturated: bool = False
+    webhook_ids: set[str] = field(default_factory=set)
 
 
 def endpoint_key(url: str) -> str:
@@ -71,10 +77,12 @@ class Dispatcher:
         self._poll_interval = poll_interval
         self._high_water = max(4 * max_in_flight, 4 * CLAIM_BATCH)
         self._low_water = self._high_water // 2
+        self._endpoint_queue_cap = max(4 * max_in_flight_per_endpoint, 64)
 
         self._endpoints: dict[str, _Endpoint] = {}
         self._ready: deque[_Endpoint] = deque()
-        self._queued = 0
+        self._queued = 0  # jobs waiting in memory, all endpoints
+        self._queued_saturated = 0  # of which at saturated endpoints
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._outcomes: list[RecordedOutcome] = []
@@ -101,7 +109,7 @@ class Dispatcher:
         unsent = [job for endpoint in self._endpoints.values() for job in endpoint.waiting]
         for endpoint in self._endpoints.values():
             endpoint.waiting.clear()
-        self._queued = 0
+        self._queued = self._queued_saturated = 0
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in pending:
@@ -115,18 +123,39 @@ class Dispatcher:
 
     def wants_more(self) -> bool:
         """Whether ingest should claim new deliveries for the hot path, or leave them in the
-        database for the claim loop (the dispatcher is saturated)."""
-        return not self._stopping and self._queued < self._high_water
+        database for the claim loop (the dispatcher is busy)."""
+        return not self._stopping and self._queued - self._queued_saturated < self._high_water
+
+    def saturated_webhooks(self) -> frozenset[str]:
+        """Webhooks whose endpoint has a full queue: their deliveries wait in the database."""
+        return frozenset(
+            webhook_id
+            for endpoint in self._endpoints.values() if endpoint.saturated
+            for webhook_id in endpoint.webhook_ids
+        )
 
     def submit(self, jobs: list[DeliveryJob]) -> None:
+        overflow: list[DeliveryJob] = []
         for job in jobs:
             key = endpoint_key(job.url)
             endpoint = self._endpoints.get(key)
             if endpoint is None:
                 endpoint = self._endpoints[key] = _Endpoint(key)
+            endpoint.webhook_ids.add(job.webhook_id)
+            if len(endpoint.waiting) >= self._endpoint_queue_cap:
+                overflow.append(job)
+                continue
             endpoint.waiting.append(job)
             self._queued += 1
+            if endpoint.saturated:
+                self._queued_saturated += 1
+            elif len(endpoint.waiting) >= self._endpoint_queue_cap:
+                endpoint.saturated = True
+                self._queued_saturated += len(endpoint.waiting)
             self._schedule(endpoint)
+        if overflow:
+            # Claimed, but this endpoint's queue is full: back to the database, no attempt counted.
+            self._spawn(self._store.release([job.delivery_id for job in overflow]))
         self._pump()
 
     def poke(self) -> None:
@@ -157,12 +186,17 @@ class Dispatcher:
                 continue
             job = endpoint.waiting.popleft()
             self._queued -= 1
+            if endpoint.saturated:
+                self._queued_saturated -= 1
+                if len(endpoint.waiting) < self._endpoint_queue_cap // 2:
+                    # Drained to half: its waiting deliveries may be claimed again.
+                    endpoint.saturated = False
+                    self._queued_saturated -= len(endpoint.waiting)
+                    self.poke()
             endpoint.in_flight += 1
             self._in_flight += 1
             self._ready.append(endpoint)  # endpoints take turns
-            task = asyncio.create_task(self._attempt(endpoint, job))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._attempt(endpoint, job))
 
     async def _attempt(self, endpoint: _Endpoint, job: DeliveryJob) -> None:
         try:
@@ -173,7 +207,7 @@ class Dispatcher:
             self._in_flight -= 1
             self._schedule(endpoint)
             self._pump()
-            if self._backlog_in_db and self._queued < self._low_water:
+            if self._backlog_in_db and self._room_to_claim():
                 self._wake.set()
 
     def _record(self, job: DeliveryJob, outcome: AttemptOutcome) -> None:
@@ -236,19 +270,30 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
 
+    def _room_to_claim(self) -> bool:
+        return self._queued - self._queued_saturated < self._low_water
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _claim_once(self) -> float:
         """Claim what is due while there is room; return how long to sleep before looking again."""
-        if self._queued >= self._low_water:
+        if not self._room_to_claim():
             return self._poll_interval
         now = now_ms()
         self._backlog_in_db = False
-        jobs = await self._store.claim_due(now, CLAIM_BATCH, now + self._lease_ms)
+        skip = self.saturated_webhooks()
+        jobs = await self._store.claim_due(
+            now, CLAIM_BATCH, now + self._lease_ms, skip_webhooks=skip
+        )
         if jobs:
             self.submit(jobs)
         if len(jobs) == CLAIM_BATCH:
             self._backlog_in_db = True
             return 0.0
-        next_due = await self._store.next_due_at()
+        next_due = await self._store.next_due_at(skip_webhooks=skip)
         if next_due is None:
             return self._poll_interval
         return min(max((next_due - now_ms()) / 1000, 0.0), self._poll_interval)

@@ -6,13 +6,23 @@ through the sink it is given; wahooks never depends on which engine produced an 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wahooks.models import Connection
 
-EventSink = Callable[[Mapping[str, Any], bytes | None], Awaitable[bool]]
-"""Takes one event (parsed, plus its raw bytes when the engine sent bytes); False = dropped."""
+
+@dataclass(frozen=True, slots=True)
+class EngineEvent:
+    event: Mapping[str, Any]
+    raw: bytes | None = None
+    """The engine's own bytes when it sent bytes: passed to receivers untouched."""
+
+
+EventSink = Callable[[Sequence[EngineEvent]], Awaitable[int]]
+"""Takes events that happened together (stored in one transaction); returns how many were
+accepted (the others had no live connection and were dropped)."""
 
 
 class Engine(Protocol):

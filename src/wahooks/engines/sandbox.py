@@ -19,7 +19,7 @@ from typing import Any
 import segno
 
 from wahooks import __version__
-from wahooks.engines.base import EventSink
+from wahooks.engines.base import EngineEvent, EventSink
 from wahooks.engines.envelope import envelope
 from wahooks.errors import Conflict, EngineUnavailable
 from wahooks.models import Connection, ConnectionStatus
@@ -152,8 +152,7 @@ class SandboxEngine:
             },
         }
         self._remember_chat(connection, sender, payload)
-        await self._emit(connection, "message", payload, me)
-        await self._emit(connection, "message.any", payload, me)
+        await self._emit(connection, [("message", payload), ("message.any", payload)], me)
         return message_id
 
     async def presence(self, connection: Connection, sender: str, presence: str) -> None:
@@ -162,7 +161,7 @@ class SandboxEngine:
             "id": sender,
             "presences": [{"participant": sender, "lastKnownPresence": presence, "lastSeen": None}],
         }
-        await self._emit(connection, "presence.update", payload, me)
+        await self._emit(connection, [("presence.update", payload)], me)
 
     # internals ----------------------------------------------------------------------------------
 
@@ -205,18 +204,21 @@ class SandboxEngine:
             "statuses": list(session.statuses),
             "data": None,
         }
-        await self._emit(connection, "session.status", payload, me)
+        await self._emit(connection, [("session.status", payload)], me)
 
     async def _emit(
-        self, connection: Connection, event: str, payload: dict[str, Any], me: dict[str, Any] | None
+        self,
+        connection: Connection,
+        events: list[tuple[str, dict[str, Any]]],
+        me: dict[str, Any] | None,
     ) -> None:
         if self._sink is None:
             raise EngineUnavailable("The sandbox engine is not attached to an event sink")
-        await self._sink(
-            envelope(connection.session_name, event, payload, me=me, version=_VERSION,
-                     tier="SANDBOX"),
-            None,
-        )
+        await self._sink([
+            EngineEvent(envelope(connection.session_name, name, payload, me=me, version=_VERSION,
+                                 tier="SANDBOX"))
+            for name, payload in events
+        ])
 
 
 def _me(connection: Connection, phone: str) -> dict[str, Any]:

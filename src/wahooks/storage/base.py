@@ -8,6 +8,7 @@ logged as interrupted and the delivery becomes due again.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -102,15 +103,18 @@ class Store(Protocol):
         *,
         claim_until: int | None,
         only_webhook: str | None = None,
+        defer_webhooks: Collection[str] = (),
     ) -> list[list[DeliveryJob]]:
         """Persist each event with one delivery per matching active webhook (or only `only_webhook`,
-        active or not), all in one transaction. With `claim_until`, the new deliveries are claimed for
-        the caller (attempt 1 in progress) and returned as jobs; without it they wait in the database
-        and the lists are of jobs that will be claimed later (their `attempt` is 0)."""
+        active or not), all in one transaction. With `claim_until`, the new deliveries are claimed
+        for the caller (attempt 1 in progress), except those of `defer_webhooks`; unclaimed ones
+        wait in the database for the claim loop and come back as jobs with `attempt` 0."""
         ...
 
-    async def claim_due(self, now: int, limit: int, lease_until: int) -> list[DeliveryJob]: ...
-    async def next_due_at(self) -> int | None: ...
+    async def claim_due(
+        self, now: int, limit: int, lease_until: int, *, skip_webhooks: Collection[str] = ()
+    ) -> list[DeliveryJob]: ...
+    async def next_due_at(self, *, skip_webhooks: Collection[str] = ()) -> int | None: ...
     async def release(self, delivery_ids: list[str]) -> None:
         """Hand claimed deliveries that were never attempted back: no attempt is counted."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -332,16 +333,22 @@ class SqliteStore:
         *,
         claim_until: int | None,
         only_webhook: str | None = None,
+        defer_webhooks: Collection[str] = (),
     ) -> list[list[DeliveryJob]]:
         def work(conn: sqlite3.Connection) -> list[list[DeliveryJob]]:
             now = now_ms()
             return [
-                _ingest_one(conn, event, now, claim_until, only_webhook) for event in events
+                _ingest_one(conn, event, now, claim_until, only_webhook, defer_webhooks)
+                for event in events
             ]
 
         return await self.db.write(work)
 
-    async def claim_due(self, now: int, limit: int, lease_until: int) -> list[DeliveryJob]:
+    async def claim_due(
+        self, now: int, limit: int, lease_until: int, *, skip_webhooks: Collection[str] = ()
+    ) -> list[DeliveryJob]:
+        skip, skipped = _not_in("d.webhook_id", skip_webhooks)
+
         def work(conn: sqlite3.Connection) -> list[DeliveryJob]:
             rows = conn.execute(
                 "SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body,"
@@ -349,8 +356,8 @@ class SqliteStore:
                 " FROM deliveries d JOIN events e ON e.id = d.event_id"
                 " JOIN webhooks w ON w.id = d.webhook_id"
                 " WHERE d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?"
-                " ORDER BY d.next_attempt_at LIMIT ?",
-                (now, limit),
+                f"{skip} ORDER BY d.next_attempt_at LIMIT ?",
+                (now, *skipped, limit),
             ).fetchall()
             conn.executemany(
                 "UPDATE deliveries SET attempts = attempts + 1, lease_until = ? WHERE id = ?",
@@ -363,11 +370,13 @@ class SqliteStore:
 
         return await self.db.write(work)
 
-    async def next_due_at(self) -> int | None:
+    async def next_due_at(self, *, skip_webhooks: Collection[str] = ()) -> int | None:
+        skip, skipped = _not_in("webhook_id", skip_webhooks)
         row = await self.db.read(
             lambda c: c.execute(
                 "SELECT min(next_attempt_at) FROM deliveries"
-                " WHERE status = 'pending' AND lease_until IS NULL"
+                f" WHERE status = 'pending' AND lease_until IS NULL{skip}",
+                skipped,
             ).fetchone()
         )
         return None if row[0] is None else int(row[0])
@@ -515,12 +524,20 @@ class SqliteStore:
         return await self.db.write(work)
 
 
+def _not_in(column: str, values: Collection[str]) -> tuple[str, tuple[str, ...]]:
+    """An `AND column NOT IN (...)` clause and its parameters; nothing for no values."""
+    if not values:
+        return "", ()
+    return f" AND {column} NOT IN ({','.join('?' * len(values))})", tuple(values)
+
+
 def _ingest_one(
     conn: sqlite3.Connection,
     event: NewEvent,
     now: int,
     claim_until: int | None,
     only_webhook: str | None,
+    defer_webhooks: Collection[str],
 ) -> list[DeliveryJob]:
     if only_webhook is None:
         rows = conn.execute(
@@ -543,17 +560,19 @@ def _ingest_one(
         "INSERT INTO events (id, connection_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?)",
         (event_id, event.connection_id, event.event_type, event.body, now),
     )
-    attempts = 0 if claim_until is None else 1
     jobs = [
-        DeliveryJob(uuid7(), row[0], row[1], row[2], event.event_type, event.body, attempts, 0)
+        DeliveryJob(
+            uuid7(), row[0], row[1], row[2], event.event_type, event.body,
+            0 if claim_until is None or row[0] in defer_webhooks else 1, 0,
+        )
         for row in targets
     ]
     conn.executemany(
         "INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,"
         " next_attempt_at, lease_until, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
         [
-            (job.delivery_id, job.webhook_id, event_id, event.event_type, attempts, now,
-             claim_until, now)
+            (job.delivery_id, job.webhook_id, event_id, event.event_type, job.attempt, now,
+             claim_until if job.attempt else None, now)
             for job in jobs
         ],
     )

@@ -1,0 +1,746 @@
+"""A lean HTTP/1.1 client for webhook POSTs: asyncio protocols, a keep-alive pool, SSRF checks.
+
+Why not aiohttp: the server delivers on one core, so the client's CPU per request caps deliveries
+per second. aiohttp spends ~100 us of CPU per POST on this kind of machine; this client does the
+one thing a webhook sender needs (a POST with a small body, a small answer, no redirects, no
+cookies, no proxies) with a protocol object per connection and a hand-written response parser.
+
+Connections. One request at a time per connection (no pipelining: a slow answer must not hold up
+the next delivery). Idle connections are kept per origin (scheme, host, port) and reused last in,
+first out, so a burst's spare connections are the ones that age out; they expire after
+`idle_timeout` seconds, and one the server closed is dropped as soon as its close is seen.
+
+Target policy. The URL is checked by `TargetPolicy.check_url` (no I/O, cached per URL string).
+Every new connection is checked where it matters, on the address about to be connected: a name is
+resolved with `loop.getaddrinfo` at connect time and refused addresses are dropped, so a name
+re-pointed at 127.0.0.1 after the webhook was created (DNS rebinding) cannot reach it. A pooled
+connection is only ever reused for the origin it was checked for.
+
+Stale connections. A server may close an idle connection just as it is picked for a new request.
+If the connection was reused and closes before any byte of the answer arrives, the request is
+sent once more on a fresh connection. The server may have received the first copy, so a receiver
+can see a webhook twice; deliveries are at-least-once anyway and carry a delivery id, and closes
+seen before reuse (the common case) never get this far.
+
+Answers. The body is read up to `max_response_bytes`; a longer body is cut there
+(`HttpResponse.truncated`) and its connection closed rather than drained, because draining
+spends this process's CPU and the attempt's time on bytes nobody reads, and a receiver could make
+it endless. Interim 1xx answers are skipped. An answer that arrives while the request body is
+still being written (a receiver refusing early) is returned; that connection is then closed.
+
+Not supported: proxies, HTTP/2, redirects (a 3xx is returned as it is), compression (no
+Accept-Encoding is sent), Happy Eyeballs (addresses are tried one after the other), response
+heads whose lines end in a bare LF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import ip_address
+from typing import NamedTuple, cast
+
+from yarl import URL
+
+from wahooks.delivery.targets import TargetPolicy, TargetRefused
+
+__all__ = [
+    "ConnectFailed",
+    "HttpClient",
+    "HttpClientError",
+    "HttpResponse",
+    "ProtocolError",
+    "RequestTimeout",
+    "ResponseParser",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_HEAD_BYTES = 65536  # status line and headers of one answer, trailers included
+_MAX_TARGETS = 4096  # parsed URLs kept; webhooks are few, so this only bounds a pathological caller
+# Set by the client itself: a caller's copy would contradict ours (two Content-Lengths is request
+# smuggling) or change the framing.
+_RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "user-agent"})
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN_BYTES = re.compile(_TOKEN.pattern.encode())
+
+
+class HttpClientError(Exception):
+    """The HTTP request failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        super().__init__(self.message)
+
+
+class RequestTimeout(HttpClientError):
+    """No complete response within the timeout (connect, send and answer together)."""
+
+
+class ConnectFailed(HttpClientError):
+    """Could not connect to the webhook host (DNS, refused, unreachable or TLS handshake)."""
+
+
+class ProtocolError(HttpClientError):
+    """The answer was not a valid HTTP/1.x response, or the connection closed before it was."""
+
+
+class _ClosedEarly(ProtocolError):
+    """The connection closed before any byte of the answer arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A complete answer. `body` holds at most `max_response_bytes`; `truncated` says it was cut.
+
+    Header names keep the server's case and values are latin-1 decoded, so no byte is lost.
+    """
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    truncated: bool = False
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (any case), e.g. `header("Location")`, or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+# -- the response parser --------------------------------------------------------------------------
+
+_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_CLOSE, _DONE = range(8)
+
+
+class ResponseParser:
+    """Incremental parser for the answers on one connection: feed bytes, get an HttpResponse.
+
+    `feed` returns the response once it is complete (None while more is needed) and raises
+    ProtocolError for malformed input; `feed_eof` is called when the server closes the
+    connection, which completes a body delimited by the close. After a response, `keep_alive`
+    says whether the connection may carry another request; call `reset` before the next one.
+    Bytes past the end of an answer make `keep_alive` false: nothing was asked for them.
+    """
+
+    def __init__(self, max_body: int, max_head: int = MAX_HEAD_BYTES) -> None:
+        self._max_body = max_body
+        self._max_head = max_head
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = _HEAD
+        self._pending = b""  # unparsed bytes carried to the next feed
+        self._head_bytes = 0  # bytes of heads and trailers so far, bounded by max_head
+        self._status = 0
+        self._reason = ""
+        self._headers: tuple[tuple[str, str], ...] = ()
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._remaining = 0
+        self._truncated = False
+        self.keep_alive = False
+        self.received = False  # any byte of the answer seen (interim ones included)
+
+    def feed(self, data: bytes) -> HttpResponse | None:
+        if data:
+            self.received = True
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        pos = 0
+        end = len(data)
+        while True:
+            state = self._state
+            if state == _HEAD:
+                mark = data.find(b"\r\n\r\n", pos)
+                if mark < 0:
+                    self._wait(data, pos, "response head")
+                    return None
+                self._count_head(mark + 4 - pos)
+                self._parse_head(data[pos:mark])
+                pos = mark + 4
+                if self._state == _DONE:
+                    return self._complete(pos < end)
+            elif state == _LENGTH:
+                take = min(self._remaining, end - pos)
+                self._remaining -= take
+                if self._add_body(data[pos : pos + take]) or self._remaining == 0:
+                    return self._complete(pos + take < end)
+                return None
+            elif state == _CHUNK_SIZE:
+                mark = data.find(b"\r\n", pos)
+                if mark < 0:
+                    self._wait(data, pos, "chunk size line")
+                    return None
+                self._count_head(mark + 2 - pos)
+                size = _chunk_size(data[pos:mark])
+                pos = mark + 2
+                self._remaining = size
+                self._state = _CHUNK_DATA if size else _TRAILERS
+            elif state == _CHUNK_DATA:
+                take = min(self._remaining, end - pos)
+                if take == 0:
+                    return None
+                self._remaining -= take
+                if self._add_body(data[pos : pos + take]):
+                    return self._complete(True)
+                pos += take
+                if self._remaining == 0:
+                    self._state = _CHUNK_END
+            elif state == _CHUNK_END:
+                if end - pos < 2:
+                    self._pending = data[pos:]
+                    return None
+                if data[pos : pos + 2] != b"\r\n":
+                    raise ProtocolError("chunk data not followed by CRLF")
+                pos += 2
+                self._state = _CHUNK_SIZE
+            elif state == _TRAILERS:
+                mark = data.find(b"\r\n", pos)
+                if mark < 0:
+                    self._wait(data, pos, "trailer section")
+                    return None
+                self._count_head(mark + 2 - pos)
+                blank = mark == pos
+                pos = mark + 2
+                if blank:
+                    return self._complete(pos < end)
+            elif state == _UNTIL_CLOSE:
+                if self._add_body(data[pos:]):
+                    return self._complete(True)
+                return None
+            else:
+                raise ProtocolError("data after a complete response")
+
+    def feed_eof(self) -> HttpResponse:
+        """The server closed the connection: the response, if the close completes it."""
+        if self._state == _UNTIL_CLOSE:
+            return self._complete(False)
+        if not self.received:
+            raise _ClosedEarly("connection closed before any response")
+        where = "headers" if self._state == _HEAD else "body"
+        raise ProtocolError(f"connection closed in the middle of the response {where}")
+
+    def _wait(self, data: bytes, pos: int, what: str) -> None:
+        self._pending = data[pos:]
+        if self._head_bytes + len(self._pending) > self._max_head:
+            raise ProtocolError(f"{what} longer than {self._max_head} bytes")
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self._max_head:
+            raise ProtocolError(f"response head longer than {self._max_head} bytes")
+
+    def _parse_head(self, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        version, status, reason = _status_line(lines[0])
+        if 100 <= status < 200:
+            if status == 101:
+                raise ProtocolError("unexpected 101 Switching Protocols")
+            return  # an interim answer (100 Continue, 103 Early Hints): the real one follows
+        headers = _header_fields(lines)
+        self._status = status
+        self._reason = reason
+        self._headers = headers
+        self._frame(version == b"HTTP/1.1", status, headers)
+
+    def _frame(self, http11: bool, status: int, headers: tuple[tuple[str, str], ...]) -> None:
+        """How the body is delimited (RFC 9112 section 6.3) and whether the connection lives on."""
+        keep_alive = http11  # HTTP/1.0 answers close, even those that offer keep-alive
+        lengths: set[str] = set()
+        codings: list[str] = []
+        for name, value in headers:
+            key = name.lower()
+            if key == "content-length":
+                lengths.update(part.strip() for part in value.split(","))
+            elif key == "transfer-encoding":
+                codings.extend(part.strip().lower() for part in value.split(","))
+            elif key == "connection" and "close" in {p.strip() for p in value.lower().split(",")}:
+                keep_alive = False
+        if status == 204 or status == 304:
+            self._state = _DONE
+        elif codings:
+            # With both headers Transfer-Encoding wins, and the connection is not trusted again.
+            keep_alive = keep_alive and not lengths
+            if codings[-1] == "chunked":
+                self._state = _CHUNK_SIZE
+            else:
+                keep_alive = False
+                self._state = _UNTIL_CLOSE
+        elif lengths:
+            if len(lengths) > 1 or not all(v.isdigit() and v.isascii() for v in lengths):
+                raise ProtocolError(f"invalid Content-Length {sorted(lengths)}")
+            self._remaining = int(lengths.pop())
+            self._state = _LENGTH if self._remaining else _DONE
+        else:
+            keep_alive = False
+            self._state = _UNTIL_CLOSE
+        self.keep_alive = keep_alive
+
+    def _add_body(self, chunk: bytes) -> bool:
+        """Keep `chunk`; True when the body reached the limit and was cut there."""
+        room = self._max_body - self._body_size
+        if len(chunk) > room:
+            chunk = chunk[:room]
+            self._truncated = True
+        if chunk:
+            self._body.append(chunk)
+            self._body_size += len(chunk)
+        return self._truncated
+
+    def _complete(self, extra: bool) -> HttpResponse:
+        if extra or self._truncated:
+            self.keep_alive = False
+        self._state = _DONE
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        return HttpResponse(self._status, self._reason, self._headers, body, self._truncated)
+
+
+def _status_line(line: bytes) -> tuple[bytes, int, str]:
+    version, _, rest = line.partition(b" ")
+    code, _, reason = rest.partition(b" ")
+    if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
+        raise ProtocolError(f"malformed status line {line[:100]!r}")
+    return version, int(code), reason.strip().decode("latin-1")
+
+
+def _header_fields(lines: list[bytes]) -> tuple[tuple[str, str], ...]:
+    fields: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t"):
+            # obs-fold: a recipient of a folded response line replaces the fold with a space
+            if not fields:
+                raise ProtocolError("response head starts with a continuation line")
+            name, value = fields.pop()
+            more = line.strip(b" \t").decode("latin-1")
+            fields.append((name, f"{value} {more}".strip()))
+            continue
+        raw_name, colon, raw_value = line.partition(b":")
+        raw_name = raw_name.rstrip(b" \t")  # RFC 9112 5.1: whitespace before the colon is dropped
+        if not colon or not _TOKEN_BYTES.fullmatch(raw_name):
+            raise ProtocolError(f"malformed header line {line[:100]!r}")
+        fields.append((raw_name.decode("latin-1"), raw_value.strip(b" \t").decode("latin-1")))
+    return tuple(fields)
+
+
+def _chunk_size(line: bytes) -> int:
+    size = line.split(b";", 1)[0].strip(b" \t")  # chunk extensions are ignored
+    if not size or len(size) > 16 or size.strip(b"0123456789abcdefABCDEF"):
+        raise ProtocolError(f"malformed chunk size line {line[:100]!r}")
+    return int(size, 16)
+
+
+# -- connections ----------------------------------------------------------------------------------
+
+
+class _Origin(NamedTuple):
+    scheme: str
+    host: str  # as connected to: IDNA-encoded name or IP literal (IPv6 without brackets)
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What a URL means to the client, computed once per URL string."""
+
+    origin: _Origin
+    label: str  # host:port for messages
+    literal: bool  # the host is an IP address: checked directly, never resolved
+    prefix: str  # request line and the headers the client sets, but for Content-Length
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, target: _Target, max_body: int
+    ) -> None:
+        self.target = target
+        self.parser = ResponseParser(max_body)
+        self.transport: asyncio.Transport | None = None
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.closed = False
+        self.reused = False
+        self.idle_since = 0.0
+        self._waiter: asyncio.Future[HttpResponse] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+
+    def send(self, data: bytes, waiter: asyncio.Future[HttpResponse]) -> None:
+        assert self.transport is not None
+        self.parser.reset()
+        self._waiter = waiter
+        self.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self._waiter
+        if waiter is None:  # bytes nobody asked for: this connection can no longer be trusted
+            self.abort()
+            return
+        try:
+            response = self.parser.feed(data)
+        except ProtocolError as exc:
+            self._fail(ProtocolError(f"malformed response from {self.target.label}: {exc}"))
+            return
+        if response is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(response)
+
+    def eof_received(self) -> bool | None:
+        return None  # the transport closes itself and connection_lost settles the request
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self._waiter
+        self._waiter = None
+        if waiter is not None and not waiter.done():
+            try:
+                waiter.set_result(self.parser.feed_eof())
+            except _ClosedEarly:
+                waiter.set_exception(
+                    _ClosedEarly(f"connection to {self.target.label} closed before any response")
+                )
+            except ProtocolError as error:
+                waiter.set_exception(ProtocolError(f"{self.target.label}: {error}"))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def expire(self, timeout: float) -> None:
+        """The request's deadline passed: fail it and drop the connection."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_exception(RequestTimeout(f"no complete response within {timeout:g} s"))
+        self.abort()
+
+    def reusable(self) -> bool:
+        return (
+            self.parser.keep_alive
+            and not self.closed
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and self.transport.get_write_buffer_size() == 0  # not still sending a refused body
+        )
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def discard(self) -> None:
+        """Close after a response: gracefully, unless request bytes are still unsent."""
+        if self.transport is not None and self.transport.get_write_buffer_size():
+            self.abort()
+        else:
+            self.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _fail(self, error: ProtocolError) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        self.abort()
+
+
+class HttpClient:
+    """POSTs to webhook URLs over pooled keep-alive connections, within `policy`.
+
+    Create it anywhere; use it from one event loop; `await close()` when done. Errors:
+    TargetRefused (from `wahooks.delivery.targets`) when the policy refuses the URL or every
+    address its host resolves to; ConnectFailed, RequestTimeout, ProtocolError (all
+    HttpClientError) otherwise; ValueError for a header the client cannot send.
+    """
+
+    def __init__(
+        self,
+        policy: TargetPolicy,
+        *,
+        max_idle_per_origin: int = 256,
+        idle_timeout: float = 30.0,
+        max_response_bytes: int = 65536,
+        user_agent: str,
+    ) -> None:
+        self._policy = policy
+        self._max_idle = max_idle_per_origin
+        self._idle_timeout = idle_timeout
+        self._max_body = max_response_bytes
+        if "\n" in user_agent or "\r" in user_agent:
+            raise ValueError("user_agent must not contain CR or LF")
+        self._user_agent = user_agent
+        self._targets: dict[str, _Target] = {}
+        self._names: set[str] = set()  # header names already found valid
+        self._idle: dict[_Origin, list[_Connection]] = {}
+        self._connections: set[_Connection] = set()
+        self._ssl: ssl.SSLContext | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    async def post(
+        self, url: str, body: bytes, headers: Sequence[tuple[str, str]], *, timeout: float
+    ) -> HttpResponse:
+        """POST `body` to `url` with `headers` and return the answer, whatever its status."""
+        if self._closed:
+            raise RuntimeError("HttpClient is closed")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        target = self._targets.get(url) or self._target(url)
+        data = self._request(target.prefix, body, headers)
+        conn = self._acquire(target.origin, loop.time())
+        if conn is not None:
+            try:
+                return await self._exchange(loop, conn, data, deadline, timeout)
+            except _ClosedEarly:
+                # Closed as it was picked, before answering: very likely never read the request.
+                logger.debug(
+                    "pooled connection closed before answering; retrying on a new one",
+                    extra={"action": "http_stale_retry", "origin": target.label},
+                )
+        conn = await self._connect(loop, target, deadline, timeout)
+        try:
+            return await self._exchange(loop, conn, data, deadline, timeout)
+        except _ClosedEarly as exc:
+            raise ProtocolError(str(exc)) from None
+
+    async def close(self) -> None:
+        """Close every connection, idle or busy; a busy request fails with ProtocolError."""
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self._idle.clear()
+        connections = list(self._connections)
+        for conn in connections:
+            conn.abort()
+        if connections:
+            await asyncio.gather(*(conn.lost for conn in connections))
+
+    # -- requests
+
+    def _target(self, url: str) -> _Target:
+        normalised = self._policy.check_url(url)  # InvalidTargetURL / TargetRefused, no I/O
+        parsed = URL(normalised)
+        host = parsed.raw_host
+        port = parsed.port
+        assert host is not None and port is not None  # check_url refuses URLs without them
+        try:
+            ip_address(host)
+            literal = True
+        except ValueError:
+            literal = False
+        label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        host_header = parsed.host_port_subcomponent
+        path = parsed.raw_path_qs or "/"
+        prefix = (
+            f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {self._user_agent}\r\n"
+            "Connection: keep-alive\r\n"
+        )
+        target = _Target(_Origin(parsed.scheme, host, port), label, literal, prefix)
+        if len(self._targets) >= _MAX_TARGETS:
+            self._targets.clear()
+        self._targets[url] = target
+        return target
+
+    def _request(self, prefix: str, body: bytes, headers: Sequence[tuple[str, str]]) -> bytes:
+        names = self._names
+        for name, _ in headers:
+            if name not in names:
+                self._admit_name(name)
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        # Names are tokens, so a value with CR or LF is the only way a line break gets in; one
+        # count over the whole block is cheaper than a check per value.
+        if fields.count("\n") != len(headers) or fields.count("\r") != len(headers):
+            raise ValueError("header values must not contain CR or LF")
+        head = f"{prefix}{fields}Content-Length: {len(body)}\r\n\r\n"
+        return b"".join((head.encode(), body))
+
+    def _admit_name(self, name: str) -> None:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if name.lower() in _RESERVED:
+            raise ValueError(f"header {name} is set by the client")
+        if len(self._names) < 1024:
+            self._names.add(name)
+
+    async def _exchange(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        conn: _Connection,
+        data: bytes,
+        deadline: float,
+        timeout: float,
+    ) -> HttpResponse:
+        waiter: asyncio.Future[HttpResponse] = loop.create_future()
+        conn.send(data, waiter)
+        timer = loop.call_at(deadline, conn.expire, timeout)
+        try:
+            response = await waiter
+        except BaseException:  # cancelled, timed out or failed: the connection is in an unknown state
+            conn.abort()
+            raise
+        finally:
+            timer.cancel()
+        self._release(loop, conn)
+        return response
+
+    # -- the pool
+
+    def _acquire(self, origin: _Origin, now: float) -> _Connection | None:
+        stack = self._idle.get(origin)
+        while stack:
+            conn = stack.pop()
+            if conn.closed or conn.transport is None or conn.transport.is_closing():
+                continue
+            if now - conn.idle_since > self._idle_timeout:
+                # Last in, first out: everything below this one is older still.
+                for old in (conn, *stack):
+                    old.close()
+                stack.clear()
+                return None
+            conn.reused = True
+            return conn
+        return None
+
+    def _release(self, loop: asyncio.AbstractEventLoop, conn: _Connection) -> None:
+        if self._closed or not conn.reusable():
+            conn.discard()
+            return
+        conn.idle_since = loop.time()
+        stack = self._idle.get(conn.target.origin)
+        if stack is None:
+            stack = self._idle[conn.target.origin] = []
+        stack.append(conn)
+        if len(stack) > self._max_idle:
+            stack.pop(0).close()
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self._sweep_interval(), self._sweep, loop)
+
+    def _sweep_interval(self) -> float:
+        return max(0.05, self._idle_timeout / 4)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close connections idle too long, including those of origins no longer posted to."""
+        self._sweeper = None
+        cutoff = loop.time() - self._idle_timeout
+        for origin, stack in list(self._idle.items()):
+            keep = [c for c in stack if not c.closed and c.idle_since >= cutoff]
+            for conn in stack:
+                if conn.idle_since < cutoff:
+                    conn.close()
+            if keep:
+                self._idle[origin] = keep
+            else:
+                del self._idle[origin]
+        if self._idle and not self._closed:
+            self._sweeper = loop.call_later(self._sweep_interval(), self._sweep, loop)
+
+    # -- connecting
+
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, target: _Target, deadline: float, timeout: float
+    ) -> _Connection:
+        try:
+            async with asyncio.timeout_at(deadline):
+                addresses = await self._addresses(loop, target)
+                conn = await self._open(loop, target, addresses)
+        except TimeoutError:
+            raise RequestTimeout(f"no complete response within {timeout:g} s") from None
+        if self._closed:
+            conn.abort()
+            raise RuntimeError("HttpClient is closed")
+        return conn
+
+    async def _addresses(
+        self, loop: asyncio.AbstractEventLoop, target: _Target
+    ) -> list[tuple[socket.AddressFamily, str]]:
+        """The addresses to try, in the resolver's order, each one allowed by the policy."""
+        host, port = target.origin.host, target.origin.port
+        if target.literal:
+            self._policy.check_address(host)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            return [(family, host)]
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:  # socket.gaierror
+            raise ConnectFailed(f"DNS lookup for {host} failed: {exc}") from None
+        allowed: list[tuple[socket.AddressFamily, str]] = []
+        refused: TargetRefused | None = None
+        for family, _, _, _, sockaddr in infos:
+            if family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            address = str(sockaddr[0])
+            try:
+                self._policy.check_address(address)
+            except TargetRefused as exc:
+                refused = refused or exc
+                continue
+            if (family, address) not in allowed:
+                allowed.append((family, address))
+        if not allowed:
+            if refused is not None:
+                raise TargetRefused(
+                    f"webhook host {host} resolves to {refused}",
+                    address=refused.address,
+                    category=refused.category,
+                )
+            raise ConnectFailed(f"DNS lookup for {host} returned no IP address")
+        return allowed
+
+    async def _open(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        target: _Target,
+        addresses: list[tuple[socket.AddressFamily, str]],
+    ) -> _Connection:
+        tls = target.origin.scheme == "https"
+        if tls and self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        failures: list[str] = []
+        for family, address in addresses:
+            try:
+                return await self._open_one(loop, target, family, address, tls)
+            except ssl.SSLError as exc:  # an OSError too: test it first
+                failures.append(f"TLS handshake with {target.label} ({address}) failed: {exc}")
+            except ConnectionRefusedError:
+                failures.append(f"connection to {target.label} ({address}) refused")
+            except OSError as exc:
+                failures.append(f"could not connect to {target.label} ({address}): {exc}")
+        more = f" (and {len(failures) - 1} other address(es) failed)" if len(failures) > 1 else ""
+        raise ConnectFailed(failures[0] + more)
+
+    async def _open_one(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        target: _Target,
+        family: socket.AddressFamily,
+        address: str,
+        tls: bool,
+    ) -> _Connection:
+        conn = _Connection(loop, target, self._max_body)
+        await loop.create_connection(
+            lambda: conn,
+            address,
+            target.origin.port,
+            family=family,
+            ssl=self._ssl if tls else None,
+            server_hostname=target.origin.host if tls else None,
+        )
+        # No await from here on: a connection is either tracked or was never made.
+        self._connections.add(conn)
+        conn.lost.add_done_callback(lambda _: self._connections.discard(conn))
+        return conn

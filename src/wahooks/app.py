@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from wahooks import __version__
 from wahooks.accounts import Accounts
@@ -27,6 +28,7 @@ from wahooks.api.errors import (
     on_unexpected,
     on_wahooks_error,
 )
+from wahooks.api.hot_path import HotPath
 from wahooks.api.routes import connections, meta, sandbox, tokens, webhooks
 from wahooks.clock import now_ms
 from wahooks.config import Settings
@@ -147,7 +149,7 @@ async def running(services: Services, *, announce: IO[str] = sys.stdout) -> Asyn
         await services.store.close()
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> ASGIApp:
     services = build_services(settings)
 
     @asynccontextmanager
@@ -175,4 +177,4 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(Exception, on_unexpected)
     for module in (meta, tokens, connections, sandbox, webhooks):
         app.include_router(module.router)
-    return app
+    return HotPath(app, services)

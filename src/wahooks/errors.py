@@ -7,6 +7,7 @@
     ├── Forbidden               403: the resource belongs to another account
     ├── NotFound                404: no such resource (unknown and malformed ids alike)
     ├── Conflict                409: the resource is not in a state that allows this
+    ├── PayloadTooLarge         413: the request body is over the limit
     └── EngineUnavailable       503: the WhatsApp engine cannot serve this right now
 
 Each class's docstring is its default message. Storage and engine code raise these; one handler in
@@ -62,6 +63,12 @@ class Conflict(WahooksError):
     """The resource is not in a state that allows this"""
 
     status_code = 409
+
+
+class PayloadTooLarge(WahooksError):
+    """The request body is too large"""
+
+    status_code = 413
 
 
 class EngineUnavailable(WahooksError):

@@ -30,8 +30,11 @@ async def principal_of(request: Request) -> Principal:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
+    return parse_json_object(await request.body())
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object; an empty body is an empty object (the SDKs send none)."""
-    raw = await request.body()
     if not raw.strip():
         return {}
     try:

@@ -19,16 +19,24 @@ from wahooks.errors import ValidationFailed, WahooksError
 log = logging.getLogger(__name__)
 
 
+def error_body(status: int, message: Any) -> dict[str, Any]:
+    return {"message": message, "error": HTTPStatus(status).phrase, "statusCode": status}
+
+
 def error_response(status: int, message: Any) -> Response:
-    reason = HTTPStatus(status).phrase
-    return json_response({"message": message, "error": reason, "statusCode": status}, status)
+    return json_response(error_body(status, message), status)
+
+
+def body_for(exc: WahooksError) -> dict[str, Any]:
+    """The answer's body for one of our errors (field validation lists every message)."""
+    if isinstance(exc, ValidationFailed):
+        return error_body(exc.status_code, exc.messages)
+    return error_body(exc.status_code, exc.message)
 
 
 async def on_wahooks_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WahooksError)
-    if isinstance(exc, ValidationFailed):
-        return error_response(exc.status_code, exc.messages)
-    return error_response(exc.status_code, exc.message)
+    return json_response(body_for(exc), exc.status_code)
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
@@ -50,8 +58,11 @@ async def on_request_validation(request: Request, exc: Exception) -> Response:
     return error_response(400, messages)
 
 
+INTERNAL_ERROR = {"statusCode": 500, "message": "Internal server error"}
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception(
         "unhandled error", extra={"action": "api.error", "path": request.url.path}
     )
-    return json_response({"statusCode": 500, "message": "Internal server error"}, 500)
+    return json_response(INTERNAL_ERROR, 500)

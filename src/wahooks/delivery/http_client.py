@@ -67,7 +67,6 @@ _MAX_TARGETS = 4096  # parsed URLs kept; webhooks are few, so this only bounds a
 # smuggling) or change the framing.
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "user-agent"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TOKEN_BYTES = re.compile(_TOKEN.pattern.encode())
 
 
 class HttpClientError(Exception):
@@ -241,8 +240,9 @@ class ResponseParser:
             raise ProtocolError(f"response head longer than {self._max_head} bytes")
 
     def _parse_head(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        version, status, reason = _status_line(lines[0])
+        # One decode for the whole head; latin-1 maps every byte to one character.
+        lines = head.decode("latin-1").split("\r\n")
+        http11, status, reason = _status_line(lines[0])
         if 100 <= status < 200:
             if status == 101:
                 raise ProtocolError("unexpected 101 Switching Protocols")
@@ -251,36 +251,38 @@ class ResponseParser:
         self._status = status
         self._reason = reason
         self._headers = headers
-        self._frame(version == b"HTTP/1.1", status, headers)
+        self._frame(http11, status, headers)
 
     def _frame(self, http11: bool, status: int, headers: tuple[tuple[str, str], ...]) -> None:
         """How the body is delimited (RFC 9112 section 6.3) and whether the connection lives on."""
         keep_alive = http11  # HTTP/1.0 answers close, even those that offer keep-alive
-        lengths: set[str] = set()
-        codings: list[str] = []
+        length = -1
+        codings = ""
         for name, value in headers:
             key = name.lower()
             if key == "content-length":
-                lengths.update(part.strip() for part in value.split(","))
+                given = _content_length(value)
+                if length >= 0 and given != length:
+                    raise ProtocolError("conflicting Content-Length headers")
+                length = given
             elif key == "transfer-encoding":
-                codings.extend(part.strip().lower() for part in value.split(","))
-            elif key == "connection" and "close" in {p.strip() for p in value.lower().split(",")}:
-                keep_alive = False
+                codings = f"{codings},{value}" if codings else value
+            elif key == "connection" and "close" in value.lower():
+                keep_alive = keep_alive and "close" not in _tokens(value)
         if status == 204 or status == 304:
             self._state = _DONE
         elif codings:
             # With both headers Transfer-Encoding wins, and the connection is not trusted again.
-            keep_alive = keep_alive and not lengths
-            if codings[-1] == "chunked":
+            if length >= 0:
+                keep_alive = False
+            if _tokens(codings)[-1] == "chunked":
                 self._state = _CHUNK_SIZE
             else:
                 keep_alive = False
                 self._state = _UNTIL_CLOSE
-        elif lengths:
-            if len(lengths) > 1 or not all(v.isdigit() and v.isascii() for v in lengths):
-                raise ProtocolError(f"invalid Content-Length {sorted(lengths)}")
-            self._remaining = int(lengths.pop())
-            self._state = _LENGTH if self._remaining else _DONE
+        elif length >= 0:
+            self._remaining = length
+            self._state = _LENGTH if length else _DONE
         else:
             keep_alive = False
             self._state = _UNTIL_CLOSE
@@ -305,31 +307,63 @@ class ResponseParser:
         return HttpResponse(self._status, self._reason, self._headers, body, self._truncated)
 
 
-def _status_line(line: bytes) -> tuple[bytes, int, str]:
-    version, _, rest = line.partition(b" ")
-    code, _, reason = rest.partition(b" ")
-    if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
+def _status_line(line: str) -> tuple[bool, int, str]:
+    """(is HTTP/1.1, status, reason) from "HTTP/1.1 200 OK"; the reason may be missing."""
+    code = line[9:12]
+    if (
+        line[:9] not in ("HTTP/1.1 ", "HTTP/1.0 ")
+        or not (code.isdigit() and code.isascii() and len(code) == 3)
+        or line[12:13] not in ("", " ")
+    ):
         raise ProtocolError(f"malformed status line {line[:100]!r}")
-    return version, int(code), reason.strip().decode("latin-1")
+    return line[7] == "1", int(code), line[13:].strip()
 
 
-def _header_fields(lines: list[bytes]) -> tuple[tuple[str, str], ...]:
+def _header_fields(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    """The header fields after the status line; the slow path handles the unusual and the bad."""
     fields: list[tuple[str, str]] = []
     for line in lines[1:]:
-        if line[:1] in (b" ", b"\t"):
+        name, colon, value = line.partition(":")
+        if not colon or not name or name[0] in " \t" or name[-1] in " \t" or "\r" in line:
+            return _header_fields_slowly(lines)
+        fields.append((name, value.strip(" \t")))
+    return tuple(fields)
+
+
+def _header_fields_slowly(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    """`lines`: the status line, then the header lines."""
+    fields: list[tuple[str, str]] = []
+    for line in lines:
+        if "\r" in line:
+            raise ProtocolError(f"bare CR in response head line {line[:100]!r}")
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t"):
             # obs-fold: a recipient of a folded response line replaces the fold with a space
             if not fields:
                 raise ProtocolError("response head starts with a continuation line")
             name, value = fields.pop()
-            more = line.strip(b" \t").decode("latin-1")
-            fields.append((name, f"{value} {more}".strip()))
+            folded = line.strip(" \t")
+            fields.append((name, f"{value} {folded}".strip(" \t")))
             continue
-        raw_name, colon, raw_value = line.partition(b":")
-        raw_name = raw_name.rstrip(b" \t")  # RFC 9112 5.1: whitespace before the colon is dropped
-        if not colon or not _TOKEN_BYTES.fullmatch(raw_name):
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")  # RFC 9112 5.1: whitespace before the colon is dropped
+        if not colon or not _TOKEN.fullmatch(name):
             raise ProtocolError(f"malformed header line {line[:100]!r}")
-        fields.append((raw_name.decode("latin-1"), raw_value.strip(b" \t").decode("latin-1")))
+        fields.append((name, value.strip(" \t")))
     return tuple(fields)
+
+
+def _content_length(value: str) -> int:
+    if value.isdigit() and value.isascii():
+        return int(value)
+    parts = set(_tokens(value))  # "5, 5" is allowed: a list of one repeated value
+    if len(parts) != 1 or not all(p.isdigit() and p.isascii() for p in parts):
+        raise ProtocolError(f"invalid Content-Length {value[:100]!r}")
+    return int(parts.pop())
+
+
+def _tokens(value: str) -> list[str]:
+    return [part.strip(" \t").lower() for part in value.split(",")]
 
 
 def _chunk_size(line: bytes) -> int:

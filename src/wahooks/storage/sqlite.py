@@ -74,7 +74,8 @@ def _webhook(row: Any) -> Webhook:
 
 class SqliteStore:
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
-        self.db = SqliteDatabase(path, synchronous=synchronous)
+        self._active = _ActiveWebhooks()
+        self.db = SqliteDatabase(path, synchronous=synchronous, on_rollback=self._active.forget)
 
     async def open(self) -> None:
         await self.db.start()
@@ -255,6 +256,7 @@ class SqliteStore:
         w = webhook
 
         def work(conn: sqlite3.Connection) -> None:
+            self._active.forget()
             conn.execute(
                 f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (w.id, w.user_id, w.connection_id, w.url, orjson.dumps(list(w.events)).decode(),
@@ -301,6 +303,7 @@ class SqliteStore:
             values.append(int(active))
 
         def work(conn: sqlite3.Connection) -> Webhook:
+            self._active.forget()
             row = conn.execute(
                 f"UPDATE webhooks SET {', '.join(assignments)} WHERE id = ?"
                 f" RETURNING {_WEBHOOK_COLUMNS}",
@@ -314,6 +317,7 @@ class SqliteStore:
 
     async def delete_webhook(self, webhook_id: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
+            self._active.forget()
             conn.execute(
                 "DELETE FROM attempts WHERE delivery_id IN"
                 " (SELECT id FROM deliveries WHERE webhook_id = ?)",
@@ -338,7 +342,9 @@ class SqliteStore:
         def work(conn: sqlite3.Connection) -> list[list[DeliveryJob]]:
             now = now_ms()
             return [
-                _ingest_one(conn, event, now, claim_until, only_webhook, defer_webhooks)
+                _ingest_one(
+                    conn, self._active, event, now, claim_until, only_webhook, defer_webhooks
+                )
                 for event in events
             ]
 
@@ -531,8 +537,37 @@ def _not_in(column: str, values: Collection[str]) -> tuple[str, tuple[str, ...]]
     return f" AND {column} NOT IN ({','.join('?' * len(values))})", tuple(values)
 
 
+class _ActiveWebhooks:
+    """Each connection's active webhooks, as the writer thread sees them, so that ingest does not
+    query and parse them per event. Only the writer thread reads or changes this, and every
+    webhook write runs on that thread and clears it (one process owns the file), so it is exact;
+    a failed commit clears it too."""
+
+    def __init__(self) -> None:
+        self._by_connection: dict[str, list[tuple[str, str, str, frozenset[str]]]] = {}
+
+    def of(
+        self, conn: sqlite3.Connection, connection_id: str
+    ) -> list[tuple[str, str, str, frozenset[str]]]:
+        found = self._by_connection.get(connection_id)
+        if found is None:
+            found = self._by_connection[connection_id] = [
+                (id_, url, secret, frozenset(orjson.loads(events)))
+                for id_, url, secret, events in conn.execute(
+                    "SELECT id, url, signing_secret, events FROM webhooks"
+                    " WHERE connection_id = ? AND active = 1 ORDER BY id",
+                    (connection_id,),
+                )
+            ]
+        return found
+
+    def forget(self) -> None:
+        self._by_connection.clear()
+
+
 def _ingest_one(
     conn: sqlite3.Connection,
+    active: _ActiveWebhooks,
     event: NewEvent,
     now: int,
     claim_until: int | None,
@@ -540,14 +575,9 @@ def _ingest_one(
     defer_webhooks: Collection[str],
 ) -> list[DeliveryJob]:
     if only_webhook is None:
-        rows = conn.execute(
-            "SELECT id, url, signing_secret, events FROM webhooks"
-            " WHERE connection_id = ? AND active = 1",
-            (event.connection_id,),
-        ).fetchall()
-        targets = [
-            row for row in rows
-            if (names := orjson.loads(row[3])) and ("*" in names or event.event_type in names)
+        targets: list[Any] = [
+            row for row in active.of(conn, event.connection_id)
+            if "*" in row[3] or event.event_type in row[3]
         ]
     else:
         targets = conn.execute(

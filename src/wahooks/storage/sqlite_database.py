@@ -44,8 +44,16 @@ def _connect(path: str, synchronous: str) -> sqlite3.Connection:
 
 
 class SqliteDatabase:
-    def __init__(self, path: str, *, synchronous: str = "NORMAL", readers: int = 3) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "NORMAL",
+        readers: int = 3,
+        on_rollback: Callable[[], None] | None = None,
+    ) -> None:
         self.path = path
+        self._on_rollback = on_rollback
         self._synchronous = synchronous
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -143,6 +151,8 @@ class SqliteDatabase:
             log.exception("sqlite commit failed", extra={"action": "sqlite.commit"})
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if self._on_rollback is not None:
+                self._on_rollback()
             results = [(future, None, exc) for _, future in batch]
         assert self._loop is not None
         self._loop.call_soon_threadsafe(_resolve, results)

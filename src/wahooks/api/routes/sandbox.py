@@ -5,11 +5,12 @@ These routes exist only while the sandbox is the engine; they answer 201 on succ
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from wahooks.accounts import Principal
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
 from wahooks.api.responses import json_response
 from wahooks.engines.sandbox import PRESENCES, SandboxEngine
@@ -50,11 +51,10 @@ async def scan(connection_id: str, principal: PrincipalDep, services: ServicesDe
     return json_response(connection_json(connection), 201)
 
 
-@router.post("/api/connections/{connection_id}/sandbox/inbound", status_code=201,
-             summary="Sandbox: a contact writes to the account (message, message.any)")
-async def inbound(
-    connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
-) -> Response:
+async def receive_message(
+    services: Services, principal: Principal, connection_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """A contact writes to the account. Shared by the FastAPI route (docs) and the hot path."""
     engine = _sandbox(services)
     connection = await services.connections.owned(principal.user, connection_id)
     errors: list[str] = []
@@ -66,15 +66,13 @@ async def inbound(
         errors.append(f"body must be shorter than or equal to {MAX_BODY_CHARS} characters")
     raise_if(errors)
     assert sender is not None and isinstance(text, str)
-    message_id = await engine.inbound(connection, sender, text)
-    return json_response({"id": message_id}, 201)
+    return {"id": await engine.inbound(connection, sender, text)}
 
 
-@router.post("/api/connections/{connection_id}/sandbox/presence", status_code=201,
-             summary="Sandbox: a contact's presence changes (presence.update)")
-async def presence(
-    connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
-) -> Response:
+async def change_presence(
+    services: Services, principal: Principal, connection_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """A contact's presence changes. Shared by the FastAPI route (docs) and the hot path."""
     engine = _sandbox(services)
     connection = await services.connections.owned(principal.user, connection_id)
     errors: list[str] = []
@@ -85,4 +83,24 @@ async def presence(
     raise_if(errors)
     assert sender is not None and isinstance(state, str)
     await engine.presence(connection, sender, state)
-    return json_response({"success": True}, 201)
+    return {"success": True}
+
+
+# Served by wahooks.api.hot_path, which answers before FastAPI sees the request; these
+# declarations document the routes in the OpenAPI schema and serve any request that bypasses it.
+
+
+@router.post("/api/connections/{connection_id}/sandbox/inbound", status_code=201,
+             summary="Sandbox: a contact writes to the account (message, message.any)")
+async def inbound(
+    connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
+) -> Response:
+    return json_response(await receive_message(services, principal, connection_id, body), 201)
+
+
+@router.post("/api/connections/{connection_id}/sandbox/presence", status_code=201,
+             summary="Sandbox: a contact's presence changes (presence.update)")
+async def presence(
+    connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
+) -> Response:
+    return json_response(await change_presence(services, principal, connection_id, body), 201)

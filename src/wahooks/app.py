@@ -30,7 +30,6 @@ from wahooks.api.errors import (
 )
 from wahooks.api.hot_path import HotPath
 from wahooks.api.routes import connections, meta, sandbox, tokens, webhooks
-from wahooks.clock import now_ms
 from wahooks.config import Settings
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
@@ -123,7 +122,7 @@ def lock_database(path: str) -> None:
 async def running(services: Services, *, announce: IO[str] = sys.stdout) -> AsyncIterator[None]:
     lock_database(services.settings.sqlite_path)
     await services.store.open()
-    recovered = await services.store.recover_expired_leases(now_ms(), all_leases=True)
+    recovered = await services.store.recover_expired_leases(all_leases=True)
     if recovered:
         log.warning(
             "deliveries interrupted by the last stop are due again",

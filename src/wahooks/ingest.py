@@ -96,10 +96,9 @@ class Ingest:
         self, events: list[NewEvent], *, only_webhook: str | None
     ) -> list[DeliveryJob]:
         dispatcher = self._dispatcher
-        claim_until = now_ms() + self._lease_ms if dispatcher.wants_more() else None
         per_event = await self._store.ingest(
             events,
-            claim_until=claim_until,
+            claim_lease_ms=self._lease_ms if dispatcher.wants_more() else None,
             only_webhook=only_webhook,
             defer_webhooks=dispatcher.saturated_webhooks(),
         )

@@ -84,7 +84,7 @@ def test_ingest_fans_out_to_matching_active_webhooks_and_shares_the_body(
         body = '{"event":"message","payload":{"body":"héllo 👋"}}'.encode()
 
         (jobs,) = await store.ingest(
-            [NewEvent(connection.id, "message", body)], claim_until=now_ms() + 60_000
+            [NewEvent(connection.id, "message", body)], claim_lease_ms=60_000
         )
 
         assert sorted(job.webhook_id for job in jobs) == sorted([everything.id, messages.id])
@@ -102,14 +102,15 @@ def test_unclaimed_ingest_waits_in_the_database_until_claimed(
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
-        (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")], claim_until=None)
+        (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")], claim_lease_ms=None)
         assert jobs[0].attempt == 0
-        assert await store.next_due_at() is not None
+        assert await store.next_due_in_ms() == 0
 
-        claimed = await store.claim_due(now_ms(), 10, now_ms() + 60_000)
+        claimed = await store.claim_due(10, 60_000)
         assert [job.delivery_id for job in claimed] == [jobs[0].delivery_id]
         assert claimed[0].attempt == 1 and claimed[0].url == webhook.url
-        assert await store.claim_due(now_ms(), 10, now_ms() + 60_000) == []
+        assert await store.claim_due(10, 60_000) == []
+        assert await store.next_due_in_ms() is None
 
     run(scenario)
 
@@ -121,16 +122,18 @@ def test_outcomes_move_deliveries_through_retry_delivery_and_dead_letter(
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
         (jobs,) = await store.ingest(
-            [NewEvent(connection.id, "message", b"{}")], claim_until=now_ms() + 60_000,
+            [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000,
         )
         job = jobs[0]
-        retry_at = now_ms() + 50
         await store.record_outcomes([
             RecordedOutcome(job.delivery_id, 1, _outcome(500, "HTTP 500: no"),
-                            DeliveryStatus.PENDING, retry_at)
+                            DeliveryStatus.PENDING, 300)
         ])
-        assert await store.claim_due(retry_at - 1, 10, retry_at + 60_000) == []
-        (again,) = await store.claim_due(retry_at, 10, retry_at + 60_000)
+        assert await store.claim_due(10, 60_000) == []
+        due_in = await store.next_due_in_ms()
+        assert due_in is not None and 0 < due_in <= 300
+        await asyncio.sleep(0.32)
+        (again,) = await store.claim_due(10, 60_000)
         assert again.attempt == 2
         await store.record_outcomes([
             RecordedOutcome(job.delivery_id, 2, _outcome(None, "timeout"), DeliveryStatus.FAILED,
@@ -143,8 +146,8 @@ def test_outcomes_move_deliveries_through_retry_delivery_and_dead_letter(
         ]
         assert await store.list_deliveries(webhook.id, status=DeliveryStatus.DELIVERED) == []
 
-        assert await store.redeliver(webhook.id, None, now_ms()) == [job.delivery_id]
-        (third,) = await store.claim_due(now_ms(), 10, now_ms() + 60_000)
+        assert await store.redeliver(webhook.id, None) == [job.delivery_id]
+        (third,) = await store.claim_due(10, 60_000)
         assert third.attempt == 3 and third.attempts_before_cycle == 2
         await store.record_outcomes([
             RecordedOutcome(job.delivery_id, 3, _outcome(204), DeliveryStatus.DELIVERED, None)
@@ -162,15 +165,16 @@ def test_expired_leases_log_an_interrupted_attempt_and_become_due(
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
-        lease_until = now_ms() + 1000
         (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")],
-                                     claim_until=lease_until)
-        assert await store.recover_expired_leases(lease_until - 1) == 0
-        assert await store.recover_expired_leases(lease_until + 1) == 1
+                                     claim_lease_ms=200)
+        assert await store.recover_expired_leases() == 0
+        assert await store.claim_due(10, 60_000) == []  # held by the lease
+        await asyncio.sleep(0.22)
+        assert await store.recover_expired_leases() == 1
 
         (log,) = await store.list_deliveries(webhook.id)
         assert [(a.number, a.error) for a in log.attempt_log] == [(1, INTERRUPTED)]
-        (retry,) = await store.claim_due(now_ms() + 2000, 10, now_ms() + 60_000)
+        (retry,) = await store.claim_due(10, 60_000)
         assert retry.delivery_id == jobs[0].delivery_id and retry.attempt == 2
 
     run(scenario)
@@ -181,11 +185,11 @@ def test_released_jobs_count_no_attempt(run: Callable[[Scenario], None]) -> None
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
         (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")],
-                                     claim_until=now_ms() + 60_000)
+                                     claim_lease_ms=60_000)
         await store.release([jobs[0].delivery_id])
         (log,) = await store.list_deliveries(webhook.id)
         assert log.attempts == 0 and log.attempt_log == ()
-        (claimed,) = await store.claim_due(now_ms() + 1, 10, now_ms() + 60_000)
+        (claimed,) = await store.claim_due(10, 60_000)
         assert claimed.attempt == 1
 
     run(scenario)
@@ -196,7 +200,7 @@ def test_prune_keeps_pending_and_the_newest_rows(run: Callable[[Scenario], None]
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
         events = [NewEvent(connection.id, "message", str(i).encode()) for i in range(9)]
-        batches = await store.ingest(events, claim_until=now_ms() + 60_000)
+        batches = await store.ingest(events, claim_lease_ms=60_000)
         ids = [jobs[0].delivery_id for jobs in batches]
         outcomes = [
             RecordedOutcome(ids[i], 1, _outcome(200), DeliveryStatus.DELIVERED, None)
@@ -208,7 +212,7 @@ def test_prune_keeps_pending_and_the_newest_rows(run: Callable[[Scenario], None]
         await store.record_outcomes(outcomes)
 
         counts = await store.prune(
-            now_ms(), delivered_max_age_ms=3_600_000, delivered_kept=2, dead_letters_kept=3
+            delivered_max_age_ms=3_600_000, delivered_kept=2, dead_letters_kept=3
         )
 
         assert (counts.delivered, counts.dead_letters) == (2, 1)
@@ -216,10 +220,8 @@ def test_prune_keeps_pending_and_the_newest_rows(run: Callable[[Scenario], None]
         assert set(left) == {ids[2], ids[3], ids[5], ids[6], ids[7], ids[8]}
         assert left[ids[8]] is DeliveryStatus.PENDING
 
-        aged = await store.prune(
-            now_ms() + 7_200_000, delivered_max_age_ms=3_600_000, delivered_kept=10,
-            dead_letters_kept=10,
-        )
+        await asyncio.sleep(0.01)
+        aged = await store.prune(delivered_max_age_ms=5, delivered_kept=10, dead_letters_kept=10)
         assert aged.delivered == 2
         assert len(await store.list_deliveries(webhook.id)) == 4
 
@@ -231,7 +233,7 @@ def test_logs_page_newest_first_with_a_cursor(run: Callable[[Scenario], None]) -
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
         events = [NewEvent(connection.id, "message", str(i).encode()) for i in range(5)]
-        await store.ingest(events, claim_until=None)
+        await store.ingest(events, claim_lease_ms=None)
         first = await store.list_deliveries(webhook.id, limit=2)
         assert [log.body for log in first] == [b"4", b"3"]
         rest = await store.list_deliveries(webhook.id, limit=10, before=first[-1].id)
@@ -266,7 +268,7 @@ def test_accounts_tokens_connections_and_webhooks_round_trip(
         webhook = await _webhook(store, user_id, connection, ("message",))
         updated = await store.update_webhook(webhook.id, events=("*",), active=False)
         assert updated.events == ("*",) and not updated.active and updated.url == webhook.url
-        await store.ingest([NewEvent(connection.id, "x", b"{}")], claim_until=None,
+        await store.ingest([NewEvent(connection.id, "x", b"{}")], claim_lease_ms=None,
                            only_webhook=webhook.id)
         await store.delete_webhook(webhook.id)
         assert await store.get_webhook(webhook.id) is None
@@ -282,7 +284,7 @@ def test_concurrent_writes_share_transactions_and_one_failure_stays_alone(
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
         good = [
-            store.ingest([NewEvent(connection.id, "message", str(i).encode())], claim_until=None)
+            store.ingest([NewEvent(connection.id, "message", str(i).encode())], claim_lease_ms=None)
             for i in range(200)
         ]
         bad = store.rename_connection(uuid7(), "nobody")

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from wahooks.clock import now_ms
 from wahooks.delivery.retry import RetryPolicy, Verdict
 from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus
 from wahooks.storage.base import RecordedOutcome, Store
@@ -212,13 +211,13 @@ class Dispatcher:
 
     def _record(self, job: DeliveryJob, outcome: AttemptOutcome) -> None:
         decision = self._policy.decide(job.attempt - job.attempts_before_cycle, outcome.succeeded)
-        next_attempt_at = None
+        retry_in_ms = None
         if decision.verdict is Verdict.DELIVERED:
             status = DeliveryStatus.DELIVERED
             self.delivered += 1
         elif decision.verdict is Verdict.RETRY:
             status = DeliveryStatus.PENDING
-            next_attempt_at = now_ms() + int(decision.delay * 1000)
+            retry_in_ms = int(decision.delay * 1000)
             self.failed_attempts += 1
         else:
             status = DeliveryStatus.FAILED
@@ -229,7 +228,7 @@ class Dispatcher:
                        "webhook_id": job.webhook_id, "error": outcome.error},
             )
         self._outcomes.append(
-            RecordedOutcome(job.delivery_id, job.attempt, outcome, status, next_attempt_at)
+            RecordedOutcome(job.delivery_id, job.attempt, outcome, status, retry_in_ms)
         )
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
@@ -282,18 +281,15 @@ class Dispatcher:
         """Claim what is due while there is room; return how long to sleep before looking again."""
         if not self._room_to_claim():
             return self._poll_interval
-        now = now_ms()
         self._backlog_in_db = False
         skip = self.saturated_webhooks()
-        jobs = await self._store.claim_due(
-            now, CLAIM_BATCH, now + self._lease_ms, skip_webhooks=skip
-        )
+        jobs = await self._store.claim_due(CLAIM_BATCH, self._lease_ms, skip_webhooks=skip)
         if jobs:
             self.submit(jobs)
         if len(jobs) == CLAIM_BATCH:
             self._backlog_in_db = True
             return 0.0
-        next_due = await self._store.next_due_at(skip_webhooks=skip)
-        if next_due is None:
+        due_in_ms = await self._store.next_due_in_ms(skip_webhooks=skip)
+        if due_in_ms is None:
             return self._poll_interval
-        return min(max((next_due - now_ms()) / 1000, 0.0), self._poll_interval)
+        return min(due_in_ms / 1000, self._poll_interval)

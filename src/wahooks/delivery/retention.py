@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from wahooks.clock import now_ms
 from wahooks.storage.base import PruneCounts, Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,6 @@ class Retention:
 
     async def sweep(self) -> PruneCounts:
         counts = await self._store.prune(
-            now_ms(),
             delivered_max_age_ms=self._delivered_max_age_ms,
             delivered_kept=self._delivered_kept,
             dead_letters_kept=self._dead_letters_kept,

@@ -1,5 +1,9 @@
 """The Store protocol: everything wahooks keeps, behind one interface with a backend per database.
 
+Scheduling times (due times, leases, retention ages) are given as durations and turned into
+instants by the store with the database's clock, so several machines whose clocks differ share one
+schedule: no retry runs early or is lost because one machine's clock is ahead.
+
 Writes that the delivery pipeline makes in bulk (ingest, claims, outcomes) take and return batches so a
 backend can group them into few transactions. A claimed delivery carries a lease: until it expires no
 other dispatcher takes it, and when it expires unrecorded (the process died mid-attempt) the attempt is
@@ -39,8 +43,8 @@ class RecordedOutcome:
     delivery_id: str
     attempt: int
     outcome: AttemptOutcome
-    status: DeliveryStatus  # DELIVERED, FAILED (dead letter) or PENDING (retry at next_attempt_at)
-    next_attempt_at: int | None
+    status: DeliveryStatus  # DELIVERED, FAILED (dead letter) or PENDING (retry)
+    retry_in_ms: int | None  # for PENDING: how long from now the next attempt is due
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,26 +105,34 @@ class Store(Protocol):
         self,
         events: list[NewEvent],
         *,
-        claim_until: int | None,
+        claim_lease_ms: int | None,
         only_webhook: str | None = None,
         defer_webhooks: Collection[str] = (),
     ) -> list[list[DeliveryJob]]:
         """Persist each event with one delivery per matching active webhook (or only `only_webhook`,
-        active or not), all in one transaction. With `claim_until`, the new deliveries are claimed
-        for the caller (attempt 1 in progress), except those of `defer_webhooks`; unclaimed ones
-        wait in the database for the claim loop and come back as jobs with `attempt` 0."""
+        active or not), all in one transaction. With `claim_lease_ms`, the new deliveries are
+        claimed for the caller under a lease that long (attempt 1 in progress), except those of
+        `defer_webhooks`; unclaimed ones wait in the database for a claim and come back as jobs
+        with `attempt` 0."""
         ...
 
     async def claim_due(
-        self, now: int, limit: int, lease_until: int, *, skip_webhooks: Collection[str] = ()
-    ) -> list[DeliveryJob]: ...
-    async def next_due_at(self, *, skip_webhooks: Collection[str] = ()) -> int | None: ...
+        self, limit: int, lease_ms: int, *, skip_webhooks: Collection[str] = ()
+    ) -> list[DeliveryJob]:
+        """Claim up to `limit` due deliveries, oldest due first, under a lease of `lease_ms`; a
+        delivery another dispatcher holds is never returned."""
+        ...
+
+    async def next_due_in_ms(self, *, skip_webhooks: Collection[str] = ()) -> int | None:
+        """How long until the next unclaimed delivery is due (0 if one is due now); None if none."""
+        ...
+
     async def release(self, delivery_ids: list[str]) -> None:
         """Hand claimed deliveries that were never attempted back: no attempt is counted."""
         ...
 
     async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None: ...
-    async def recover_expired_leases(self, now: int, *, all_leases: bool = False) -> int:
+    async def recover_expired_leases(self, *, all_leases: bool = False) -> int:
         """Log an interrupted attempt for each delivery whose lease ran out before its outcome was
         recorded, and make it due now. `all_leases` treats every lease as expired (a single-process
         backend at start-up, when no other process can hold one)."""
@@ -135,13 +147,13 @@ class Store(Protocol):
         before: str | None = None,
     ) -> list[DeliveryLog]: ...
     async def get_delivery(self, delivery_id: str) -> DeliveryLog | None: ...
-    async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None, now: int) -> list[str]:
+    async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         """Make deliveries of a webhook due again, starting a fresh retry cycle: the given ones if
         dead-lettered or delivered, or every dead letter when `delivery_ids` is None. Returns the
         ids that were redelivered."""
         ...
 
     async def prune(
-        self, now: int, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
+        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
     ) -> PruneCounts: ...
     async def ping(self) -> None: ...

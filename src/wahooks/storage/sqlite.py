@@ -335,12 +335,13 @@ class SqliteStore:
         self,
         events: list[NewEvent],
         *,
-        claim_until: int | None,
+        claim_lease_ms: int | None,
         only_webhook: str | None = None,
         defer_webhooks: Collection[str] = (),
     ) -> list[list[DeliveryJob]]:
         def work(conn: sqlite3.Connection) -> list[list[DeliveryJob]]:
             now = now_ms()
+            claim_until = None if claim_lease_ms is None else now + claim_lease_ms
             return [
                 _ingest_one(
                     conn, self._active, event, now, claim_until, only_webhook, defer_webhooks
@@ -351,11 +352,13 @@ class SqliteStore:
         return await self.db.write(work)
 
     async def claim_due(
-        self, now: int, limit: int, lease_until: int, *, skip_webhooks: Collection[str] = ()
+        self, limit: int, lease_ms: int, *, skip_webhooks: Collection[str] = ()
     ) -> list[DeliveryJob]:
         skip, skipped = _not_in("d.webhook_id", skip_webhooks)
 
         def work(conn: sqlite3.Connection) -> list[DeliveryJob]:
+            now = now_ms()
+            lease_until = now + lease_ms
             rows = conn.execute(
                 "SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body,"
                 " d.attempts, d.cycle_start"
@@ -376,7 +379,7 @@ class SqliteStore:
 
         return await self.db.write(work)
 
-    async def next_due_at(self, *, skip_webhooks: Collection[str] = ()) -> int | None:
+    async def next_due_in_ms(self, *, skip_webhooks: Collection[str] = ()) -> int | None:
         skip, skipped = _not_in("webhook_id", skip_webhooks)
         row = await self.db.read(
             lambda c: c.execute(
@@ -385,7 +388,7 @@ class SqliteStore:
                 skipped,
             ).fetchone()
         )
-        return None if row[0] is None else int(row[0])
+        return None if row[0] is None else max(int(row[0]) - now_ms(), 0)
 
     async def release(self, delivery_ids: list[str]) -> None:
         def work(conn: sqlite3.Connection) -> None:
@@ -401,6 +404,7 @@ class SqliteStore:
 
     async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None:
         def work(conn: sqlite3.Connection) -> None:
+            now = now_ms()
             conn.executemany(
                 "INSERT OR REPLACE INTO attempts"
                 " (delivery_id, number, started_at, duration_ms, status_code, error)"
@@ -415,7 +419,7 @@ class SqliteStore:
                 "UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = NULL,"
                 " delivered_at = ? WHERE id = ?",
                 [
-                    (o.status.value, o.next_attempt_at,
+                    (o.status.value, None if o.retry_in_ms is None else now + o.retry_in_ms,
                      o.outcome.started_at + int(o.outcome.duration_ms)
                      if o.status is DeliveryStatus.DELIVERED else None,
                      o.delivery_id)
@@ -425,8 +429,9 @@ class SqliteStore:
 
         await self.db.write(work)
 
-    async def recover_expired_leases(self, now: int, *, all_leases: bool = False) -> int:
+    async def recover_expired_leases(self, *, all_leases: bool = False) -> int:
         def work(conn: sqlite3.Connection) -> int:
+            now = now_ms()
             condition = "" if all_leases else " AND lease_until < ?"
             params: tuple[object, ...] = () if all_leases else (now,)
             rows = conn.execute(
@@ -485,10 +490,9 @@ class SqliteStore:
         found = await self.db.read(work)
         return found[0] if found else None
 
-    async def redeliver(
-        self, webhook_id: str, delivery_ids: list[str] | None, now: int
-    ) -> list[str]:
+    async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         def work(conn: sqlite3.Connection) -> list[str]:
+            now = now_ms()
             if delivery_ids is None:
                 rows = conn.execute(
                     "UPDATE deliveries SET status = 'pending', cycle_start = attempts,"
@@ -511,9 +515,10 @@ class SqliteStore:
         return await self.db.write(work)
 
     async def prune(
-        self, now: int, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
+        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
     ) -> PruneCounts:
         def work(conn: sqlite3.Connection) -> PruneCounts:
+            now = now_ms()
             delivered = _delete_deliveries(
                 conn,
                 "status = 'delivered' AND delivered_at < ?",

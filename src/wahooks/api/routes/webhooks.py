@@ -152,7 +152,7 @@ async def redeliver(
         raise NotFound("Webhook log not found")
     if entry.status is DeliveryStatus.PENDING:
         raise Conflict("This delivery is still pending; it will be attempted again by itself")
-    await services.store.redeliver(webhook.id, [entry.id], now_ms())
+    await services.store.redeliver(webhook.id, [entry.id])
     services.dispatcher.poke()
     return json_response(
         {"success": True, "logId": entry.id, "message": "Redelivery enqueued"}, 201
@@ -165,6 +165,6 @@ async def redeliver_failed(
     webhook_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> Response:
     webhook = await _owned_webhook(services, principal.user, webhook_id)
-    ids = await services.store.redeliver(webhook.id, None, now_ms())
+    ids = await services.store.redeliver(webhook.id, None)
     services.dispatcher.poke()
     return json_response({"success": True, "count": len(ids)}, 201)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,11 +22,39 @@ def shared_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _no_wahooks_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings come from WAHOOKS_* variables: a developer's own must not leak into tests."""
-    import os
-
     for key in list(os.environ):
         if key.startswith("WAHOOKS_"):
             monkeypatch.delenv(key)
+
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[Callable[[], str]]:
+    """URLs of fresh PostgreSQL schemas in the test database (the real server CI runs); every
+    schema made is dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"wahooks_test_{uuid.uuid4().hex[:12]}"
+        made.append(schema)
+        return f"{POSTGRES_URL}?schema={schema}"
+
+    yield make
+    if made:
+        asyncio.run(_drop_schemas(made))
+
+
+async def _drop_schemas(schemas: list[str]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        for schema in schemas:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="module")

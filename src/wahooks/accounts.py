@@ -61,16 +61,19 @@ class Accounts:
         return NewToken(token, raw)
 
     async def ensure_owner(self) -> NewToken | None:
-        """On first start (no account at all), make the owner and return their first token."""
-        if await self._store.count_users() > 0:
+        """On first start (no owner yet), make the owner and return their first token."""
+        owner = await self._store.create_first_owner("owner")
+        if owner is None:
             return None
-        _, token = await self.create_user("owner", is_owner=True)
-        return token
+        return await self.create_token(owner, "default")
 
     async def owner_or_create(self) -> User:
+        owner = await self._store.owner() or await self._store.create_first_owner("owner")
+        return owner or await self._owner()
+
+    async def _owner(self) -> User:
         owner = await self._store.owner()
-        if owner is None:
-            owner = await self._store.create_user("owner", is_owner=True)
+        assert owner is not None, "an owner was just created"
         return owner
 
     def forget_token(self, token_id: str) -> None:

@@ -5,9 +5,11 @@ Everything runs in one process and one event loop: the API, the engine and the d
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +31,7 @@ from wahooks.api.errors import (
     on_wahooks_error,
 )
 from wahooks.api.hot_path import HotPath
-from wahooks.api.routes import connections, meta, sandbox, tokens, webhooks
+from wahooks.api.routes import connections, meta, sandbox, tokens, webhooks, ws
 from wahooks.config import Settings
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
@@ -40,11 +42,12 @@ from wahooks.delivery.targets import TargetPolicy
 from wahooks.engines.sandbox import SandboxEngine
 from wahooks.errors import WahooksError
 from wahooks.ingest import Ingest
+from wahooks.live import LiveEvents
+from wahooks.storage.base import Store
+from wahooks.storage.postgres import PostgresStore
 from wahooks.storage.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
-
-LEASE_MARGIN_MS = 5 * 60_000
 
 
 class DatabaseInUse(WahooksError):
@@ -54,7 +57,7 @@ class DatabaseInUse(WahooksError):
 @dataclass
 class Services:
     settings: Settings
-    store: SqliteStore
+    store: Store
     accounts: Accounts
     connections: ConnectionService
     targets: TargetPolicy
@@ -64,16 +67,22 @@ class Services:
     retention: Retention
 
     def dispatcher_running(self) -> bool:
-        return not self.dispatcher._stopping
+        return self.dispatcher.active
+
+
+def open_store(settings: Settings) -> Store:
+    if settings.uses_postgres:
+        return PostgresStore(settings.database)
+    return SqliteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous.upper())
 
 
 def build_services(settings: Settings) -> Services:
-    store = SqliteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous.upper())
+    store = open_store(settings)
     targets = TargetPolicy(allow_private=settings.allow_private_targets)
     sender = Sender(targets, timeout=settings.request_timeout, max_connections=settings.max_in_flight)
-    # A lease outlives any attempt (timeout) with a wide margin: it only expires if this process
-    # died holding it.
-    lease_ms = int(settings.request_timeout * 1000) + LEASE_MARGIN_MS
+    # A lease outlives any attempt (timeout) and is renewed while held: it only runs out when the
+    # process holding it died.
+    lease_ms = int(max(settings.lease_seconds, 2 * settings.request_timeout) * 1000)
     dispatcher = Dispatcher(
         store, sender, RetryPolicy(settings.retry_schedule),
         max_in_flight=settings.max_in_flight,
@@ -120,15 +129,19 @@ def lock_database(path: str) -> None:
 
 @asynccontextmanager
 async def running(services: Services, *, announce: IO[str] = sys.stdout) -> AsyncIterator[None]:
-    lock_database(services.settings.sqlite_path)
-    await services.store.open()
-    recovered = await services.store.recover_expired_leases(all_leases=True)
+    store, role = services.store, services.settings.role
+    if store.single_process:
+        lock_database(services.settings.sqlite_path)
+    await store.open()
+    # With one process on the database every lease is this process's from its last life; with
+    # several, only expired ones are taken back (by the workers, as they run).
+    recovered = await store.recover_expired_leases(all_leases=store.single_process)
     if recovered:
         log.warning(
             "deliveries interrupted by the last stop are due again",
             extra={"action": "delivery.recover", "count": recovered},
         )
-    first = await services.accounts.ensure_owner()
+    first = await services.accounts.ensure_owner() if role != "worker" else None
     if first is not None:
         print(
             "Created the owner account. Its API token (shown once, keep it safe):\n"
@@ -136,9 +149,10 @@ async def running(services: Services, *, announce: IO[str] = sys.stdout) -> Asyn
             file=announce,
             flush=True,
         )
-    await services.sender.start()
-    await services.dispatcher.start()
-    services.retention.start()
+    if role != "api":
+        await services.sender.start()
+        await services.dispatcher.start()
+        services.retention.start()
     try:
         yield
     finally:
@@ -146,6 +160,18 @@ async def running(services: Services, *, announce: IO[str] = sys.stdout) -> Asyn
         await services.dispatcher.stop()
         await services.sender.close()
         await services.store.close()
+
+
+async def run_worker(settings: Settings, *, announce: IO[str] = sys.stdout) -> None:
+    """A delivery worker without an HTTP server: claims, sends and records until SIGTERM/SIGINT."""
+    services = build_services(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(services, announce=announce):
+        print("wahooks worker running", file=announce, flush=True)
+        await stop.wait()
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -168,12 +194,14 @@ def create_app(settings: Settings) -> ASGIApp:
         redirect_slashes=False,
     )
     app.state.services = services
+    app.state.live = LiveEvents()
+    services.ingest.add_listener(app.state.live.publish)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                        allow_headers=["*"])
     app.add_exception_handler(WahooksError, on_wahooks_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(Exception, on_unexpected)
-    for module in (meta, tokens, connections, sandbox, webhooks):
+    for module in (meta, tokens, connections, sandbox, webhooks, ws):
         app.include_router(module.router)
     return HotPath(app, services)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RETRY_SCHEDULE = (5.0, 10.0, 20.0, 40.0, 80.0)
@@ -23,7 +23,20 @@ class Settings(BaseSettings):
     port: int = Field(3001, ge=0, le=65535, description="TCP port of the HTTP server (0 = any free).")
     database: str = Field(
         "wahooks.db",
-        description="SQLite file path (or sqlite:///path). Created on first start.",
+        validation_alias=AliasChoices("WAHOOKS_DATABASE", "WAHOOKS_DATABASE_URL", "database"),
+        description="SQLite file path (or sqlite:///path), created on first start; or a"
+        " postgresql://user@host/db URL (optional ?schema=name) for many processes.",
+    )
+    role: Literal["all", "api", "worker"] = Field(
+        "all",
+        description="What this process runs: 'api' serves the API and accepts events, 'worker'"
+        " delivers them, 'all' both. Separate roles need PostgreSQL.",
+    )
+    lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a dispatcher holds a claimed delivery before another process may"
+        " take it (renewed while held; it only runs out when a process dies). PostgreSQL only.",
     )
     sqlite_synchronous: Literal["normal", "full"] = Field(
         "normal",
@@ -33,8 +46,37 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Logging threshold."
     )
-    engine: Literal["sandbox"] = Field(
-        "sandbox", description="WhatsApp engine: 'sandbox' simulates accounts locally."
+    engine: Literal["sandbox", "waha"] = Field(
+        "sandbox",
+        description="WhatsApp engine: 'sandbox' simulates accounts locally; 'waha' drives WAHA"
+        " servers (real WhatsApp).",
+    )
+    waha_url: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Base URL of each WAHA server, comma separated (engine 'waha').",
+    )
+    waha_api_key: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="WAHA's X-Api-Key: one for all servers, or one per URL in the same order.",
+    )
+    waha_capacity: Annotated[tuple[int, ...], NoDecode] = Field(
+        (50,),
+        description="Sessions each WAHA server takes at most: one for all, or one per URL.",
+    )
+    waha_timeout: float = Field(30.0, gt=0, description="Seconds every WAHA call may take.")
+    waha_reconcile_interval: float = Field(
+        60.0, gt=0, description="Seconds between two comparisons of WAHA's sessions with ours."
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL under which WAHA reaches this server (its webhooks go to"
+        " <public_url>/api/events/waha); default http://<host>:<port>.",
+    )
+    presence_delay_factor: float | None = Field(
+        None,
+        ge=0,
+        description="Scale of the human-like typing pause before a send (1 = the original's"
+        " 1-8 s, 0 = none); default 1 with WAHA, 0 with the sandbox.",
     )
     allow_private_targets: bool = Field(
         False,
@@ -83,6 +125,81 @@ class Settings(BaseSettings):
         if any(delay < 0 for delay in value):
             raise ValueError("retry delays must not be negative")
         return value
+
+    @field_validator("waha_url", "waha_api_key", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("waha_capacity", mode="before")
+    @classmethod
+    def _parse_capacities(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        if isinstance(value, int):
+            return (value,)
+        return value
+
+    @field_validator("waha_url")
+    @classmethod
+    def _check_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"WAHA URL {url!r} must start with http:// or https://")
+        return tuple(url.rstrip("/") for url in value)
+
+    @field_validator("waha_capacity")
+    @classmethod
+    def _check_capacities(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(capacity < 1 for capacity in value):
+            raise ValueError("WAHA capacities must be positive integers")
+        return value
+
+    @model_validator(mode="after")
+    def _check_role(self) -> Settings:
+        if self.role != "all" and not self.uses_postgres:
+            raise ValueError(
+                f"role '{self.role}' needs PostgreSQL (WAHOOKS_DATABASE=postgresql://...):"
+                " a SQLite file is served by one process, which must have role 'all'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_waha(self) -> Settings:
+        if self.engine != "waha":
+            return self
+        if not self.waha_url:
+            raise ValueError("engine 'waha' needs WAHOOKS_WAHA_URL (one or more WAHA base URLs)")
+        count = len(self.waha_url)
+        for name in ("waha_api_key", "waha_capacity"):
+            given = len(getattr(self, name))
+            if given not in (0, 1, count) or (name == "waha_capacity" and given == 0):
+                raise ValueError(
+                    f"WAHOOKS_{name.upper()} needs one value for all WAHA servers or one per URL"
+                    f" ({count}), not {given}"
+                )
+        return self
+
+    @property
+    def ingest_base_url(self) -> str:
+        """The base URL WAHA's webhooks are addressed to."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def presence_factor(self) -> float:
+        if self.presence_delay_factor is not None:
+            return self.presence_delay_factor
+        return 1.0 if self.engine == "waha" else 0.0
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database.startswith(("postgresql://", "postgres://"))
 
     @property
     def sqlite_path(self) -> str:

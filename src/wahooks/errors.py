@@ -8,7 +8,9 @@
     ├── NotFound                404: no such resource (unknown and malformed ids alike)
     ├── Conflict                409: the resource is not in a state that allows this
     ├── PayloadTooLarge         413: the request body is over the limit
-    └── EngineUnavailable       503: the WhatsApp engine cannot serve this right now
+    ├── EngineError             502: the WhatsApp engine (WAHA) refused or failed the call
+    ├── EngineUnavailable       503: the WhatsApp engine cannot serve this right now
+    └── DatabaseUnavailable     503: the database cannot be reached right now
 
 Each class's docstring is its default message. Storage and engine code raise these; one handler in
 `wahooks.api.errors` turns them into HTTP answers, so no module below the API knows about HTTP.
@@ -71,7 +73,19 @@ class PayloadTooLarge(WahooksError):
     status_code = 413
 
 
+class EngineError(WahooksError):
+    """The WhatsApp engine failed to do this"""
+
+    status_code = 502
+
+
 class EngineUnavailable(WahooksError):
     """The WhatsApp engine is not available right now, please try again"""
+
+    status_code = 503
+
+
+class DatabaseUnavailable(WahooksError):
+    """The database is unavailable right now, please retry"""
 
     status_code = 503

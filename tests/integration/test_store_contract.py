@@ -19,15 +19,20 @@ from wahooks.models import (
     DeliveryStatus,
     Webhook,
 )
-from wahooks.storage.base import NewEvent, RecordedOutcome, Store
-from wahooks.storage.sqlite import INTERRUPTED, SqliteStore
+from wahooks.storage.base import INTERRUPTED, NewEvent, RecordedOutcome, Store
+from wahooks.storage.postgres import PostgresStore
+from wahooks.storage.sqlite import SqliteStore
 
 Scenario = Callable[[Store], Awaitable[None]]
 
 
-@pytest.fixture(params=["sqlite"])
-def run(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Scenario], None]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def run(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_schema_url: Callable[[], str]
+) -> Callable[[Scenario], None]:
     def make() -> Store:
+        if request.param == "postgres":
+            return PostgresStore(postgres_schema_url())
         return SqliteStore(str(tmp_path / "contract.db"))
 
     def go(scenario: Scenario) -> None:
@@ -46,13 +51,17 @@ def run(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Scenario], 
 
 async def _account(store: Store) -> tuple[str, Connection]:
     user = await store.create_user("alice", is_owner=True)
+    return user.id, await _account_for(store, user.id)
+
+
+async def _account_for(store: Store, user_id: str) -> Connection:
     now = now_ms()
     connection = Connection(
-        uuid7(), user.id, None, f"u_{uuid7()[:8]}_s_x", None, ConnectionStatus.WORKING, "NOWEB",
-        now, now,
+        uuid7(), user_id, None, f"u_{uuid7()[:8]}_s_{uuid7()[-6:]}", None,
+        ConnectionStatus.WORKING, "NOWEB", now, now,
     )
     await store.create_connection(connection)
-    return user.id, connection
+    return connection
 
 
 async def _webhook(
@@ -291,5 +300,32 @@ def test_concurrent_writes_share_transactions_and_one_failure_stays_alone(
         results = await asyncio.gather(*good, bad, return_exceptions=True)
         assert isinstance(results[-1], NotFound)
         assert len(await store.list_deliveries(webhook.id, limit=1000)) == 200
+
+    run(scenario)
+
+
+def test_one_owner_even_when_first_starts_race(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        made = await asyncio.gather(*(store.create_first_owner("owner") for _ in range(5)))
+        assert len([user for user in made if user is not None]) == 1
+        assert await store.create_first_owner("owner") is None
+        owner = await store.owner()
+        assert owner is not None and owner.is_owner
+
+    run(scenario)
+
+
+def test_renewed_leases_do_not_expire(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        user_id = (await store.create_user("alice", is_owner=True)).id
+        connection = (await _account_for(store, user_id))
+        await _webhook(store, user_id, connection)
+        (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")],
+                                     claim_lease_ms=150)
+        await asyncio.sleep(0.1)
+        await store.extend_leases([jobs[0].delivery_id], 60_000)
+        await asyncio.sleep(0.1)
+        assert await store.recover_expired_leases() == 0
+        assert await store.claim_due(10, 60_000) == []
 
     run(scenario)

@@ -28,8 +28,11 @@ def free_port() -> int:
 class ServerProcess:
     """Start, kill and restart `wahooks serve`; the first start captures the owner's token."""
 
-    def __init__(self, database: Path, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, database: Path | str, *, env: Mapping[str, str] | None = None, role: str = "all"
+    ) -> None:
         self.database = database
+        self.role = role
         self.port = free_port()
         self.env = {**_clean_environ(), **(env or {})}
         self.process: subprocess.Popen[str] | None = None
@@ -45,7 +48,7 @@ class ServerProcess:
         self._ready.clear()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "wahooks.cli", "serve", "--database", str(self.database),
-             "--port", str(self.port), "--allow-private-targets"],
+             "--port", str(self.port), "--allow-private-targets", "--role", self.role],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
         )
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
@@ -62,7 +65,7 @@ class ServerProcess:
             match = _TOKEN.search(line)
             if match and self.token is None:
                 self.token = match.group(1)
-            if "Uvicorn running" in line:
+            if "Uvicorn running" in line or "wahooks worker running" in line:
                 self._ready.set()
         process.stdout.close()
 

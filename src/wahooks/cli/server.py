@@ -29,7 +29,11 @@ def _settings(**flags: Any) -> Settings:
 
 
 database_option = click.option(
-    "--database", help="SQLite file path or sqlite:///path [env WAHOOKS_DATABASE; wahooks.db]"
+    "--database",
+    "--database-url",
+    "database",
+    help="SQLite file path, or a postgresql:// URL [env WAHOOKS_DATABASE or WAHOOKS_DATABASE_URL;"
+    " wahooks.db]",
 )
 
 
@@ -37,6 +41,12 @@ database_option = click.option(
 @click.option("--host", help="Interface to listen on [env WAHOOKS_HOST; 127.0.0.1]")
 @click.option("--port", type=int, help="Port to listen on [env WAHOOKS_PORT; 3001]")
 @database_option
+@click.option(
+    "--role",
+    type=click.Choice(["all", "api", "worker"]),
+    help="all: API and delivery; api: API only; worker: delivery only (PostgreSQL)"
+    " [env WAHOOKS_ROLE; all]",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -50,21 +60,28 @@ database_option = click.option(
     " [env WAHOOKS_ALLOW_PRIVATE_TARGETS; off]",
 )
 def serve(**flags: Any) -> None:
-    """Run the API, the sandbox engine and the delivery worker in one process."""
+    """Run the API, the WhatsApp engine and the delivery worker (by default all in one process)."""
     import uvicorn
+    import uvloop
 
-    from wahooks.app import create_app, lock_database
+    from wahooks.app import create_app, lock_database, run_worker
     from wahooks.logs import configure
 
     settings = _settings(**flags)
     configure(settings.log_level)
-    try:
-        lock_database(settings.sqlite_path)
-    except WahooksError as exc:
-        raise click.ClickException(str(exc)) from None
+    if not settings.uses_postgres:
+        try:
+            lock_database(settings.sqlite_path)
+        except WahooksError as exc:
+            raise click.ClickException(str(exc)) from None
+    if settings.role == "worker":
+        click.echo(f"wahooks {__version__} delivery worker ({_where(settings)})", err=True)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run_worker(settings))
+        return
     click.echo(
         f"wahooks {__version__} on http://{settings.host}:{settings.port}/api"
-        f" (database {settings.sqlite_path}, engine {settings.engine})",
+        f" ({_where(settings)}, engine {settings.engine}, role {settings.role})",
         err=True,
     )
     uvicorn.run(
@@ -81,11 +98,18 @@ def serve(**flags: Any) -> None:
     )
 
 
+def _where(settings: Settings) -> str:
+    if settings.uses_postgres:
+        host = settings.database.split("@")[-1].split("?")[0]  # never print a password
+        return f"database postgresql://…@{host}"
+    return f"database {settings.sqlite_path}"
+
+
 def _with_store(settings: Settings, work: Callable[[Accounts], Awaitable[T]]) -> T:
-    from wahooks.storage.sqlite import SqliteStore
+    from wahooks.app import open_store
 
     async def run() -> T:
-        store = SqliteStore(settings.sqlite_path)
+        store = open_store(settings)
         await store.open()
         try:
             return await work(Accounts(store))
@@ -145,5 +169,5 @@ def migrate(database: str | None) -> None:
         return None
 
     _with_store(settings, work)
-    click.echo(f"Database {settings.sqlite_path} is up to date.", err=True)
+    click.echo(f"{_where(settings).capitalize()} is up to date.", err=True)
 

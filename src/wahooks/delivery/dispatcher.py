@@ -67,6 +67,7 @@ class Dispatcher:
         lease_ms: int,
         poll_interval: float,
     ) -> None:
+        self.active = False
         self._store = store
         self._transport = transport
         self._policy = policy
@@ -89,6 +90,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._backlog_in_db = True  # unknown at start: look
         self._loop_task: asyncio.Task[None] | None = None
+        self._maintenance: asyncio.Task[None] | None = None
+        self._in_flight_ids: set[str] = set()
         self._stopping = False
         self.delivered = 0
         self.failed_attempts = 0
@@ -96,15 +99,23 @@ class Dispatcher:
     # lifecycle ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.active = True
         self._loop_task = asyncio.create_task(self._claim_loop(), name="wahooks-claim-loop")
+        if not self._store.single_process:
+            self._store.listen_due(self.poke)
+            self._maintenance = asyncio.create_task(self._maintain(), name="wahooks-leases")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop claiming, give in-flight attempts `grace` seconds, record what finished, and hand
         claimed-but-unsent jobs back to the database without counting an attempt for them."""
         self._stopping = True
+        self.active = False
         self._wake.set()
-        if self._loop_task is not None:
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+        for task in (self._loop_task, self._maintenance):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
         unsent = [job for endpoint in self._endpoints.values() for job in endpoint.waiting]
         for endpoint in self._endpoints.values():
             endpoint.waiting.clear()
@@ -123,7 +134,11 @@ class Dispatcher:
     def wants_more(self) -> bool:
         """Whether ingest should claim new deliveries for the hot path, or leave them in the
         database for the claim loop (the dispatcher is busy)."""
-        return not self._stopping and self._queued - self._queued_saturated < self._high_water
+        return (
+            self.active
+            and not self._stopping
+            and self._queued - self._queued_saturated < self._high_water
+        )
 
     def saturated_webhooks(self) -> frozenset[str]:
         """Webhooks whose endpoint has a full queue: their deliveries wait in the database."""
@@ -195,6 +210,7 @@ class Dispatcher:
             endpoint.in_flight += 1
             self._in_flight += 1
             self._ready.append(endpoint)  # endpoints take turns
+            self._in_flight_ids.add(job.delivery_id)
             self._spawn(self._attempt(endpoint, job))
 
     async def _attempt(self, endpoint: _Endpoint, job: DeliveryJob) -> None:
@@ -202,6 +218,7 @@ class Dispatcher:
             outcome = await self._transport.send(job)
             self._record(job, outcome)
         finally:
+            self._in_flight_ids.discard(job.delivery_id)
             endpoint.in_flight -= 1
             self._in_flight -= 1
             self._schedule(endpoint)
@@ -268,6 +285,21 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
+
+    async def _maintain(self) -> None:
+        """With other processes on the database: keep renewing the leases of what this process
+        holds, and take back deliveries whose holder died (their lease ran out)."""
+        while True:
+            await asyncio.sleep(self._lease_ms / 3000)
+            try:
+                held = [job.delivery_id for e in self._endpoints.values() for job in e.waiting]
+                held += self._in_flight_ids
+                if held:
+                    await self._store.extend_leases(held, self._lease_ms)
+                if await self._store.recover_expired_leases():
+                    self.poke()
+            except Exception:
+                log.exception("lease upkeep failed", extra={"action": "delivery.leases"})
 
     def _room_to_claim(self) -> bool:
         return self._queued - self._queued_saturated < self._low_water

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from wahooks.engines.messages import MediaContent, OutgoingMessage
 from wahooks.models import Connection
 
 
@@ -31,6 +32,14 @@ class Engine(Protocol):
 
     def attach(self, sink: EventSink) -> None:
         """Where to send events; called once, before any session starts."""
+        ...
+
+    async def start(self) -> None:
+        """Begin background work (WAHA: the reconcile loop); called once the store is open."""
+        ...
+
+    async def stop(self) -> None:
+        """End background work and close connections; called before the store closes."""
         ...
 
     async def start_session(self, connection: Connection) -> None:
@@ -55,4 +64,61 @@ class Engine(Protocol):
 
     async def chats(self, connection: Connection, *, limit: int, offset: int) -> list[dict[str, Any]]:
         """Recent chats, newest first."""
+        ...
+
+    # messaging (compat.md 1.3 and 1.4) ----------------------------------------------------------
+
+    async def send(self, connection: Connection, message: OutgoingMessage) -> dict[str, Any]:
+        """Send a message; the engine's own answer (WAHA's, passed through)."""
+        ...
+
+    async def mark_read(self, connection: Connection, chat_id: str) -> None:
+        """Mark a chat's messages as read (WAHA sendSeen)."""
+        ...
+
+    async def set_typing(self, connection: Connection, chat_id: str, typing: bool) -> None:
+        """Show or stop showing "typing..." in a chat."""
+        ...
+
+    async def react(self, connection: Connection, message_id: str, reaction: str) -> None:
+        """React to a message with an emoji; "" removes the reaction."""
+        ...
+
+    async def edit_message(
+        self, connection: Connection, chat_id: str, message_id: str, text: str
+    ) -> dict[str, Any]:
+        """Change the text of one of the account's own messages."""
+        ...
+
+    async def messages(
+        self, connection: Connection, chat_id: str, *, limit: int, offset: int, until: int | None
+    ) -> list[dict[str, Any]]:
+        """A chat's messages newest first: those with timestamp <= `until` (seconds) when given,
+        skipping `offset` of them."""
+        ...
+
+    async def message(
+        self, connection: Connection, chat_id: str, message_id: str
+    ) -> dict[str, Any] | None:
+        """One message, None when the engine does not know it."""
+        ...
+
+    async def contacts(
+        self, connection: Connection, *, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """Contacts as `{"jid", "name", "phoneNumber", "isGroup"}`."""
+        ...
+
+    async def profile_picture(self, connection: Connection, contact_id: str) -> str | None:
+        """The URL of a contact's profile picture, None when hidden or absent."""
+        ...
+
+    async def media(self, connection: Connection, filename: str) -> MediaContent | None:
+        """A media file the engine stored (WAHA's /api/files/{session}/{filename})."""
+        ...
+
+    async def message_media(
+        self, connection: Connection, chat_id: str, message_id: str
+    ) -> MediaContent | None:
+        """The media of one message, None when it has none or it is no longer available."""
         ...

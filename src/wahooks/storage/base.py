@@ -12,7 +12,7 @@ logged as interrupted and the delivery becomes due again.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +27,8 @@ from wahooks.models import (
     User,
     Webhook,
 )
+
+INTERRUPTED = "interrupted: the process stopped before this attempt's outcome was recorded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,9 @@ class PruneCounts:
 
 
 class Store(Protocol):
+    single_process: bool
+    """True when one process owns the database (SQLite): no lease can be held by anyone else."""
+
     async def open(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -63,6 +68,11 @@ class Store(Protocol):
     async def create_user(self, name: str, *, is_owner: bool) -> User: ...
     async def get_user(self, user_id: str) -> User | None: ...
     async def owner(self) -> User | None: ...
+    async def create_first_owner(self, name: str) -> User | None:
+        """Create the owner account unless one exists (atomically: of concurrent callers, one
+        wins); None when there already was one."""
+        ...
+
     async def create_token(
         self, user_id: str, name: str, token_hash: str, token_prefix: str
     ) -> ApiToken: ...
@@ -125,6 +135,14 @@ class Store(Protocol):
 
     async def next_due_in_ms(self, *, skip_webhooks: Collection[str] = ()) -> int | None:
         """How long until the next unclaimed delivery is due (0 if one is due now); None if none."""
+        ...
+
+    async def extend_leases(self, delivery_ids: list[str], lease_ms: int) -> None:
+        """Renew the leases of deliveries this process still holds (queued or in flight)."""
+        ...
+
+    def listen_due(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when another process leaves deliveries due in the database."""
         ...
 
     async def release(self, delivery_ids: list[str]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -22,10 +22,9 @@ from wahooks.models import (
     User,
     Webhook,
 )
-from wahooks.storage.base import NewEvent, PruneCounts, RecordedOutcome
+from wahooks.storage.base import INTERRUPTED, NewEvent, PruneCounts, RecordedOutcome
+from wahooks.storage.rows import connection_row, token_row, user_row, webhook_row
 from wahooks.storage.sqlite_database import SqliteDatabase
-
-INTERRUPTED = "interrupted: the process stopped before this attempt's outcome was recorded"
 
 _CONNECTION_COLUMNS = (
     "id, user_id, name, session_name, phone_number, status, engine, created_at, updated_at"
@@ -40,39 +39,9 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def _user(row: Any) -> User:
-    id_, name, is_owner, created_at = row
-    return User(str(id_), str(name), bool(is_owner), int(created_at))
-
-
-def _token(row: Any) -> ApiToken:
-    id_, user_id, name, prefix, active, last_used_at, created_at = row
-    return ApiToken(
-        str(id_), str(user_id), str(name), str(prefix), bool(active),
-        None if last_used_at is None else int(last_used_at),
-        int(created_at),
-    )
-
-
-def _connection(row: Any) -> Connection:
-    id_, user_id, name, session, phone, status, engine, created_at, updated_at = row
-    return Connection(
-        str(id_), str(user_id), None if name is None else str(name), str(session),
-        None if phone is None else str(phone), ConnectionStatus(status), str(engine),
-        int(created_at), int(updated_at),
-    )
-
-
-def _webhook(row: Any) -> Webhook:
-    id_, user_id, connection_id, url, events, secret, active, created_at, updated_at = row
-    return Webhook(
-        str(id_), str(user_id), str(connection_id), str(url),
-        tuple(orjson.loads(events)), str(secret), bool(active),
-        int(created_at), int(updated_at),
-    )
-
-
 class SqliteStore:
+    single_process = True
+
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
         self._active = _ActiveWebhooks()
         self.db = SqliteDatabase(path, synchronous=synchronous, on_rollback=self._active.forget)
@@ -110,7 +79,7 @@ class SqliteStore:
                 "SELECT id, name, is_owner, created_at FROM users WHERE id = ?", (user_id,)
             ).fetchone()
         )
-        return None if row is None else _user(row)
+        return None if row is None else user_row(row)
 
     async def owner(self) -> User | None:
         row = await self.db.read(
@@ -119,7 +88,20 @@ class SqliteStore:
                 " ORDER BY id LIMIT 1"
             ).fetchone()
         )
-        return None if row is None else _user(row)
+        return None if row is None else user_row(row)
+
+    async def create_first_owner(self, name: str) -> User | None:
+        user = User(uuid7(), name, True, now_ms())
+
+        def work(conn: sqlite3.Connection) -> bool:
+            inserted = conn.execute(
+                "INSERT INTO users (id, name, is_owner, created_at) VALUES (?, ?, 1, ?)"
+                " ON CONFLICT (is_owner) WHERE is_owner = 1 DO NOTHING",
+                (user.id, user.name, user.created_at),
+            ).rowcount
+            return bool(inserted)
+
+        return user if await self.db.write(work) else None
 
     async def create_token(
         self, user_id: str, name: str, token_hash: str, token_prefix: str
@@ -144,7 +126,7 @@ class SqliteStore:
                 (user_id,),
             ).fetchall()
         )
-        return [_token(row) for row in rows]
+        return [token_row(row) for row in rows]
 
     async def get_token(self, token_id: str) -> ApiToken | None:
         row = await self.db.read(
@@ -152,7 +134,7 @@ class SqliteStore:
                 f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE id = ?", (token_id,)
             ).fetchone()
         )
-        return None if row is None else _token(row)
+        return None if row is None else token_row(row)
 
     async def revoke_token(self, token_id: str) -> None:
         await self.db.write(
@@ -166,7 +148,7 @@ class SqliteStore:
                 (token_hash,),
             ).fetchone()
         )
-        return None if row is None else _token(row)
+        return None if row is None else token_row(row)
 
     async def touch_token(self, token_id: str, at: int) -> None:
         await self.db.write(
@@ -195,7 +177,7 @@ class SqliteStore:
                 f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE id = ?", (connection_id,)
             ).fetchone()
         )
-        return None if row is None else _connection(row)
+        return None if row is None else connection_row(row)
 
     async def find_connection_by_session(self, session_name: str) -> Connection | None:
         row = await self.db.read(
@@ -204,7 +186,7 @@ class SqliteStore:
                 (session_name,),
             ).fetchone()
         )
-        return None if row is None else _connection(row)
+        return None if row is None else connection_row(row)
 
     async def list_connections(
         self, user_id: str | None = None, *, include_stopped: bool = False
@@ -221,7 +203,7 @@ class SqliteStore:
                 f"SELECT {_CONNECTION_COLUMNS} FROM connections{clause} ORDER BY id DESC", params
             ).fetchall()
         )
-        return [_connection(row) for row in rows]
+        return [connection_row(row) for row in rows]
 
     async def rename_connection(self, connection_id: str, name: str | None) -> Connection:
         return await self._update_connection(connection_id, "name = ?", (name,))
@@ -246,7 +228,7 @@ class SqliteStore:
             ).fetchone()
             if row is None:
                 raise NotFound("Connection not found")
-            return _connection(row)
+            return connection_row(row)
 
         return await self.db.write(work)
 
@@ -271,7 +253,7 @@ class SqliteStore:
                 f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
             ).fetchone()
         )
-        return None if row is None else _webhook(row)
+        return None if row is None else webhook_row(row)
 
     async def list_webhooks(self, connection_id: str) -> list[Webhook]:
         rows = await self.db.read(
@@ -280,7 +262,7 @@ class SqliteStore:
                 (connection_id,),
             ).fetchall()
         )
-        return [_webhook(row) for row in rows]
+        return [webhook_row(row) for row in rows]
 
     async def update_webhook(
         self,
@@ -311,7 +293,7 @@ class SqliteStore:
             ).fetchone()
             if row is None:
                 raise NotFound("Webhook config not found")
-            return _webhook(row)
+            return webhook_row(row)
 
         return await self.db.write(work)
 
@@ -389,6 +371,19 @@ class SqliteStore:
             ).fetchone()
         )
         return None if row[0] is None else max(int(row[0]) - now_ms(), 0)
+
+    async def extend_leases(self, delivery_ids: list[str], lease_ms: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'pending'"
+                " AND lease_until IS NOT NULL",
+                [(now_ms() + lease_ms, delivery_id) for delivery_id in delivery_ids],
+            )
+
+        await self.db.write(work)
+
+    def listen_due(self, callback: Callable[[], None]) -> None:
+        """Nothing to listen to: only this process writes the file, and it pokes directly."""
 
     async def release(self, delivery_ids: list[str]) -> None:
         def work(conn: sqlite3.Connection) -> None:

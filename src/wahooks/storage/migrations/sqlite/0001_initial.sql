@@ -7,6 +7,8 @@ CREATE TABLE users (
     is_owner    INTEGER NOT NULL DEFAULT 0,
     created_at  INTEGER NOT NULL
 );
+-- One owner at most: concurrent first starts cannot both create one.
+CREATE UNIQUE INDEX users_one_owner ON users (is_owner) WHERE is_owner = 1;
 
 CREATE TABLE api_tokens (
     id            TEXT PRIMARY KEY,

@@ -1,0 +1,318 @@
+"""Every API method of the SDK, written once for the sync and the async client.
+
+The method names, parameters, routes and request bodies are those of the official PyPI `wahooks`
+0.11.0 client, so code written against it runs unchanged: what each method returns is the parsed
+JSON answer, or None for an empty one. `_Api[R]` builds each request and hands it to `_call`, which
+the sync client (`R` = the answer) and the async client (`R` = an awaitable of it) implement.
+
+A few keyword-only extras reach what this server adds (log filters, redelivery, the raw QR text).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+from wahooks import __version__
+from wahooks.client.errors import WAHooksError
+
+DEFAULT_BASE_URL = "https://api.wahooks.com"
+TIMEOUT_SECONDS = 30.0
+
+R = TypeVar("R")
+
+
+def clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Query parameters without the None values (the official client drops them)."""
+    kept = {key: value for key, value in (params or {}).items() if value is not None}
+    return kept or None
+
+
+def parse_answer(status_code: int, content: bytes, reason: str) -> Any:
+    """The parsed JSON of an answer (None when empty); WAHooksError for a non-2xx status."""
+    try:
+        data = json.loads(content) if content else None
+    except ValueError:
+        data = content.decode("utf-8", "replace")
+    if 200 <= status_code < 300:
+        return data
+    message: Any = data.get("message", reason) if isinstance(data, dict) else reason
+    if isinstance(message, list):
+        message = "; ".join(str(part) for part in message)
+    raise WAHooksError(str(message or reason or f"HTTP {status_code}"), status_code, data)
+
+
+def default_headers(api_key: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {api_key}",
+        "Content-Type": "application/json",
+        "User-Agent": f"wahooks-python/{__version__}",
+    }
+
+
+class _Api(ABC, Generic[R]):
+    """The API's routes as methods. Subclasses send the requests."""
+
+    base_url: str
+
+    @abstractmethod
+    def _call(
+        self, method: str, path: str, *, json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> R:
+        """Send one request to `{base_url}/api{path}`; the parsed answer, or WAHooksError."""
+
+    # --- Health (no auth) ---
+
+    def health(self) -> R:
+        """`GET /api`: `{"status": "ok"}` while the server runs."""
+        return self._call("GET", "")
+
+    # --- Connections ---
+
+    def list_connections(self) -> R:
+        return self._call("GET", "/connections")
+
+    def create_connection(self) -> R:
+        return self._call("POST", "/connections")
+
+    def get_or_create_scannable_connection(self, virgin_only: bool = False) -> R:
+        """A connection ready to scan: `{"id", "status", "qr"}` (qr: base64 PNG or None).
+
+        Reuses one of your connections that waits for a scan, else creates one. With
+        `virgin_only=True` only connections never linked to a phone and without webhooks are
+        reused.
+        """
+        return self._call(
+            "POST", "/connections/get-or-create",
+            json={"virgin_only": True} if virgin_only else None,
+        )
+
+    def get_connection(self, connection_id: str) -> R:
+        return self._call("GET", f"/connections/{connection_id}")
+
+    def delete_connection(self, connection_id: str) -> R:
+        return self._call("DELETE", f"/connections/{connection_id}")
+
+    def restart_connection(self, connection_id: str) -> R:
+        return self._call("POST", f"/connections/{connection_id}/restart")
+
+    def get_qr(self, connection_id: str, *, format: str | None = None) -> R:  # noqa: A002
+        """`{"value": <base64 PNG>, "mimetype": "image/png"}`, or `{"connected": true}`.
+
+        `format="raw"` asks for the QR's text instead (`{"value": <text>}`), where the server
+        offers it; a server that does not answers the PNG form.
+        """
+        return self._call("GET", f"/connections/{connection_id}/qr", params={"format": format})
+
+    def get_chats(
+        self, connection_id: str, *, limit: int | None = None, offset: int | None = None,
+        unread_only: bool = False,
+    ) -> R:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if unread_only:
+            params["unread_only"] = "true"
+        return self._call("GET", f"/connections/{connection_id}/chats", params=params)
+
+    def get_messages(
+        self, connection_id: str, chat_id: str, *, limit: int = 50, before: str | None = None
+    ) -> R:
+        """A page of a chat's messages, newest first: `{"messages", "nextBefore",
+        "historyStartsAt"}`; pass `nextBefore` as `before` for the next (older) page."""
+        return self._call(
+            "GET", f"/connections/{connection_id}/chats/{chat_id}/messages",
+            params={"limit": limit, "before": before},
+        )
+
+    def get_message(self, connection_id: str, message_id: str, chat_id: str) -> R:
+        return self._call(
+            "GET", f"/connections/{connection_id}/messages/{message_id}",
+            params={"chatId": chat_id},
+        )
+
+    def get_media_url(self, connection_id: str, message_id: str, chat_id: str) -> str:
+        """The URL of a message's media (fetch it with the same Authorization header)."""
+        return (
+            f"{self.base_url}/api/connections/{connection_id}/messages/{message_id}/media"
+            f"?chatId={chat_id}"
+        )
+
+    def get_contacts(
+        self, connection_id: str, *, limit: int | None = None, offset: int | None = None
+    ) -> R:
+        return self._call(
+            "GET", f"/connections/{connection_id}/contacts",
+            params={"limit": limit, "offset": offset},
+        )
+
+    def edit_message(self, connection_id: str, message_id: str, chat_id: str, text: str) -> R:
+        return self._call(
+            "PUT", f"/connections/{connection_id}/messages/{message_id}",
+            json={"chatId": chat_id, "text": text},
+        )
+
+    def get_profile(self, connection_id: str) -> R:
+        """The linked WhatsApp account (`{"id", "pushName", ...}`), None before linking."""
+        return self._call("GET", f"/connections/{connection_id}/me")
+
+    # --- Messaging ---
+
+    def send_message(
+        self, connection_id: str, chat_id: str, text: str, *, skip_presence: bool = False,
+        reply_to: str | None = None,
+    ) -> R:
+        body: dict[str, Any] = {"chatId": chat_id, "text": text, "skipPresence": skip_presence}
+        if reply_to:
+            body["replyTo"] = reply_to
+        return self._call("POST", f"/connections/{connection_id}/send", json=body)
+
+    def react(self, connection_id: str, chat_id: str, message_id: str, reaction: str) -> R:
+        """React to a message with an emoji; an empty string removes the reaction."""
+        return self._call(
+            "POST", f"/connections/{connection_id}/react",
+            json={"chatId": chat_id, "messageId": message_id, "reaction": reaction},
+        )
+
+    def mark_read(self, connection_id: str, chat_id: str) -> R:
+        return self._chat_action(connection_id, "mark-read", chat_id)
+
+    def start_typing(self, connection_id: str, chat_id: str) -> R:
+        return self._chat_action(connection_id, "typing", chat_id)
+
+    def stop_typing(self, connection_id: str, chat_id: str) -> R:
+        return self._chat_action(connection_id, "typing/stop", chat_id)
+
+    # The send-* bodies carry every key, unused ones as null, as the official client sends them.
+
+    def send_image(
+        self, connection_id: str, chat_id: str, *, url: str | None = None,
+        data: str | None = None, mimetype: str | None = None, caption: str | None = None,
+        skip_presence: bool = False,
+    ) -> R:
+        """Send an image from `url`, or from `data` (base64) with its `mimetype`."""
+        return self._send(connection_id, "send-image", {
+            "chatId": chat_id, "url": url, "data": data, "mimetype": mimetype,
+            "caption": caption, "skipPresence": skip_presence,
+        })
+
+    def send_document(
+        self, connection_id: str, chat_id: str, *, url: str | None = None,
+        data: str | None = None, mimetype: str | None = None, filename: str | None = None,
+        caption: str | None = None, skip_presence: bool = False,
+    ) -> R:
+        return self._send(connection_id, "send-document", {
+            "chatId": chat_id, "url": url, "data": data, "mimetype": mimetype,
+            "filename": filename, "caption": caption, "skipPresence": skip_presence,
+        })
+
+    def send_video(
+        self, connection_id: str, chat_id: str, *, url: str | None = None,
+        data: str | None = None, mimetype: str | None = None, caption: str | None = None,
+        skip_presence: bool = False,
+    ) -> R:
+        return self._send(connection_id, "send-video", {
+            "chatId": chat_id, "url": url, "data": data, "mimetype": mimetype,
+            "caption": caption, "skipPresence": skip_presence,
+        })
+
+    def send_audio(
+        self, connection_id: str, chat_id: str, *, url: str | None = None,
+        data: str | None = None, mimetype: str | None = None, skip_presence: bool = False,
+    ) -> R:
+        return self._send(connection_id, "send-audio", {
+            "chatId": chat_id, "url": url, "data": data, "mimetype": mimetype,
+            "skipPresence": skip_presence,
+        })
+
+    def send_location(
+        self, connection_id: str, chat_id: str, latitude: float, longitude: float,
+        name: str | None = None, address: str | None = None, skip_presence: bool = False,
+    ) -> R:
+        return self._send(connection_id, "send-location", {
+            "chatId": chat_id, "latitude": latitude, "longitude": longitude, "name": name,
+            "address": address, "skipPresence": skip_presence,
+        })
+
+    def send_contact(
+        self, connection_id: str, chat_id: str, contact_name: str, contact_phone: str,
+        skip_presence: bool = False,
+    ) -> R:
+        return self._send(connection_id, "send-contact", {
+            "chatId": chat_id, "contactName": contact_name, "contactPhone": contact_phone,
+            "skipPresence": skip_presence,
+        })
+
+    # --- Webhooks ---
+
+    def list_webhooks(self, connection_id: str) -> R:
+        return self._call("GET", f"/connections/{connection_id}/webhooks")
+
+    def create_webhook(
+        self, connection_id: str, url: str, events: list[str] | None = None
+    ) -> R:
+        """A new webhook for `events` (all, `["*"]`, by default); the answer carries the
+        `signingSecret` that signs every delivery."""
+        return self._call(
+            "POST", f"/connections/{connection_id}/webhooks",
+            json={"url": url, "events": events or ["*"]},
+        )
+
+    def update_webhook(self, webhook_id: str, **kwargs: Any) -> R:
+        """Change any of `url`, `events` and `active`."""
+        return self._call("PUT", f"/webhooks/{webhook_id}", json=kwargs)
+
+    def delete_webhook(self, webhook_id: str) -> R:
+        return self._call("DELETE", f"/webhooks/{webhook_id}")
+
+    def get_webhook_logs(
+        self, webhook_id: str, *, status: str | None = None, limit: int | None = None,
+        before: str | None = None,
+    ) -> R:
+        """Deliveries, newest first (100 by default): `status` is pending, delivered or
+        failed; `before` a log id to page from."""
+        return self._call(
+            "GET", f"/webhooks/{webhook_id}/logs",
+            params={"status": status, "limit": limit, "before": before},
+        )
+
+    def test_webhook(self, webhook_id: str) -> R:
+        """Deliver the test event: `{"success": true, "logId", "message"}`."""
+        return self._call("POST", f"/webhooks/{webhook_id}/test")
+
+    def redeliver(self, webhook_id: str, log_id: str) -> R:
+        """Deliver one logged event again."""
+        return self._call("POST", f"/webhooks/{webhook_id}/logs/{log_id}/redeliver")
+
+    def redeliver_failed(self, webhook_id: str) -> R:
+        """Deliver every dead-lettered event of the webhook again: `{"success", "count"}`."""
+        return self._call("POST", f"/webhooks/{webhook_id}/redeliver-failed")
+
+    # --- API tokens ---
+
+    def list_tokens(self) -> R:
+        return self._call("GET", "/tokens")
+
+    def create_token(self, name: str) -> R:
+        """A new token; its `token` is shown only in this answer."""
+        return self._call("POST", "/tokens", json={"name": name})
+
+    def revoke_token(self, token_id: str) -> R:
+        return self._call("DELETE", f"/tokens/{token_id}")
+
+    # --- Billing (the hosted service's; a self-hosted server answers 404) ---
+
+    def get_billing_status(self) -> R:
+        return self._call("GET", "/billing/status")
+
+    def set_slots(self, quantity: int) -> R:
+        return self._call("PUT", "/billing/slots", json={"quantity": quantity})
+
+    # ---
+
+    def _chat_action(self, connection_id: str, action: str, chat_id: str) -> R:
+        return self._call("POST", f"/connections/{connection_id}/{action}", json={"chatId": chat_id})
+
+    def _send(self, connection_id: str, route: str, body: dict[str, Any]) -> R:
+        return self._call("POST", f"/connections/{connection_id}/{route}", json=body)

@@ -1,0 +1,159 @@
+"""HTTP calls to one WAHA server (WhatsApp HTTP API), with a timeout on every call.
+
+Nothing WAHA answers reaches a client as a stack trace: an unreachable or silent server is
+`EngineUnavailable` (503), a refusal is `WahaRefused` (502, with WAHA's status and message, so callers
+can turn a 404 or a 422 into something more precise), and an answer that is not what WAHA documents
+is `EngineError` (502).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+
+from wahooks.errors import EngineError, EngineUnavailable
+
+log = logging.getLogger(__name__)
+
+_DETAIL_CHARS = 300
+
+
+class WahaRefused(EngineError):
+    """WAHA refused the call"""
+
+    def __init__(self, status: int, detail: str, method: str, path: str) -> None:
+        super().__init__(f"WAHA answered {method} {path} with {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+def segment(value: str) -> str:
+    """A path segment, percent-encoded (a chat id's `@` becomes %40, as WAHA's docs ask)."""
+    return quote(value, safe="")
+
+
+class WahaClient:
+    """One WAHA server: its base URL, API key and the HTTP session that talks to it."""
+
+    def __init__(self, base_url: str, api_key: str | None, *, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"X-Api-Key": api_key} if api_key else {}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | float | bool] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """One JSON call; the decoded answer (None for an empty body)."""
+        body, _ = await self._request(method, path, params=params, json=json)
+        if not body.strip():
+            return None
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise EngineError(
+                f"WAHA answered {method} {path} with a body that is not JSON"
+            ) from None
+
+    async def fetch(
+        self, path: str, *, params: Mapping[str, str | int | float | bool] | None = None
+    ) -> tuple[bytes, str]:
+        """GET a binary resource (a media file): its bytes and content type."""
+        return await self._request("GET", path, params=params, json=None, accept="*/*")
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | float | bool] | None,
+        json: Any,
+        accept: str = "application/json",
+    ) -> tuple[bytes, str]:
+        query = {key: _query_value(value) for key, value in (params or {}).items()}
+        headers = {**self._headers, "Accept": accept}
+        data = None
+        if json is not None:
+            data = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        url = self.base_url + path
+        try:
+            async with self._client().request(
+                method, url, params=query, data=data, headers=headers, allow_redirects=False
+            ) as response:
+                body = await response.read()
+                content_type = response.headers.get("Content-Type", "application/octet-stream")
+                status = response.status
+        except TimeoutError:
+            self._log_failure(method, path, "timeout")
+            raise EngineUnavailable(
+                f"WAHA at {self.base_url} did not answer {method} {path} in time"
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            self._log_failure(method, path, type(exc).__name__)
+            raise EngineUnavailable(
+                f"WAHA at {self.base_url} is unreachable: {_reason(exc)}"
+            ) from None
+        if status >= 400:
+            detail = _detail(body) or f"HTTP {status}"
+            log.warning(
+                "WAHA refused a call",
+                extra={"action": "waha.refused", "server": self.base_url, "method": method,
+                       "path": path, "status": status, "detail": detail},
+            )
+            raise WahaRefused(status, detail, method, path)
+        return body, content_type
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    def _log_failure(self, method: str, path: str, reason: str) -> None:
+        log.warning(
+            "WAHA call failed",
+            extra={"action": "waha.unreachable", "server": self.base_url, "method": method,
+                   "path": path, "reason": reason},
+        )
+
+
+def _query_value(value: str | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text[:_DETAIL_CHARS] if text else type(exc).__name__
+
+
+def _detail(body: bytes) -> str:
+    """WAHA's own words: Nest's `message` (a string or a list), else `error`, else the body."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace").strip()[:_DETAIL_CHARS]
+    if isinstance(parsed, dict):
+        for key in ("message", "error"):
+            value = parsed.get(key)
+            if isinstance(value, list):
+                value = "; ".join(str(item) for item in value)
+            if isinstance(value, str) and value:
+                return value[:_DETAIL_CHARS]
+    return orjson.dumps(parsed).decode()[:_DETAIL_CHARS]

@@ -1,0 +1,42 @@
+"""Rows to records, shared by the backends (ids may come as strings or UUID objects, flags as
+integers or booleans, event lists as JSON text or arrays)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from wahooks.models import ApiToken, Connection, ConnectionStatus, User, Webhook
+
+
+def user_row(row: Any) -> User:
+    id_, name, is_owner, created_at = row
+    return User(str(id_), str(name), bool(is_owner), int(created_at))
+
+
+def token_row(row: Any) -> ApiToken:
+    id_, user_id, name, prefix, active, last_used_at, created_at = row
+    return ApiToken(
+        str(id_), str(user_id), str(name), str(prefix), bool(active),
+        None if last_used_at is None else int(last_used_at),
+        int(created_at),
+    )
+
+
+def connection_row(row: Any) -> Connection:
+    id_, user_id, name, session, phone, status, engine, created_at, updated_at = row
+    return Connection(
+        str(id_), str(user_id), None if name is None else str(name), str(session),
+        None if phone is None else str(phone), ConnectionStatus(status), str(engine),
+        int(created_at), int(updated_at),
+    )
+
+
+def webhook_row(row: Any) -> Webhook:
+    id_, user_id, connection_id, url, events, secret, active, created_at, updated_at = row
+    names = orjson.loads(events) if isinstance(events, str) else events
+    return Webhook(
+        str(id_), str(user_id), str(connection_id), str(url), tuple(names), str(secret),
+        bool(active), int(created_at), int(updated_at),
+    )

@@ -171,3 +171,31 @@ def migrate(database: str | None) -> None:
     _with_store(settings, work)
     click.echo(f"{_where(settings).capitalize()} is up to date.", err=True)
 
+
+@main.group()
+def db() -> None:
+    """Operator: move the database."""
+
+
+@db.command("copy")
+@click.option("--from", "source", required=True, help="The SQLite file to copy from")
+@click.option("--to", "destination", required=True, help="An empty PostgreSQL database URL")
+def db_copy(source: str, destination: str) -> None:
+    """Copy a SQLite installation (accounts, tokens, connections, webhooks, logs) to PostgreSQL.
+
+    Stop the server first; then start it with WAHOOKS_DATABASE set to the PostgreSQL URL.
+    """
+    from wahooks.app import lock_database
+    from wahooks.storage.copy import copy_sqlite_to_postgres
+
+    source_path = _settings(database=source).sqlite_path
+    if not _settings(database=destination).uses_postgres:
+        raise click.UsageError("--to must be a postgresql:// URL")
+    try:
+        lock_database(source_path)
+        counts = asyncio.run(copy_sqlite_to_postgres(source_path, destination))
+    except WahooksError as exc:
+        raise click.ClickException(str(exc)) from None
+    for table, count in counts.items():
+        click.echo(f"  {table:<12} {count:>9,}", err=True)
+    click.echo("Copied. Start the server with WAHOOKS_DATABASE=<the PostgreSQL URL>.", err=True)

@@ -173,3 +173,19 @@ def test_postgres_restart_mid_run_loses_nothing_acknowledged(
                 break
             time.sleep(0.2)
         assert client.get("/health").json()["checks"]["database"]["status"] == "ok"
+
+
+def test_an_api_process_reports_whether_any_worker_is_alive(
+    postgres_schema_url: Callable[[], str], processes: list[ServerProcess]
+) -> None:
+    url = postgres_schema_url()
+    api = _start(processes, url, "api")
+    with api.client() as client:
+        alone = client.get("/health").json()
+        assert alone["status"] == "degraded"
+        assert alone["checks"]["workers"]["error"] == "No active workers"
+        _start(processes, url, "worker")
+        with_worker = wait_until(
+            lambda: (body := client.get("/health").json())["status"] == "ok" and body
+        )
+        assert with_worker["checks"]["workers"]["count"] == 1

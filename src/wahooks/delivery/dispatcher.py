@@ -20,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from wahooks.clock import now_ms
 from wahooks.delivery.retry import RetryPolicy, Verdict
 from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus
 from wahooks.storage.base import RecordedOutcome, Store
@@ -33,6 +36,7 @@ from wahooks.storage.base import RecordedOutcome, Store
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 512
+HEARTBEAT_SECONDS = 10.0
 
 
 class Transport(Protocol):
@@ -68,6 +72,7 @@ class Dispatcher:
         poll_interval: float,
     ) -> None:
         self.active = False
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{now_ms()}"
         self._store = store
         self._transport = transport
         self._policy = policy
@@ -290,8 +295,8 @@ class Dispatcher:
         """With other processes on the database: keep renewing the leases of what this process
         holds, and take back deliveries whose holder died (their lease ran out)."""
         while True:
-            await asyncio.sleep(self._lease_ms / 3000)
             try:
+                await self._store.heartbeat(self.worker_id)
                 held = [job.delivery_id for e in self._endpoints.values() for job in e.waiting]
                 held += self._in_flight_ids
                 if held:
@@ -300,6 +305,7 @@ class Dispatcher:
                     self.poke()
             except Exception:
                 log.exception("lease upkeep failed", extra={"action": "delivery.leases"})
+            await asyncio.sleep(min(self._lease_ms / 3000, HEARTBEAT_SECONDS))
 
     def _room_to_claim(self) -> bool:
         return self._queued - self._queued_saturated < self._low_water

@@ -56,6 +56,17 @@ class PruneCounts:
     events: int
 
 
+@dataclass(frozen=True, slots=True)
+class WahaSession:
+    """A connection's WAHA session: the server it runs on and its webhook HMAC key (secret)."""
+
+    connection_id: str
+    session_name: str
+    server_url: str
+    hmac_key: str
+    created_at: int
+
+
 class Store(Protocol):
     single_process: bool
     """True when one process owns the database (SQLite): no lease can be held by anyone else."""
@@ -95,6 +106,15 @@ class Store(Protocol):
     ) -> Connection:
         """Change the status (and, when given, the phone number) of a connection."""
         ...
+
+    # WAHA sessions (engine 'waha')
+    async def save_waha_session(self, session: WahaSession) -> None:
+        """Insert, or replace the row of the same session name."""
+        ...
+
+    async def get_waha_session(self, session_name: str) -> WahaSession | None: ...
+    async def list_waha_sessions(self) -> list[WahaSession]: ...
+    async def delete_waha_session(self, session_name: str) -> None: ...
 
     # webhooks
     async def create_webhook(self, webhook: Webhook) -> None: ...
@@ -143,6 +163,14 @@ class Store(Protocol):
 
     def listen_due(self, callback: Callable[[], None]) -> None:
         """Call `callback` when another process leaves deliveries due in the database."""
+        ...
+
+    async def heartbeat(self, worker_id: str) -> None:
+        """A delivery process is alive (multi-process backends keep a list)."""
+        ...
+
+    async def live_workers(self, within_ms: int) -> int:
+        """How many delivery processes were seen alive in the last `within_ms`."""
         ...
 
     async def release(self, delivery_ids: list[str]) -> None:

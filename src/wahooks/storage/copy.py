@@ -27,6 +27,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "last_used_at", "created_at")),
     ("connections", ("id", "user_id", "name", "session_name", "phone_number", "status", "engine",
                      "created_at", "updated_at")),
+    ("waha_sessions", ("session_name", "connection_id", "server_url", "hmac_key", "created_at")),
     ("webhooks", ("id", "user_id", "connection_id", "url", "events", "signing_secret", "active",
                   "created_at", "updated_at")),
     ("events", ("id", "connection_id", "event_type", "body", "created_at")),

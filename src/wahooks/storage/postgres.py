@@ -37,10 +37,22 @@ from wahooks.models import (
     User,
     Webhook,
 )
-from wahooks.storage.base import INTERRUPTED, NewEvent, PruneCounts, RecordedOutcome
+from wahooks.storage.base import (
+    INTERRUPTED,
+    NewEvent,
+    PruneCounts,
+    RecordedOutcome,
+    WahaSession,
+)
 from wahooks.storage.batching import Batcher
 from wahooks.storage.migrations import migrations_for
-from wahooks.storage.rows import connection_row, token_row, user_row, webhook_row
+from wahooks.storage.rows import (
+    connection_row,
+    token_row,
+    user_row,
+    waha_session_row,
+    webhook_row,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,6 +79,7 @@ _CONNECTION_COLUMNS = (
 _WEBHOOK_COLUMNS = (
     "id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at"
 )
+_WAHA_SESSION_COLUMNS = "session_name, connection_id, server_url, hmac_key, created_at"
 _TOKEN_COLUMNS = "id, user_id, name, token_prefix, active, last_used_at, created_at"
 _DELIVERY_COLUMNS = (
     "d.id, d.webhook_id, d.event_id, d.event_type, e.body, d.status, d.attempts,"
@@ -314,6 +327,36 @@ class PostgresStore:
             raise NotFound("Connection not found")
         return connection_row(row)
 
+    # WAHA sessions ------------------------------------------------------------------------------
+
+    async def save_waha_session(self, session: WahaSession) -> None:
+        w = session
+        await self._run(lambda c: c.execute(
+            f"INSERT INTO waha_sessions ({_WAHA_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (session_name) DO UPDATE SET connection_id = excluded.connection_id,"
+            " server_url = excluded.server_url, hmac_key = excluded.hmac_key,"
+            " created_at = excluded.created_at",
+            w.session_name, w.connection_id, w.server_url, w.hmac_key, w.created_at,
+        ))
+
+    async def get_waha_session(self, session_name: str) -> WahaSession | None:
+        row = await self._run(lambda c: c.fetchrow(
+            f"SELECT {_WAHA_SESSION_COLUMNS} FROM waha_sessions WHERE session_name = $1",
+            session_name,
+        ))
+        return None if row is None else waha_session_row(row)
+
+    async def list_waha_sessions(self) -> list[WahaSession]:
+        rows = await self._run(lambda c: c.fetch(
+            f"SELECT {_WAHA_SESSION_COLUMNS} FROM waha_sessions ORDER BY session_name"
+        ))
+        return [waha_session_row(row) for row in rows]
+
+    async def delete_waha_session(self, session_name: str) -> None:
+        await self._run(lambda c: c.execute(
+            "DELETE FROM waha_sessions WHERE session_name = $1", session_name
+        ))
+
     # webhooks -----------------------------------------------------------------------------------
 
     async def create_webhook(self, webhook: Webhook) -> None:
@@ -479,6 +522,19 @@ class PostgresStore:
             delivery_ids, lease_ms,
         ))
 
+    async def heartbeat(self, worker_id: str) -> None:
+        await self._run(lambda c: c.execute(
+            f"INSERT INTO workers (id, started_at, seen_at) VALUES ($1, {_NOW}, {_NOW})"
+            f" ON CONFLICT (id) DO UPDATE SET seen_at = {_NOW}",
+            worker_id,
+        ))
+
+    async def live_workers(self, within_ms: int) -> int:
+        count = await self._run(lambda c: c.fetchval(
+            f"SELECT count(*) FROM workers WHERE seen_at > {_NOW} - $1", within_ms
+        ))
+        return int(count)
+
     async def release(self, delivery_ids: list[str]) -> None:
         await self._run(lambda c: c.execute(
             f"UPDATE deliveries SET attempts = attempts - 1, lease_until = NULL,"
@@ -603,6 +659,7 @@ class PostgresStore:
                 delivered += await _trim(c, row[0], "delivered", delivered_kept)
                 dead += await _trim(c, row[0], "failed", dead_letters_kept)
             events = _count(await c.execute(_DELETE_ORPHAN_EVENTS))
+            await c.execute(f"DELETE FROM workers WHERE seen_at < {_NOW} - 86400000")
             return PruneCounts(delivered, dead, events)
 
         return await self._run(work, transaction=True)

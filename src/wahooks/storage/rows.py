@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from wahooks.models import ApiToken, Connection, ConnectionStatus, User, Webhook
+from wahooks.storage.base import WahaSession
 
 
 def user_row(row: Any) -> User:
@@ -39,4 +40,12 @@ def webhook_row(row: Any) -> Webhook:
     return Webhook(
         str(id_), str(user_id), str(connection_id), str(url), tuple(names), str(secret),
         bool(active), int(created_at), int(updated_at),
+    )
+
+
+def waha_session_row(row: Any) -> WahaSession:
+    session_name, connection_id, server_url, hmac_key, created_at = row
+    return WahaSession(
+        connection_id=str(connection_id), session_name=str(session_name),
+        server_url=str(server_url), hmac_key=str(hmac_key), created_at=int(created_at),
     )

@@ -22,7 +22,13 @@ from wahooks.models import (
     User,
     Webhook,
 )
-from wahooks.storage.base import INTERRUPTED, NewEvent, PruneCounts, RecordedOutcome
+from wahooks.storage.base import (
+    INTERRUPTED,
+    NewEvent,
+    PruneCounts,
+    RecordedOutcome,
+    WahaSession,
+)
 from wahooks.storage.rows import connection_row, token_row, user_row, webhook_row
 from wahooks.storage.sqlite_database import SqliteDatabase
 
@@ -37,6 +43,17 @@ _DELIVERY_COLUMNS = (
     "d.id, d.webhook_id, d.event_id, d.event_type, e.body, d.status, d.attempts,"
     " d.next_attempt_at, d.delivered_at, d.created_at"
 )
+
+
+_WAHA_SESSION_COLUMNS = "session_name, connection_id, server_url, hmac_key, created_at"
+
+
+def _waha_session(row: Any) -> WahaSession:
+    session_name, connection_id, server_url, hmac_key, created_at = row
+    return WahaSession(
+        connection_id=str(connection_id), session_name=str(session_name),
+        server_url=str(server_url), hmac_key=str(hmac_key), created_at=int(created_at),
+    )
 
 
 class SqliteStore:
@@ -232,6 +249,40 @@ class SqliteStore:
 
         return await self.db.write(work)
 
+    # WAHA sessions ------------------------------------------------------------------------------
+
+    async def save_waha_session(self, session: WahaSession) -> None:
+        w = session
+        await self.db.write(
+            lambda c: c.execute(
+                f"INSERT OR REPLACE INTO waha_sessions ({_WAHA_SESSION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?)",
+                (w.session_name, w.connection_id, w.server_url, w.hmac_key, w.created_at),
+            )
+        )
+
+    async def get_waha_session(self, session_name: str) -> WahaSession | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_WAHA_SESSION_COLUMNS} FROM waha_sessions WHERE session_name = ?",
+                (session_name,),
+            ).fetchone()
+        )
+        return None if row is None else _waha_session(row)
+
+    async def list_waha_sessions(self) -> list[WahaSession]:
+        rows = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_WAHA_SESSION_COLUMNS} FROM waha_sessions ORDER BY session_name"
+            ).fetchall()
+        )
+        return [_waha_session(row) for row in rows]
+
+    async def delete_waha_session(self, session_name: str) -> None:
+        await self.db.write(
+            lambda c: c.execute("DELETE FROM waha_sessions WHERE session_name = ?", (session_name,))
+        )
+
     # webhooks -----------------------------------------------------------------------------------
 
     async def create_webhook(self, webhook: Webhook) -> None:
@@ -381,6 +432,12 @@ class SqliteStore:
             )
 
         await self.db.write(work)
+
+    async def heartbeat(self, worker_id: str) -> None:
+        """One process: its dispatcher is the only worker, and it knows whether it runs."""
+
+    async def live_workers(self, within_ms: int) -> int:
+        return 0
 
     def listen_due(self, callback: Callable[[], None]) -> None:
         """Nothing to listen to: only this process writes the file, and it pokes directly."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -10,6 +11,9 @@ from starlette.responses import Response
 from wahooks.api.deps import PrincipalDep, ServicesDep
 from wahooks.api.responses import json_response
 from wahooks.clock import iso, now_ms
+
+if TYPE_CHECKING:
+    from wahooks.app import Services
 
 router = APIRouter(tags=["meta"])
 
@@ -28,15 +32,7 @@ async def health(services: ServicesDep) -> Response:
         database = {"status": "ok", "latency": _ms_since(started)}
     except Exception as exc:
         database = {"status": "error", "latency": _ms_since(started), "error": str(exc)}
-    dispatcher = services.dispatcher
-    workers = {
-        "status": "ok" if services.dispatcher_running() else "error",
-        "latency": 0,
-        "inFlight": dispatcher.in_flight,
-        "queued": dispatcher.queued,
-    }
-    if workers["status"] == "error":
-        workers["error"] = "No active workers"
+    workers = await _workers(services)
     ok = database["status"] == "ok" and workers["status"] == "ok"
     return json_response({
         "status": "ok" if ok else "degraded",
@@ -51,6 +47,29 @@ async def me(principal: PrincipalDep) -> Response:
     return json_response(
         {"id": user.id, "email": None, "name": user.name, "isAdmin": user.is_owner}
     )
+
+
+async def _workers(services: Services) -> dict[str, object]:
+    """This process's dispatcher, or (an API process) the workers seen in the last 30 s."""
+    dispatcher = services.dispatcher
+    if services.settings.role != "api":
+        check: dict[str, object] = {
+            "status": "ok" if dispatcher.active else "error",
+            "latency": 0,
+            "inFlight": dispatcher.in_flight,
+            "queued": dispatcher.queued,
+        }
+    else:
+        started = time.perf_counter()
+        try:
+            alive = await services.store.live_workers(30_000)
+        except Exception as exc:
+            return {"status": "error", "latency": _ms_since(started), "error": str(exc)}
+        check = {"status": "ok" if alive else "error", "latency": _ms_since(started),
+                 "count": alive}
+    if check["status"] == "error":
+        check["error"] = "No active workers"
+    return check
 
 
 def _ms_since(started: float) -> int:

@@ -31,7 +31,16 @@ from wahooks.api.errors import (
     on_wahooks_error,
 )
 from wahooks.api.hot_path import HotPath
-from wahooks.api.routes import connections, meta, sandbox, tokens, webhooks, ws
+from wahooks.api.routes import (
+    connections,
+    messaging,
+    meta,
+    sandbox,
+    tokens,
+    waha_events,
+    webhooks,
+    ws,
+)
 from wahooks.config import Settings
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
@@ -39,7 +48,9 @@ from wahooks.delivery.retention import Retention
 from wahooks.delivery.retry import RetryPolicy
 from wahooks.delivery.sender import Sender
 from wahooks.delivery.targets import TargetPolicy
+from wahooks.engines.base import Engine
 from wahooks.engines.sandbox import SandboxEngine
+from wahooks.engines.waha import WahaEngine, waha_servers
 from wahooks.errors import WahooksError
 from wahooks.ingest import Ingest
 from wahooks.live import LiveEvents
@@ -76,10 +87,19 @@ def open_store(settings: Settings) -> Store:
     return SqliteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous.upper())
 
 
+def build_engine(settings: Settings, store: Store) -> Engine:
+    if settings.engine == "waha":
+        servers = waha_servers(settings.waha_url, settings.waha_api_key, settings.waha_capacity,
+                               timeout=settings.waha_timeout)
+        return WahaEngine(store, servers, ingest_url=settings.ingest_base_url,
+                          reconcile_interval=settings.waha_reconcile_interval)
+    return SandboxEngine(public_url=settings.ingest_base_url)
+
+
 def build_services(settings: Settings) -> Services:
     store = open_store(settings)
     targets = TargetPolicy(allow_private=settings.allow_private_targets)
-    sender = Sender(targets, timeout=settings.request_timeout, max_connections=settings.max_in_flight)
+    sender = Sender(targets, timeout=settings.request_timeout)
     # A lease outlives any attempt (timeout) and is renewed while held: it only runs out when the
     # process holding it died.
     lease_ms = int(max(settings.lease_seconds, 2 * settings.request_timeout) * 1000)
@@ -90,8 +110,10 @@ def build_services(settings: Settings) -> Services:
         lease_ms=lease_ms,
         poll_interval=settings.poll_interval,
     )
-    engine = SandboxEngine()
+    engine = build_engine(settings, store)
     connections_service = ConnectionService(store, engine)
+    if isinstance(engine, WahaEngine):
+        engine.observe_with(connections_service)
     ingest = Ingest(store, dispatcher, connections_service, lease_ms=lease_ms)
     engine.attach(ingest.accept)
     retention = Retention(
@@ -153,9 +175,13 @@ async def running(services: Services, *, announce: IO[str] = sys.stdout) -> Asyn
         await services.sender.start()
         await services.dispatcher.start()
         services.retention.start()
+    engine = services.connections.engine
+    if role != "worker":
+        await engine.start()
     try:
         yield
     finally:
+        await engine.stop()
         await services.retention.stop()
         await services.dispatcher.stop()
         await services.sender.close()
@@ -202,6 +228,6 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(Exception, on_unexpected)
-    for module in (meta, tokens, connections, sandbox, webhooks, ws):
+    for module in (meta, tokens, connections, messaging, sandbox, waha_events, webhooks, ws):
         app.include_router(module.router)
     return HotPath(app, services)

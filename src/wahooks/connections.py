@@ -2,8 +2,12 @@
 
 A connection's status follows the engine's `session.status` events at once (the original waited up
 to three minutes for a poll): WORKING -> working (with the phone number from `me`), SCAN_QR_CODE ->
-scan_qr, FAILED -> failed. Deleting is a soft delete: the row stays, `stopped`, so logs keep their
-owner, and events for it are dropped from then on.
+scan_qr, FAILED -> failed, STARTING and STOPPED -> pending (not running yet, or again: the engine
+brings it back). `stopped` means deleted and only a delete sets it; the original's poll treated a
+stopped WAHA session the same way, but reset it (logout) instead of starting it. An event older
+than one already applied (WAHA retries deliveries, so they can arrive out of order) changes nothing.
+Deleting is a soft delete: the row stays, `stopped`, so logs keep their owner, and events for it are
+dropped from then on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ _FROM_ENGINE = {
     "WORKING": ConnectionStatus.WORKING,
     "SCAN_QR_CODE": ConnectionStatus.SCAN_QR,
     "FAILED": ConnectionStatus.FAILED,
+    "STARTING": ConnectionStatus.PENDING,
+    "STOPPED": ConnectionStatus.PENDING,
 }
 CACHE_SECONDS = 5.0
 REUSABLE = (ConnectionStatus.SCAN_QR, ConnectionStatus.PENDING, ConnectionStatus.FAILED)
@@ -46,6 +52,7 @@ class ConnectionService:
         # database is trusted for CACHE_SECONDS, the bound on seeing another process's change.
         self._by_session: dict[str, tuple[float, Connection]] = {}
         self._by_id: dict[str, tuple[float, Connection]] = {}
+        self._status_event_at: dict[str, int] = {}
 
     async def by_session(self, session_name: str) -> Connection | None:
         """The live connection running `session_name`; None if unknown or deleted."""
@@ -117,13 +124,35 @@ class ConnectionService:
     ) -> Connection:
         payload = event.get("payload")
         engine_status = payload.get("status") if isinstance(payload, Mapping) else None
-        status = _FROM_ENGINE.get(engine_status) if isinstance(engine_status, str) else None
+        if not isinstance(engine_status, str):
+            return connection
+        at = event.get("timestamp")
+        if isinstance(at, int):
+            if at < self._status_event_at.get(connection.session_name, 0):
+                return connection
+            self._status_event_at[connection.session_name] = at
+        me = event.get("me")
+        return await self._apply_engine_status(
+            connection, engine_status, me if isinstance(me, Mapping) else None
+        )
+
+    async def observe_engine_status(
+        self, session_name: str, status: str, me: Mapping[str, Any] | None
+    ) -> None:
+        """A status the engine reported outside an event (the WAHA reconcile loop, a QR poll)."""
+        connection = await self.by_session(session_name)
+        if connection is not None:
+            await self._apply_engine_status(connection, status, me)
+
+    async def _apply_engine_status(
+        self, connection: Connection, engine_status: str, me: Mapping[str, Any] | None
+    ) -> Connection:
+        status = _FROM_ENGINE.get(engine_status)
         if status is None:
             return connection
         phone = None
         if status is ConnectionStatus.WORKING:
-            me = event.get("me")
-            me_id = me.get("id") if isinstance(me, Mapping) else None
+            me_id = me.get("id") if me is not None else None
             if isinstance(me_id, str) and "@" in me_id:
                 phone = me_id.split("@", 1)[0].split(":", 1)[0]
         if status is connection.status and (phone is None or phone == connection.phone_number):

@@ -15,7 +15,12 @@ import pytest
 from support.receiver import Receiver
 from support.server import ServerProcess, connected_connection, wait_until
 
-WORKER_ENV = {"WAHOOKS_LEASE_SECONDS": "3", "WAHOOKS_REQUEST_TIMEOUT": "1.5"}
+WORKER_ENV = {
+    "WAHOOKS_LEASE_SECONDS": "3",
+    "WAHOOKS_REQUEST_TIMEOUT": "1.5",
+    # Every log row is checked at the end: retention must not prune delivered ones meanwhile.
+    "WAHOOKS_DELIVERED_KEPT": "1000000",
+}
 
 
 @pytest.fixture

@@ -220,6 +220,67 @@ def keep_answering(response: bytes) -> Handler:
     return handler
 
 
+class StaticDNSLoop(asyncio.SelectorEventLoop):
+    """An event loop whose getaddrinfo answers from `table` (name -> addresses, or "slow").
+
+    `port_map` redirects the looked-up port, so a URL without a port can reach a test server.
+    """
+
+    def __init__(self, table: dict[str, list[str] | str]) -> None:
+        super().__init__()
+        self.table = table
+        self.lookups: list[str] = []
+        self.port_map: dict[int, int] = {}
+
+    @staticmethod
+    def running() -> StaticDNSLoop:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, StaticDNSLoop)
+        return loop
+
+    async def getaddrinfo(  # type: ignore[override]
+        self,
+        host: str,
+        port: Any,
+        *,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]]:
+        self.lookups.append(host)
+        answer = self.table.get(host)
+        if answer is None:
+            if host == "127.0.0.1":  # the client's connect of an address it already resolved
+                return await super().getaddrinfo(
+                    host, port, family=family, type=type, proto=proto, flags=flags
+                )
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if answer == "slow":
+            await asyncio.sleep(60)
+        port = self.port_map.get(int(port or 0), int(port or 0))
+        infos = []
+        for address in answer:
+            v6 = ":" in address
+            af = socket.AF_INET6 if v6 else socket.AF_INET
+            sockaddr = (address, port, 0, 0) if v6 else (address, port)
+            infos.append((af, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
+        return infos
+
+    async def create_connection(self, protocol_factory: Any, host: Any = None, port: Any = None,
+                                **kw: Any) -> Any:
+        return await super().create_connection(
+            protocol_factory, host, self.port_map.get(port, port), **kw
+        )
+
+
+def run_with_dns(table: dict[str, list[str] | str], scenario: Scenario) -> StaticDNSLoop:
+    loop = StaticDNSLoop(table)
+    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+        runner.run(scenario())
+    return loop
+
+
 # -- requests as the receiver sees them ----------------------------------------------------------
 
 
@@ -776,7 +837,7 @@ def test_ssrf_literal_and_local_names_are_refused_before_connecting(
     run(scenario)
 
 
-def test_allow_private_delivers_to_loopback(run: Callable[[Scenario], None]) -> None:
+def test_allow_private_delivers_to_loopback() -> None:
     async def scenario() -> None:
         async with raw_server(keep_answering(answer())) as server:
             client = HttpClient(OPEN, user_agent=UA)
@@ -786,67 +847,6 @@ def test_allow_private_delivers_to_loopback(run: Callable[[Scenario], None]) -> 
 
     # localhost may resolve to ::1 first; keep every connection on 127.0.0.1
     run_with_dns({"localhost": ["127.0.0.1"]}, scenario)
-
-
-class StaticDNSLoop(asyncio.SelectorEventLoop):
-    """An event loop whose getaddrinfo answers from `table` (name -> addresses, or "slow").
-
-    `port_map` redirects the looked-up port, so a URL without a port can reach a test server.
-    """
-
-    def __init__(self, table: dict[str, list[str] | str]) -> None:
-        super().__init__()
-        self.table = table
-        self.lookups: list[str] = []
-        self.port_map: dict[int, int] = {}
-
-    @staticmethod
-    def running() -> StaticDNSLoop:
-        loop = asyncio.get_running_loop()
-        assert isinstance(loop, StaticDNSLoop)
-        return loop
-
-    async def getaddrinfo(  # type: ignore[override]
-        self,
-        host: str,
-        port: Any,
-        *,
-        family: int = 0,
-        type: int = 0,
-        proto: int = 0,
-        flags: int = 0,
-    ) -> list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]]:
-        self.lookups.append(host)
-        answer = self.table.get(host)
-        if answer is None:
-            if host == "127.0.0.1":  # the client's connect of an address it already resolved
-                return await super().getaddrinfo(
-                    host, port, family=family, type=type, proto=proto, flags=flags
-                )
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        if answer == "slow":
-            await asyncio.sleep(60)
-        port = self.port_map.get(int(port or 0), int(port or 0))
-        infos = []
-        for address in answer:
-            v6 = ":" in address
-            af = socket.AF_INET6 if v6 else socket.AF_INET
-            sockaddr = (address, port, 0, 0) if v6 else (address, port)
-            infos.append((af, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
-        return infos
-
-    async def create_connection(self, protocol_factory: Any, host: Any = None, port: Any = None,
-                                **kw: Any) -> Any:
-        return await super().create_connection(
-            protocol_factory, host, self.port_map.get(port, port), **kw
-        )
-
-
-def run_with_dns(table: dict[str, list[str] | str], scenario: Scenario) -> StaticDNSLoop:
-    loop = StaticDNSLoop(table)
-    with asyncio.Runner(loop_factory=lambda: loop) as runner:
-        runner.run(scenario())
-    return loop
 
 
 def test_a_name_rebound_to_loopback_is_refused_at_connect_time() -> None:

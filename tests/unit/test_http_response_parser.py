@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wahooks.delivery.http_client import HttpResponse, ProtocolError, ResponseParser
+from wahooks.delivery.http_response import HttpResponse, ProtocolError, ResponseParser
 
 TOKEN = string.ascii_letters + string.digits + "-"
 VISIBLE = "".join(chr(c) for c in range(0x21, 0x7F))
@@ -47,8 +47,10 @@ def answers(draw: st.DrawFn) -> tuple[bytes, HttpResponse, bool]:
     elif framing == "chunked":
         fields.append((draw(casing("transfer-encoding")), draw(casing("chunked"))))
     pad = st.sampled_from(["", " ", "\t", "  \t"])
-    head = f"HTTP/1.1 {status} {reason}".rstrip(" ") if reason else f"HTTP/1.1 {status}"
-    lines = [head] + [f"{n}:{draw(pad)}{v}{draw(pad)}" for n, v in fields]
+    # llhttp reads "chunked<TAB>" as an unknown coding (a documented limitation): spaces only there
+    after = st.sampled_from(["", " ", "  "]) if framing == "chunked" else pad
+    head = f"HTTP/1.1 {status} {reason}" if reason else f"HTTP/1.1 {status}"
+    lines = [head] + [f"{n}:{draw(pad)}{v}{draw(after)}" for n, v in fields]
     wire = "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
     if draw(st.booleans()):
         wire = b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n" + wire

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
 
-import aiohttp
 import pytest
-from aiohttp.client_reqrep import ConnectionKey
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,8 +12,6 @@ from wahooks.delivery.targets import (
     InvalidTargetURL,
     TargetPolicy,
     TargetRefused,
-    find_refusal,
-    refusal_reason,
 )
 from wahooks.errors import BadRequest
 
@@ -248,39 +244,3 @@ def test_a_mapped_ipv4_address_gets_the_same_verdict_as_the_address(ip: IPv4Addr
         except TargetRefused as exc:
             verdicts.append(exc.category)
     assert verdicts[0] == verdicts[1]
-
-
-def _connector_error(cause: OSError) -> aiohttp.ClientConnectorError:
-    key = ConnectionKey("localhost", 8080, False, True, None, None, None)
-    return aiohttp.ClientConnectorError(key, cause)
-
-
-def test_refusal_reason_finds_the_refusal_wherever_it_hides() -> None:
-    refusal = TargetRefused("webhook URL host 10.0.0.5 is a private (RFC 1918) address")
-    chained = RuntimeError("outer")
-    chained.__cause__ = ValueError("middle")
-    chained.__cause__.__context__ = refusal
-    group = ExceptionGroup("many", [ValueError("x"), chained])
-    for exc in (refusal, chained, group):
-        assert refusal_reason(exc) == str(refusal)
-        assert find_refusal(exc) is refusal
-
-
-def test_refusal_reason_reads_aiohttps_os_error() -> None:
-    try:
-        STRICT.check_url("http://127.0.0.1/")
-    except TargetRefused as refusal:
-        inner = OSError("wrapped")
-        inner.__context__ = refusal
-        wrapped = _connector_error(inner)
-    assert refusal_reason(wrapped) is not None
-    assert "loopback" in (refusal_reason(wrapped) or "")
-
-
-def test_refusal_reason_is_none_for_other_failures() -> None:
-    error = _connector_error(ConnectionRefusedError(111, "Connection refused"))
-    looped = ValueError("loop")
-    looped.__context__ = RuntimeError("back")
-    looped.__context__.__context__ = looped
-    assert refusal_reason(error) is None
-    assert refusal_reason(looped) is None

@@ -20,6 +20,8 @@ from wahooks.accounts import Principal
 from wahooks.api.deps import parse_json_object
 from wahooks.api.errors import INTERNAL_ERROR, body_for
 from wahooks.api.routes.sandbox import change_presence, receive_message
+from wahooks.api.routes.waha_events import receive_waha_event
+from wahooks.engines.waha import INGEST_PATH
 from wahooks.errors import BadRequest, PayloadTooLarge, WahooksError
 
 if TYPE_CHECKING:
@@ -44,6 +46,9 @@ class HotPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             path: str = scope["path"]
+            if path == INGEST_PATH:
+                await self._serve_waha_event(scope, receive, send)
+                return
             for pattern, handler in _ROUTES:
                 match = pattern.match(path)
                 if match:
@@ -69,17 +74,34 @@ class HotPath:
         except Exception:
             log.exception("unhandled error", extra={"action": "api.error", "path": scope["path"]})
             status, payload = 500, INTERNAL_ERROR
-        content = orjson.dumps(payload)
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(content)).encode()),
-                (b"access-control-allow-origin", b"*"),
-            ],
-        })
-        await send({"type": "http.response.body", "body": content})
+        await _respond(send, status, payload)
+
+    async def _serve_waha_event(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """WAHA's signed events: no bearer token, the raw body checked against its HMAC."""
+        try:
+            raw = await _read_body(receive)
+            payload = await receive_waha_event(self._services, scope["headers"], raw)
+            status = 201
+        except WahooksError as exc:
+            status, payload = exc.status_code, body_for(exc)
+        except Exception:
+            log.exception("unhandled error", extra={"action": "api.error", "path": scope["path"]})
+            status, payload = 500, INTERNAL_ERROR
+        await _respond(send, status, payload)
+
+
+async def _respond(send: Send, status: int, payload: Any) -> None:
+    content = orjson.dumps(payload)
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(content)).encode()),
+            (b"access-control-allow-origin", b"*"),
+        ],
+    })
+    await send({"type": "http.response.body", "body": content})
 
 
 async def _read_body(receive: Receive) -> bytes:

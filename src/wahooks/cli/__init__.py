@@ -3,7 +3,12 @@ client modules, for everyone who drives a wahooks server through its API."""
 
 from __future__ import annotations
 
+# Importing a command module registers its commands on `main`.
+from wahooks.cli import account_commands as _account_commands  # noqa: F401
+from wahooks.cli import connection_commands as _connection_commands  # noqa: F401
+from wahooks.cli import listen as _listen  # noqa: F401
 from wahooks.cli import server as _server  # noqa: F401  (registers the operator commands)
+from wahooks.cli import webhook_commands as _webhook_commands  # noqa: F401
 from wahooks.cli.root import main
 
 __all__ = ["main"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from wahooks import __version__
+from wahooks.cli.aliases import AliasedGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wahooks")
 def main() -> None:
     """wahooks: WhatsApp events delivered to your webhooks, signed, retried and logged."""

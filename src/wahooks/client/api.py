@@ -70,13 +70,18 @@ class _Api(ABC, Generic[R]):
         """`GET /api`: `{"status": "ok"}` while the server runs."""
         return self._call("GET", "")
 
+    def get_me(self) -> R:
+        """The authenticated account: `{"id", "email", "name", "isAdmin"}`."""
+        return self._call("GET", "/me")
+
     # --- Connections ---
 
     def list_connections(self) -> R:
         return self._call("GET", "/connections")
 
-    def create_connection(self) -> R:
-        return self._call("POST", "/connections")
+    def create_connection(self, *, name: str | None = None) -> R:
+        """A new connection waiting for its QR scan (`name` is this server's extra)."""
+        return self._call("POST", "/connections", json={"name": name} if name else None)
 
     def get_or_create_scannable_connection(self, virgin_only: bool = False) -> R:
         """A connection ready to scan: `{"id", "status", "qr"}` (qr: base64 PNG or None).

@@ -5,16 +5,10 @@ delivers to public addresses. One rule, `TargetPolicy.check_address`, is enforce
 
 * create time: `TargetPolicy.check_url_resolving` validates the URL and what its name resolves to
   now, so the API can answer 400 with the reason (`TargetRefused` is a `BadRequest`);
-* connect time, names: `GuardedResolver` filters what the name resolves to at the moment aiohttp
-  connects, so a name that is re-pointed at 127.0.0.1 after creation (DNS rebinding) is refused;
-* connect time, every socket: the socket factory installed by `make_connector` checks the address
-  of each socket aiohttp is about to connect. aiohttp never calls the resolver for IP-literal
-  hosts, so this is the only hook that sees them, and it also covers anything else that reaches
-  connect without a lookup.
-
-At connect time refusals are raised as an `OSError` subclass of `TargetRefused`, so aiohttp wraps
-them in `aiohttp.ClientConnectorError` like any other failed connect (a sender that catches
-`aiohttp.ClientError` keeps working); `refusal_reason` digs the sentence back out for the log.
+* connect time: the delivery client (`wahooks.delivery.http_client`) resolves a name when it
+  opens a connection and checks every address with `check_address` before connecting, so a name
+  re-pointed at 127.0.0.1 after creation (DNS rebinding) is refused; IP-literal hosts are checked
+  the same way.
 
 `--allow-private-targets` (`WAHOOKS_ALLOW_PRIVATE_TARGETS=true`) builds a policy that refuses
 nothing, for local development and deliveries inside a private network.
@@ -23,7 +17,6 @@ nothing, for local development and deliveries inside a private network.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import re
 import socket
@@ -31,21 +24,14 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import NamedTuple
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from wahooks.errors import BadRequest
 
 __all__ = [
-    "GuardedResolver",
     "InvalidTargetURL",
     "TargetPolicy",
     "TargetRefused",
-    "find_refusal",
-    "make_connector",
-    "refusal_reason",
 ]
 
 logger = logging.getLogger(__name__)
@@ -74,24 +60,6 @@ class InvalidTargetURL(TargetRefused):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message, category="invalid-url")
-
-
-class _RefusedAtConnect(TargetRefused, OSError):
-    """A refusal raised inside aiohttp's connector.
-
-    Being an OSError makes aiohttp and aiohappyeyeballs treat it as one more failed connect:
-    they wrap it in ClientConnectorError instead of letting an unexpected type escape, and
-    happy-eyeballs still tries the remaining (allowed) addresses.
-    """
-
-    def __init__(self, message: str, *, address: str, category: str) -> None:
-        OSError.__init__(self, errno.EACCES, message)
-        self.message = message
-        self.address = address
-        self.category = category
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class _Refusal(NamedTuple):
@@ -323,126 +291,3 @@ class TargetPolicy:
                     lead = f"webhook URL host {host} resolves to {sockaddr[0]}, "
                     raise _refused(lead, str(sockaddr[0]), refusal)
         return normalised
-
-
-class GuardedResolver(AbstractResolver):
-    """An aiohttp resolver that drops the addresses `policy` refuses, at connect time.
-
-    If every address is refused it raises TargetRefused (an OSError subclass of it, which aiohttp
-    wraps in ClientConnectorDNSError); if only some are, aiohttp connects to the rest. The
-    default inner resolver is ThreadedResolver, the system resolver through loop.getaddrinfo,
-    the same lookup the create-time check uses. Construct it inside a running event loop.
-
-    Closing: aiohttp's connector does not close a resolver it was given. ThreadedResolver holds
-    nothing, so make_connector's resolver needs no closing; whoever passes another `inner` must
-    close this resolver after the connector.
-    """
-
-    def __init__(self, policy: TargetPolicy, inner: AbstractResolver | None = None) -> None:
-        self._policy = policy
-        self._inner = inner if inner is not None else ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if self._policy.allow_private:
-            return results
-        allowed: list[ResolveResult] = []
-        refused: list[tuple[str, _Refusal]] = []
-        for result in results:
-            refusal = _classify_text(result["host"])
-            if refusal is None:
-                allowed.append(result)
-            else:
-                refused.append((result["host"], refusal))
-        if refused and not allowed:
-            address, refusal = refused[0]
-            message = f"webhook host {host} resolves to {address}, {refusal.phrase}; {_HINT}"
-            raise _RefusedAtConnect(message, address=address, category=refusal.category)
-        if refused:
-            logger.warning(
-                "webhook host resolves partly to refused addresses; using the others",
-                extra={
-                    "action": "target_partly_refused",
-                    "host": host,
-                    "refused": [address for address, _ in refused],
-                },
-            )
-        return allowed
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def _guarded_socket_factory(policy: TargetPolicy) -> aiohttp.SocketFactoryType:
-    def create_socket(addr_info: aiohttp.AddrInfoType) -> socket.socket:
-        family, type_, proto, _, sockaddr = addr_info
-        address = str(sockaddr[0])
-        refusal = None if policy.allow_private else _classify_text(address)
-        if refusal is not None:
-            message = f"webhook target {address} is {refusal.phrase}; {_HINT}"
-            raise _RefusedAtConnect(message, address=address, category=refusal.category)
-        return socket.socket(family=family, type=type_, proto=proto)
-
-    return create_socket
-
-
-def make_connector(
-    policy: TargetPolicy, *, limit: int, limit_per_host: int
-) -> aiohttp.TCPConnector:
-    """A TCPConnector that connects only where `policy` allows, checked at connect time.
-
-    Names go through GuardedResolver (so DNS rebinding after creation is caught); every socket,
-    including those for IP-literal hosts that aiohttp does not resolve, is checked by a socket
-    factory before it connects. What the sender must still do:
-
-    * pass `allow_redirects=False`: a redirect is the receiver choosing a new target; wahooks
-      records the 3xx instead. (A followed redirect would still be checked here, as it connects
-      through this connector, but following is not the product's behaviour.)
-    * keep `trust_env=False` (the default) and pass no `proxy`: with a proxy the checked address
-      is the proxy's, not the webhook's.
-    * optionally call `policy.check_url(url)` first: it costs no I/O and, for URLs stored before
-      the policy changed, gives a clearer reason than the connector can (names like localhost,
-      legacy numeric hosts such as 2130706433 that aiohttp rejects as invalid URLs).
-
-    A refusal surfaces as `aiohttp.ClientConnectorError`; `refusal_reason(exc)` gives the reason.
-    """
-    return aiohttp.TCPConnector(
-        limit=limit,
-        limit_per_host=limit_per_host,
-        resolver=GuardedResolver(policy),
-        socket_factory=_guarded_socket_factory(policy),
-    )
-
-
-def find_refusal(exc: BaseException) -> TargetRefused | None:
-    """The TargetRefused behind whatever aiohttp raised, or None if the failure was not one.
-
-    aiohttp wraps connect-time refusals in ClientConnectorError (kept in `.os_error` and
-    `__cause__`); this walks `__cause__`, `__context__`, `os_error` and exception groups.
-    """
-    seen: set[int] = set()
-    pending: list[BaseException] = [exc]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, TargetRefused):
-            return current
-        linked: list[object] = [
-            current.__cause__,
-            current.__context__,
-            getattr(current, "os_error", None),
-        ]
-        if isinstance(current, BaseExceptionGroup):
-            linked.extend(current.exceptions)
-        pending.extend(e for e in linked if isinstance(e, BaseException))
-    return None
-
-
-def refusal_reason(exc: BaseException) -> str | None:
-    """The user-facing sentence saying why a delivery was refused, or None if it was not."""
-    refusal = find_refusal(exc)
-    return None if refusal is None else str(refusal)

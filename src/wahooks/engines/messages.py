@@ -7,8 +7,10 @@ form `<fromMe>_<chatId>_<waId>[_<participant>]`.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 MediaKind = Literal["image", "document", "video", "audio"]
 
@@ -92,3 +94,47 @@ def split_message_id(message_id: str) -> tuple[bool, str, str] | None:
     if not sep or "@" not in chat or not tail:
         return None
     return head == "true", chat, tail.split("_", 1)[0]
+
+
+def public_jid(jid: str) -> str:
+    """WhatsApp's user JID as WAHA shows it publicly: `...@s.whatsapp.net` -> `...@c.us`."""
+    return jid.replace("@s.whatsapp.net", "@c.us")
+
+
+def with_id_and_timestamp(answer: Any, chat_id: str) -> dict[str, Any]:
+    """WAHA's send answer, passed through, with a normalised `id` (WAHA's serialized message id)
+    and `timestamp` (Unix seconds) added: NOWEB answers a Baileys WebMessageInfo
+    (`key`, `messageTimestamp`), WEBJS an object id, other engines a WAMessage."""
+    out: dict[str, Any] = dict(answer) if isinstance(answer, Mapping) else {"result": answer}
+    out["id"] = _message_id(out, chat_id)
+    out["timestamp"] = _timestamp(out)
+    return out
+
+
+def _message_id(answer: Mapping[str, Any], chat_id: str) -> str | None:
+    current = answer.get("id")
+    if isinstance(current, str) and current:
+        return current
+    if isinstance(current, Mapping) and isinstance(current.get("_serialized"), str):
+        return str(current["_serialized"])
+    key = answer.get("key")
+    if isinstance(key, Mapping) and isinstance(key.get("id"), str):
+        remote = key.get("remoteJid")
+        chat = public_jid(remote) if isinstance(remote, str) and remote else chat_id
+        from_me = "false" if key.get("fromMe") is False else "true"
+        return f"{from_me}_{chat}_{key['id']}"
+    return None
+
+
+def _timestamp(answer: Mapping[str, Any]) -> int:
+    for name in ("timestamp", "messageTimestamp"):
+        value = answer.get(name)
+        if isinstance(value, Mapping):  # protobuf Long serialised as {low, high, unsigned}
+            value = value.get("low")
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float) and value > 0:
+            return int(value)
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    return int(time.time())

@@ -4,13 +4,17 @@ It behaves like a WAHA NOWEB session from the outside: a new session waits for a
 PNG), a simulated scan links it, and contacts can write to it or start typing. Every event it emits
 has WAHA's exact shape, so receivers built against the sandbox work unchanged on real WhatsApp.
 Session state lives in the connection row; chats exist only in memory (a sandbox restart forgets
-them).
+them). Messages sent through the API appear as WAHA shows them: `message.any` (fromMe, source api,
+ack PENDING), then `message.ack` SERVER, DEVICE and READ a moment later.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import io
+import mimetypes
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -19,12 +23,21 @@ from typing import Any
 import segno
 
 from wahooks import __version__
+from wahooks.engines import sandbox_messages as wa
 from wahooks.engines.base import EngineEvent, EventSink
 from wahooks.engines.envelope import envelope
-from wahooks.errors import Conflict, EngineUnavailable
+from wahooks.engines.messages import (
+    MediaContent,
+    MediaMessage,
+    OutgoingMessage,
+    split_message_id,
+)
+from wahooks.errors import BadRequest, Conflict, EngineUnavailable, NotFound
 from wahooks.models import Connection, ConnectionStatus
 
 PRESENCES = ("online", "offline", "typing", "recording", "paused")
+ACK_DELAYS = ((1, 0.05), (2, 0.2), (3, 0.5))  # (ack level, seconds after the previous one)
+EDIT_WINDOW_SECONDS = 15 * 60
 _VERSION = f"wahooks-sandbox/{__version__}"
 
 
@@ -43,17 +56,29 @@ class _Session:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     qr_text: str = ""
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # oldest first
+    media: dict[str, MediaContent] = field(default_factory=dict)
 
 
 class SandboxEngine:
     name = "NOWEB"
 
-    def __init__(self) -> None:
+    def __init__(self, *, public_url: str = "http://127.0.0.1:3001") -> None:
         self._sink: EventSink | None = None
         self._sessions: dict[str, _Session] = {}
+        self._public_url = public_url.rstrip("/")
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def attach(self, sink: EventSink) -> None:
         self._sink = sink
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # the engine protocol ------------------------------------------------------------------------
 
@@ -91,12 +116,103 @@ class SandboxEngine:
     async def chats(
         self, connection: Connection, *, limit: int, offset: int
     ) -> list[dict[str, Any]]:
+        # Newest first; within one second, the chat written to last comes first.
         chats = sorted(
-            self._session(connection).chats.values(),
+            reversed(self._session(connection).chats.values()),
             key=lambda chat: chat["conversationTimestamp"],
             reverse=True,
         )
-        return chats[offset : offset + limit]
+        return [dict(chat) for chat in chats[offset : offset + limit]]
+
+    # messaging ----------------------------------------------------------------------------------
+
+    async def send(self, connection: Connection, message: OutgoingMessage) -> dict[str, Any]:
+        me = self._require_working(connection)
+        wa_id = wa.whatsapp_message_id()
+        message_id = f"true_{message.chat_id}_{wa_id}"
+        media = self._keep_media(connection, message, message_id)
+        payload = wa.outgoing(message, wa_id, int(time.time()), media)
+        self._remember_chat(connection, message.chat_id, payload)
+        await self._emit(connection, [("message.any", payload)], me)
+        self._spawn(self._acknowledge(connection, payload, me))
+        return wa.send_answer(payload)
+
+    async def mark_read(self, connection: Connection, chat_id: str) -> None:
+        self._require_working(connection)
+        chat = self._session(connection).chats.get(chat_id)
+        if chat is not None:
+            chat["unreadCount"] = 0
+
+    async def set_typing(self, connection: Connection, chat_id: str, typing: bool) -> None:
+        self._require_working(connection)
+
+    async def react(self, connection: Connection, message_id: str, reaction: str) -> None:
+        me = self._require_working(connection)
+        parts = split_message_id(message_id)
+        if parts is None:
+            raise BadRequest(
+                "messageId must be a WhatsApp message id such as true_14155550123@c.us_3EB0..."
+            )
+        payload = wa.reaction(parts[1], message_id, reaction, int(time.time()))
+        await self._emit(connection, [("message.reaction", payload)], me)
+
+    async def edit_message(
+        self, connection: Connection, chat_id: str, message_id: str, text: str
+    ) -> dict[str, Any]:
+        me = self._require_working(connection)
+        original = self._find(connection, chat_id, message_id)
+        if original is None:
+            raise NotFound("Message not found")
+        if not original["fromMe"]:
+            raise Conflict("Only your own messages can be edited")
+        now = int(time.time())
+        if now - original["timestamp"] > EDIT_WINDOW_SECONDS:
+            raise Conflict("A message can be edited for 15 minutes after it was sent")
+        original["body"] = text
+        payload = wa.edited(original, text, now)
+        await self._emit(connection, [("message.edited", payload)], me)
+        return wa.send_answer(payload)
+
+    async def messages(
+        self, connection: Connection, chat_id: str, *, limit: int, offset: int, until: int | None
+    ) -> list[dict[str, Any]]:
+        self._require_working(connection)
+        history = self._session(connection).history.get(chat_id, [])
+        found = [m for m in reversed(history) if until is None or m["timestamp"] <= until]
+        return [dict(m) for m in found[offset : offset + limit]]
+
+    async def message(
+        self, connection: Connection, chat_id: str, message_id: str
+    ) -> dict[str, Any] | None:
+        self._require_working(connection)
+        found = self._find(connection, chat_id, message_id)
+        return None if found is None else dict(found)
+
+    async def contacts(
+        self, connection: Connection, *, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        self._require_working(connection)
+        jids = sorted(jid for jid in self._session(connection).chats if jid.endswith("@c.us"))
+        return [
+            {"jid": jid, "name": None, "phoneNumber": jid.split("@", 1)[0], "isGroup": False}
+            for jid in jids[offset : offset + limit]
+        ]
+
+    async def profile_picture(self, connection: Connection, contact_id: str) -> str | None:
+        self._require_working(connection)
+        return None
+
+    async def media(self, connection: Connection, filename: str) -> MediaContent | None:
+        return self._session(connection).media.get(filename)
+
+    async def message_media(
+        self, connection: Connection, chat_id: str, message_id: str
+    ) -> MediaContent | None:
+        found = self._find(connection, chat_id, message_id)
+        media = found.get("media") if found is not None else None
+        if not isinstance(media, dict) or not isinstance(media.get("filename"), str):
+            return None
+        return self._session(connection).media.get(media["filename"])
 
     # what only the sandbox can do ---------------------------------------------------------------
 
@@ -151,7 +267,7 @@ class SandboxEngine:
                 "status": 3,
             },
         }
-        self._remember_chat(connection, sender, payload)
+        self._remember_chat(connection, sender, payload, unread=True)
         await self._emit(connection, [("message", payload), ("message.any", payload)], me)
         return message_id
 
@@ -179,12 +295,18 @@ class SandboxEngine:
             )
         return _me(connection, connection.phone_number)
 
-    def _remember_chat(self, connection: Connection, chat_id: str, message: dict[str, Any]) -> None:
-        self._session(connection).chats[chat_id] = {
+    def _remember_chat(
+        self, connection: Connection, chat_id: str, message: dict[str, Any], *, unread: bool = False
+    ) -> None:
+        session = self._session(connection)
+        before = session.chats.pop(chat_id, None)
+        unread_count = (before["unreadCount"] if before else 0) + 1 if unread else 0
+        session.chats[chat_id] = {
             "id": chat_id,
             "name": None,
+            "isGroup": chat_id.endswith("@g.us"),
             "conversationTimestamp": message["timestamp"],
-            "unreadCount": 1,
+            "unreadCount": unread_count,
             "lastMessage": {
                 "id": message["id"],
                 "body": message["body"],
@@ -192,6 +314,49 @@ class SandboxEngine:
                 "timestamp": message["timestamp"],
             },
         }
+        session.history.setdefault(chat_id, []).append(message)
+
+    def _find(
+        self, connection: Connection, chat_id: str, message_id: str
+    ) -> dict[str, Any] | None:
+        history = self._session(connection).history
+        chats = [chat_id] if chat_id else list(history)
+        for chat in chats:
+            for message in history.get(chat, []):
+                if message["id"] == message_id:
+                    return message
+        return None
+
+    def _keep_media(
+        self, connection: Connection, message: OutgoingMessage, message_id: str
+    ) -> dict[str, Any] | None:
+        """The `media` of a sent file: inline data is kept and served by the media proxy."""
+        if not isinstance(message, MediaMessage):
+            return None
+        file = message.file
+        if file.data is None:
+            return {"url": file.url, "mimetype": file.mimetype, "filename": file.filename,
+                    "error": None}
+        extension = mimetypes.guess_extension(file.mimetype.split(";", 1)[0].strip()) or ".bin"
+        filename = message_id + extension
+        self._session(connection).media[filename] = MediaContent(
+            base64.b64decode(file.data), file.mimetype
+        )
+        url = f"{self._public_url}/api/connections/{connection.id}/media/{filename}"
+        return {"url": url, "mimetype": file.mimetype, "filename": filename, "error": None}
+
+    async def _acknowledge(
+        self, connection: Connection, payload: dict[str, Any], me: dict[str, Any]
+    ) -> None:
+        for level, delay in ACK_DELAYS:
+            await asyncio.sleep(delay)
+            payload["ack"], payload["ackName"] = level, wa.ACK_NAMES[level]
+            await self._emit(connection, [("message.ack", wa.ack(payload, level))], me)
+
+    def _spawn(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _status(
         self, connection: Connection, status: str, *, me: dict[str, Any] | None = None

@@ -1,0 +1,176 @@
+"""`wahooks webhooks` (`wh`, `w`): where a connection's events go, and their delivery logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.text import Text
+
+from wahooks.cli import output
+from wahooks.cli.aliases import AliasedGroup
+from wahooks.cli.api_access import Api, api_command
+from wahooks.cli.root import main
+
+_LOG_STATUS_STYLE = {"delivered": "green", "failed": "red", "pending": "yellow"}
+
+
+@main.group(cls=AliasedGroup, aliases=("wh", "w"))
+def webhooks() -> None:
+    """Manage webhooks: URLs that receive a connection's events, signed."""
+
+
+def _events(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+@webhooks.command("list", aliases=("ls",))
+@click.argument("connection_id")
+@api_command()
+def list_webhooks(api: Api, connection_id: str) -> None:
+    """List a connection's webhooks."""
+    found = api.client.list_webhooks(connection_id)
+    if api.as_json:
+        return output.emit_json(found)
+    if not found:
+        return output.dim(
+            f"No webhooks yet. Create one: wahooks webhooks create {connection_id} URL"
+        )
+    rows = [
+        (w["id"], Text(str(w["active"]).lower(), style="green" if w["active"] else "red"),
+         w["url"], ",".join(w.get("events") or []))
+        for w in found
+    ]
+    output.table(("ID", "ACTIVE", "URL", "EVENTS"), rows, noun="webhook")
+
+
+@webhooks.command("create")
+@click.argument("connection_id")
+@click.argument("url")
+@click.argument("events", required=False, default="*", metavar="[EVENTS]")
+@api_command()
+def create_webhook(api: Api, connection_id: str, url: str, events: str) -> None:
+    """Create a webhook for EVENTS (comma separated; default: all, `*`)."""
+    created = api.client.create_webhook(connection_id, url, _events(events) or ["*"])
+    if api.as_json:
+        return output.emit_json(created)
+    output.success(f"Created webhook {created['id']}")
+    output.panel(
+        "Signing secret",
+        f"{created['signingSecret']}\n\nEvery delivery is signed with it (X-WAHooks-Signature);"
+        " verify it in your receiver with wahooks.verify_signature. Keep it secret.",
+        style="yellow",
+    )
+
+
+@webhooks.command("update")
+@click.argument("webhook_id")
+@click.option("--url", help="New URL")
+@click.option("--events", help="New events, comma separated")
+@click.option("--active", type=bool, help="true to deliver, false to pause")
+@api_command()
+def update_webhook(
+    api: Api, webhook_id: str, url: str | None, events: str | None, active: bool | None
+) -> None:
+    """Change a webhook's URL, events or active flag."""
+    changes: dict[str, Any] = {}
+    if url:
+        changes["url"] = url
+    if events:
+        changes["events"] = _events(events)
+    if active is not None:
+        changes["active"] = active
+    if not changes:
+        output.fail("Nothing to change", "Give at least one of --url, --events, --active.")
+    updated = api.client.update_webhook(webhook_id, **changes)
+    if api.as_json:
+        return output.emit_json(updated)
+    output.success(f"Updated webhook {webhook_id}")
+    api.show(updated)
+
+
+@webhooks.command("delete", aliases=("rm",))
+@click.argument("webhook_id")
+@api_command()
+def delete_webhook(api: Api, webhook_id: str) -> None:
+    """Delete a webhook and its logs."""
+    deleted = api.client.delete_webhook(webhook_id)
+    if api.as_json:
+        return output.emit_json(deleted)
+    output.success("Webhook deleted")
+
+
+@webhooks.command("logs")
+@click.argument("webhook_id")
+@click.option("-v", "--verbose", is_flag=True, help="Show each event's whole body")
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]),
+              help="Only deliveries in this state")
+@click.option("--limit", type=click.IntRange(1, 1000), help="Deliveries to show at most [100]")
+@api_command()
+def logs(api: Api, webhook_id: str, verbose: bool, status: str | None,
+         limit: int | None) -> None:
+    """Show a webhook's deliveries, newest first, with each one's attempts."""
+    found = api.client.get_webhook_logs(webhook_id, status=status, limit=limit)
+    if api.as_json:
+        return output.emit_json(found)
+    if not found:
+        return output.dim("No deliveries yet. Send one: wahooks webhooks test " + webhook_id)
+    rows = [
+        (entry["id"], entry.get("eventType") or "",
+         Text(entry["status"], style=_LOG_STATUS_STYLE.get(entry["status"], "")),
+         str(entry.get("attempts", "")), entry.get("createdAt") or "")
+        for entry in found
+    ]
+    output.table(("ID", "EVENT", "STATUS", "TRIES", "CREATED"), rows, noun="log")
+    for entry in found:
+        _detail(entry, verbose)
+
+
+def _detail(entry: dict[str, Any], verbose: bool) -> None:
+    payload = entry.get("payload")
+    inner = payload.get("payload") if isinstance(payload, dict) else None
+    body = inner.get("body") if isinstance(inner, dict) else None
+    error = entry.get("lastError")
+    if not (verbose or body or error):
+        return
+    output.plain(f"{entry['id']}  {entry.get('eventType')}")
+    if body:
+        output.dim(f"  └─ {body}")
+    if error:
+        output.dim(f"  └─ last error: {error}")
+    if verbose:
+        output.dim("  └─ payload: " + json.dumps(payload, ensure_ascii=False))
+        for attempt in entry.get("attemptLog") or []:
+            result = attempt.get("statusCode") or attempt.get("error")
+            output.dim(f"     attempt {attempt.get('attempt')} at {attempt.get('at')}: {result}"
+                       f" ({attempt.get('durationMs')} ms)")
+
+
+@webhooks.command("test")
+@click.argument("webhook_id")
+@api_command()
+def test_webhook(api: Api, webhook_id: str) -> None:
+    """Deliver the test event to a webhook."""
+    result = api.client.test_webhook(webhook_id)
+    if api.as_json:
+        return output.emit_json(result)
+    output.success(f"Test event enqueued (log: {result['logId']})")
+
+
+@webhooks.command("redeliver")
+@click.argument("webhook_id")
+@click.argument("log_id", required=False)
+@api_command()
+def redeliver(api: Api, webhook_id: str, log_id: str | None) -> None:
+    """Deliver a logged event (LOG_ID) again, or every failed one."""
+    if log_id:
+        result = api.client.redeliver(webhook_id, log_id)
+        message = f"Redelivery enqueued (log: {result['logId']})"
+    else:
+        result = api.client.redeliver_failed(webhook_id)
+        count = result["count"]
+        message = f"{count} failed deliver{'y' if count == 1 else 'ies'} enqueued again"
+    if api.as_json:
+        return output.emit_json(result)
+    output.success(message)

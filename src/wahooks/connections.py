@@ -20,7 +20,7 @@ from typing import Any
 
 from wahooks.clock import now_ms
 from wahooks.engines.base import Engine
-from wahooks.errors import Forbidden, NotFound
+from wahooks.errors import Forbidden, NotFound, WahooksError
 from wahooks.ids import parse_uuid, uuid7
 from wahooks.models import Connection, ConnectionStatus, User
 from wahooks.storage.base import Store
@@ -93,7 +93,12 @@ class ConnectionService:
         )
         await self._store.create_connection(connection)
         self._remember(connection)
-        await self.engine.start_session(connection)
+        try:
+            await self.engine.start_session(connection)
+        except WahooksError:
+            # Refused outright (every WAHA server full, WAHA said no): not left behind pending.
+            await self._set_status(connection, ConnectionStatus.STOPPED)
+            raise
         return await self._reload(connection.id)
 
     async def rename(self, connection: Connection, name: str | None) -> Connection:

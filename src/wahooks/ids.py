@@ -7,7 +7,7 @@ than random uuid4 keys, and it lets "newest first" be an index scan on the prima
 
 from __future__ import annotations
 
-import os
+import random
 import threading
 import time
 import uuid
@@ -27,14 +27,16 @@ class _Uuid7Source:
             now_ms = time.time_ns() // 1_000_000
             if now_ms > self._last_ms:
                 self._last_ms = now_ms
-                self._rand_a = int.from_bytes(os.urandom(2), "big") & 0x07FF
+                self._rand_a = random.getrandbits(11)
             else:
                 self._rand_a += 1
                 if self._rand_a > 0x0FFF:
                     self._last_ms += 1
                     self._rand_a = 0
             ms, rand_a = self._last_ms, self._rand_a
-        rand_b = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
+        # Keys must be unique, not secret (every read is authorised), so the process's PRNG does;
+        # os.urandom costs a system call per id.
+        rand_b = random.getrandbits(62)
         value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
         return str(uuid.UUID(int=value))
 

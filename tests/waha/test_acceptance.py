@@ -282,6 +282,7 @@ def test_a_wrong_api_key_is_a_502_not_a_500(
         created = client.post("/connections")
         assert created.status_code == 502
         assert "WAHA answered POST /api/sessions with 401" in created.json()["message"]
+        assert client.get("/connections").json() == []
     fake_waha.violations.clear()  # the wrong key was the point
 
 
@@ -300,6 +301,7 @@ def test_two_waha_servers_share_sessions_by_capacity(
         full = client.post("/connections")
         assert full.status_code == 503
         assert "at capacity" in full.json()["message"]
+        assert len(client.get("/connections").json()) == 3  # the refused one is not left behind
         on_big = next(c for c in made if c["sessionName"] in big.sessions)
         assert client.delete(f"/connections/{on_big['id']}").status_code == 200
         again = create(client)

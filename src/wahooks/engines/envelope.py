@@ -7,7 +7,7 @@ lower-case ULID), `timestamp` (ms), `event`, `session`, `metadata`, `me`, `paylo
 
 from __future__ import annotations
 
-import os
+import random
 import time
 from typing import Any
 
@@ -18,7 +18,9 @@ ENGINE = "NOWEB"
 
 def ulid() -> str:
     """A lower-case ULID: 48 bits of milliseconds then 80 random bits, Crockford base32."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    # Event ids need uniqueness, not secrecy: the process's PRNG avoids a getrandom() system call
+    # per event (measured at ~7% of the ingest path's CPU under load).
+    value = (time.time_ns() // 1_000_000) << 80 | random.getrandbits(80)
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])

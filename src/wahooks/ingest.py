@@ -96,9 +96,10 @@ class Ingest:
         self, events: list[NewEvent], *, only_webhook: str | None
     ) -> list[DeliveryJob]:
         dispatcher = self._dispatcher
+        claim = dispatcher.wants_more()
         per_event = await self._store.ingest(
             events,
-            claim_lease_ms=self._lease_ms if dispatcher.wants_more() else None,
+            claim_lease_ms=self._lease_ms if claim else None,
             only_webhook=only_webhook,
             defer_webhooks=dispatcher.saturated_webhooks(),
         )
@@ -106,6 +107,8 @@ class Ingest:
         claimed = [job for job in jobs if job.attempt]
         if claimed:
             dispatcher.submit(claimed)
-        if len(claimed) < len(jobs):
+        if not claim and jobs:
+            # Left in the database for the claim loop. (Deliveries deferred for a saturated
+            # endpoint need no wake-up: the dispatcher looks again when that endpoint drains.)
             dispatcher.poke()
         return jobs

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+
 from support.receiver import Receiver
 from support.server import ServerProcess, connected_connection, wait_until
 

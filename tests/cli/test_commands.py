@@ -290,3 +290,13 @@ def test_a_server_going_down_mid_session(start_server: Any, tmp_path: Path) -> N
 @pytest.mark.parametrize("args", [["connections", "create", "--name"], ["webhooks", "create"]])
 def test_usage_errors_exit_2(wahooks: Wahooks, args: list[str]) -> None:
     assert wahooks(*args).exit_code == 2
+
+
+def test_sending_through_the_real_server(server: ServerProcess, wahooks: Wahooks) -> None:
+    connection_id = _new_connection(wahooks)
+    _scan(server, connection_id)
+    sent = wahooks("connections", "send", connection_id, "+14155550123", "Hi!", "--skip-presence")
+    assert "✓ Message sent to +14155550123" in sent.stdout
+    answer = parsed(wahooks("c", "send-location", connection_id, "14155550123", "1.5", "2.5",
+                            "--skip-presence", "--json"))
+    assert answer["id"]

@@ -176,3 +176,25 @@ def test_a_server_that_is_down_raises_a_transport_error() -> None:
 
     with pytest.raises(httpx.ConnectError):
         asyncio.run(call())
+
+
+def test_messaging_through_the_sdk(server: ServerProcess, client: WAHooks) -> None:
+    connection = client.create_connection()
+    _scan(server, connection["id"])
+    chat = "14155550123@c.us"
+    sent = client.send_message(connection["id"], chat, "Your order shipped", skip_presence=True)
+    assert isinstance(sent, dict) and sent["id"]
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+    assert client.send_image(connection["id"], chat, data=png, mimetype="image/png",
+                             caption="box", skip_presence=True)["id"]
+    assert client.send_location(connection["id"], chat, 52.52, 13.405, "Shop",
+                                skip_presence=True)["id"]
+    assert client.send_contact(connection["id"], chat, "Jane", "+14155550100",
+                               skip_presence=True)["id"]
+    assert client.mark_read(connection["id"], chat) == {"success": True}
+    assert client.start_typing(connection["id"], chat) == {"success": True}
+    assert client.stop_typing(connection["id"], chat) == {"success": True}
+    assert client.react(connection["id"], chat, sent["id"], "👍") == {"success": True}
+    with pytest.raises(WAHooksError) as refused:
+        client.send_message(connection["id"], "", "x", skip_presence=True)
+    assert refused.value.status_code == 400

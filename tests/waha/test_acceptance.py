@@ -231,10 +231,15 @@ def test_status_follows_failed_and_stopped(client: httpx.Client, fake_waha: Fake
     wait_until(lambda: client.get(f"/connections/{waiting['id']}/qr").status_code == 200)
 
     working = linked(client, fake_waha)
+    creates = len(fake_waha.calls("SessionsController_create"))
     fake_waha.set_status(working["sessionName"], "STOPPED")
+    assert client.get(f"/connections/{working['id']}/qr").status_code in (200, 503)
     wait_until(lambda: fake_waha.calls("SessionsController_start")
                and fake_waha.session(working["sessionName"]).status == "WORKING")
     wait_status(client, working["id"], "connected")
+    # Started again as it was: no reset, no logout, so no new scan.
+    assert len(fake_waha.calls("SessionsController_create")) == creates
+    assert fake_waha.calls("SessionsController_logout") == []
     listed = client.get("/connections").json()
     assert {c["id"] for c in listed} >= {waiting["id"], working["id"]}
 
@@ -309,3 +314,12 @@ def test_two_waha_servers_share_sessions_by_capacity(
         # Each session's events come in from its own server.
         small.scan(next(iter(small.sessions)))
         wait_until(lambda: any(c["status"] == "connected" for c in client.get("/connections").json()))
+
+
+def test_get_or_create_answers_a_qr_code(client: httpx.Client, fake_waha: FakeWaha) -> None:
+    made = client.post("/connections/get-or-create", json={"virgin_only": True})
+    assert made.status_code == 201, made.text
+    assert base64.b64decode(made.json()["qr"]).startswith(b"\x89PNG")
+    again = client.post("/connections/get-or-create")
+    assert again.json()["id"] == made.json()["id"]
+    assert base64.b64decode(again.json()["qr"]).startswith(b"\x89PNG")

@@ -252,12 +252,15 @@ _media_command("send-audio", "audio (a voice note)", caption=False, filename=Fal
 @click.argument("longitude", type=float)
 @click.option("--name", help="Name of the place")
 @click.option("--address", help="Address of the place")
+@click.option("--skip-presence", is_flag=True, help="Send at once, without seen/typing first")
 @api_command()
 def send_location(api: Api, connection_id: str, phone: str, latitude: float,
-                  longitude: float, name: str | None, address: str | None) -> None:
+                  longitude: float, name: str | None, address: str | None,
+                  skip_presence: bool) -> None:
     """Send a location pin."""
     sent = api.client.send_location(
-        connection_id, chat_id(phone), latitude, longitude, name=name, address=address
+        connection_id, chat_id(phone), latitude, longitude, name=name, address=address,
+        skip_presence=skip_presence,
     )
     _sent(api, sent, f"Location sent to {phone}")
 
@@ -267,11 +270,14 @@ def send_location(api: Api, connection_id: str, phone: str, latitude: float,
 @click.argument("phone")
 @click.argument("contact_name")
 @click.argument("contact_phone")
+@click.option("--skip-presence", is_flag=True, help="Send at once, without seen/typing first")
 @api_command()
 def send_contact(api: Api, connection_id: str, phone: str, contact_name: str,
-                 contact_phone: str) -> None:
+                 contact_phone: str, skip_presence: bool) -> None:
     """Send a contact card."""
-    sent = api.client.send_contact(connection_id, chat_id(phone), contact_name, contact_phone)
+    sent = api.client.send_contact(
+        connection_id, chat_id(phone), contact_name, contact_phone, skip_presence=skip_presence
+    )
     _sent(api, sent, f"Contact sent to {phone}")
 
 

@@ -51,6 +51,8 @@ INGEST_PATH = "/api/events/waha"
 # WAHA retries an event wahooks did not take (restarting, say): 2, 4, 8 ... s, about 34 min in all.
 WEBHOOK_RETRIES = {"policy": "exponential", "delaySeconds": 2, "attempts": 10}
 BAD_SIGNATURE = "Invalid or missing X-Webhook-Hmac signature"
+QR_WAIT_SECONDS = 5.0
+QR_WAIT_POLLS = 20
 
 
 @dataclass
@@ -188,19 +190,42 @@ class WahaEngine:
                         extra={"action": "waha.delete_deferred", "session": session.session_name})
 
     async def qr_png(self, connection: Connection) -> bytes | None:
+        """The QR code while WAHA waits for a scan; None otherwise (the caller polls again). A
+        session that is just starting is waited for a few seconds, as the original polls."""
         session = await self._session_of(connection)
-        client = self._client(session)
         info = await self.session_info(session)
+        for _ in range(QR_WAIT_POLLS):
+            if info is None or info.get("status") != "STARTING":
+                break
+            await asyncio.sleep(QR_WAIT_SECONDS / QR_WAIT_POLLS)
+            info = await self.session_info(session)
         status = None if info is None else info.get("status")
-        if info is None or status in ("FAILED", "STOPPED"):
-            # Gone or dead: a fresh session brings a fresh QR code (the caller polls again).
-            await self.restart_session(connection)
-            return None
-        if status != "SCAN_QR_CODE":
+        if status == "SCAN_QR_CODE":
+            return await self._qr_image(session)
+        if info is None:
+            await self.restart_session(connection)  # WAHA lost it: a fresh session
+        elif status in ("STOPPED", "FAILED"):
+            await self._revive(connection, session, status)
+        else:
             await self.observe(session.session_name, info)
-            return None
+        return None
+
+    async def _revive(self, connection: Connection, session: WahaSession, status: str) -> None:
+        """A stopped or failed session, asked for its QR code. A linked one is started again as
+        it is, keeping its login (the original reset it, and the phone had to scan again); one
+        that never linked is reset for a fresh QR code."""
+        name = segment(session.session_name)
+        client = self._client(session)
+        if not connection.phone_number:
+            await self.restart_session(connection)
+        elif status == "STOPPED":
+            await client.call("POST", f"/api/sessions/{name}/start")
+        else:
+            await client.call("POST", f"/api/sessions/{name}/restart")
+
+    async def _qr_image(self, session: WahaSession) -> bytes | None:
         try:
-            answer = await client.call(
+            answer = await self._client(session).call(
                 "GET", f"/api/{segment(session.session_name)}/auth/qr", params={"format": "image"}
             )
         except WahaRefused as exc:

@@ -50,10 +50,12 @@ from wahooks.delivery.sender import Sender
 from wahooks.delivery.targets import TargetPolicy
 from wahooks.engines.base import Engine
 from wahooks.engines.sandbox import SandboxEngine
-from wahooks.engines.waha import WahaEngine, waha_servers
+from wahooks.engines.waha import WahaEngine
+from wahooks.engines.waha_servers import waha_servers
 from wahooks.errors import WahooksError
 from wahooks.ingest import Ingest
 from wahooks.live import LiveEvents
+from wahooks.live_fanout import LiveFanout
 from wahooks.storage.base import Store
 from wahooks.storage.postgres import PostgresStore
 from wahooks.storage.sqlite import SqliteStore
@@ -203,10 +205,26 @@ async def run_worker(settings: Settings, *, announce: IO[str] = sys.stdout) -> N
 def create_app(settings: Settings) -> ASGIApp:
     services = build_services(settings)
 
+    live = LiveEvents()
+    services.ingest.add_listener(live.publish)
+    fanout = None
+    if isinstance(services.store, PostgresStore):
+        # Other API processes on the database may hold this account's WebSockets.
+        fanout = LiveFanout(
+            services.store, live, services.connections, process_id=services.dispatcher.worker_id
+        )
+        services.ingest.add_listener(fanout.publish)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(services):
-            yield
+            if fanout is not None:
+                fanout.start()
+            try:
+                yield
+            finally:
+                if fanout is not None:
+                    await fanout.stop()
 
     app = FastAPI(
         title="wahooks",
@@ -220,8 +238,7 @@ def create_app(settings: Settings) -> ASGIApp:
         redirect_slashes=False,
     )
     app.state.services = services
-    app.state.live = LiveEvents()
-    services.ingest.add_listener(app.state.live.publish)
+    app.state.live = live
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                        allow_headers=["*"])
     app.add_exception_handler(WahooksError, on_wahooks_error)

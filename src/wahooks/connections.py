@@ -52,7 +52,8 @@ class ConnectionService:
         # database is trusted for CACHE_SECONDS, the bound on seeing another process's change.
         self._by_session: dict[str, tuple[float, Connection]] = {}
         self._by_id: dict[str, tuple[float, Connection]] = {}
-        self._status_event_at: dict[str, int] = {}
+        self._status_event_at: dict[str, int] = {}  # WAHA's clock: orders events
+        self._status_applied_at: dict[str, float] = {}  # ours: when the last event was applied
 
     async def by_session(self, session_name: str) -> Connection | None:
         """The live connection running `session_name`; None if unknown or deleted."""
@@ -65,6 +66,13 @@ class ConnectionService:
                 return None
             connection = self._remember(found)
         return None if connection.status is ConnectionStatus.STOPPED else connection
+
+    async def by_id(self, connection_id: str) -> Connection | None:
+        cached = self._by_id.get(connection_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found = await self._store.get_connection(connection_id)
+        return None if found is None else self._remember(found)
 
     async def owned(self, user: User, connection_id: str) -> Connection:
         cached = self._by_id.get(connection_id)
@@ -136,15 +144,20 @@ class ConnectionService:
             if at < self._status_event_at.get(connection.session_name, 0):
                 return connection
             self._status_event_at[connection.session_name] = at
+        self._status_applied_at[connection.session_name] = time.monotonic()
         me = event.get("me")
         return await self._apply_engine_status(
             connection, engine_status, me if isinstance(me, Mapping) else None
         )
 
     async def observe_engine_status(
-        self, session_name: str, status: str, me: Mapping[str, Any] | None
+        self, session_name: str, status: str, me: Mapping[str, Any] | None, *,
+        seen_at: float | None = None,
     ) -> None:
-        """A status the engine reported outside an event (the WAHA reconcile loop, a QR poll)."""
+        """A status the engine reported outside an event (the WAHA reconcile loop, a QR poll),
+        as it was at `seen_at` (time.monotonic()): an event applied since then is newer news."""
+        if seen_at is not None and self._status_applied_at.get(session_name, 0.0) > seen_at:
+            return
         connection = await self.by_session(session_name)
         if connection is not None:
             await self._apply_engine_status(connection, status, me)

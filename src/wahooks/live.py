@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wahooks.clock import iso, now_ms
@@ -90,12 +90,21 @@ class LiveEvents:
     def __init__(self, *, max_queued: int = MAX_QUEUED) -> None:
         self.max_queued = max_queued
         self._by_user: dict[str, set[Subscriber]] = {}
+        self.on_accounts_changed: Callable[[], None] | None = None
+        """Told when the set of accounts with subscribers changes (cross-process fan-out)."""
+
+    def accounts(self) -> set[str]:
+        """The accounts that have at least one open WebSocket here."""
+        return set(self._by_user)
 
     def subscribe(self, user_id: str, *, base_url: str, envelope: bool = False) -> Subscriber:
         subscriber = Subscriber(
             user_id, base_url=base_url, envelope=envelope, max_queued=self.max_queued
         )
+        first = user_id not in self._by_user
         self._by_user.setdefault(user_id, set()).add(subscriber)
+        if first and self.on_accounts_changed is not None:
+            self.on_accounts_changed()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -104,6 +113,8 @@ class LiveEvents:
             subscribers.discard(subscriber)
             if not subscribers:
                 del self._by_user[subscriber.user_id]
+                if self.on_accounts_changed is not None:
+                    self.on_accounts_changed()
 
     def subscribers(self) -> int:
         return sum(len(subscribers) for subscribers in self._by_user.values())

@@ -100,6 +100,8 @@ class FakeWaha:
         self.api_key = api_key
         self.retry_delay_scale = retry_delay_scale
         self.send_answer = send_answer
+        self.delay = 0.0
+        """Seconds every answer waits (a WAHA that hangs)."""
         self.sessions: dict[str, FakeSession] = {}
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
@@ -212,6 +214,8 @@ class FakeWaha:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.rel_url.raw_path
         body = await request.read()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if request.headers.get("X-Api-Key") != self.api_key:
             self.violations.append(f"{request.method} {raw_path}: missing or wrong X-Api-Key")
             return _error(401, "Unauthorized")

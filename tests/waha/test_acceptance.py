@@ -279,6 +279,25 @@ def test_waha_refusals_are_clear_errors(client: httpx.Client, fake_waha: FakeWah
     assert missing.status_code == 404
 
 
+def test_a_waha_that_does_not_answer_times_out_as_a_503(
+    start_server: Callable[..., ServerProcess], fake_waha: FakeWaha
+) -> None:
+    server = start_server(waha_url=fake_waha.url, waha_api_key=fake_waha.api_key,
+                          **{**WAHA_ENV, "waha_timeout": "0.5"})
+    with server.client() as client:
+        connection = linked(client, fake_waha)
+        fake_waha.delay = 1.5
+        try:
+            slow = client.get(f"/connections/{connection['id']}/me")
+        finally:
+            fake_waha.delay = 0
+        assert slow.status_code == 503
+        assert slow.json()["message"] == (
+            f"WAHA at {fake_waha.url} did not answer GET"
+            f" /api/sessions/{connection['sessionName']}/me in time")
+        assert slow.elapsed.total_seconds() < 1.4
+
+
 def test_a_wrong_api_key_is_a_502_not_a_500(
     start_server: Callable[..., ServerProcess], fake_waha: FakeWaha
 ) -> None:

@@ -18,7 +18,6 @@ import hmac
 import logging
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -33,6 +32,7 @@ from wahooks.engines.waha_payloads import (
     send_request,
 )
 from wahooks.engines.waha_reconcile import WahaReconciler
+from wahooks.engines.waha_servers import WahaServer, least_loaded
 from wahooks.errors import (
     BadRequest,
     Conflict,
@@ -55,19 +55,12 @@ QR_WAIT_SECONDS = 5.0
 QR_WAIT_POLLS = 20
 
 
-@dataclass
-class WahaServer:
-    url: str
-    capacity: int
-    client: WahaClient
-    reachable: bool = True
-
-
 class StatusObserver(Protocol):
     """Where session statuses learnt outside events go (the connection service)."""
 
     async def observe_engine_status(
-        self, session_name: str, status: str, me: Mapping[str, Any] | None
+        self, session_name: str, status: str, me: Mapping[str, Any] | None, *,
+        seen_at: float | None = None,
     ) -> None: ...
 
 
@@ -275,11 +268,15 @@ class WahaEngine:
             raise
         return answer if isinstance(answer, dict) else None
 
-    async def observe(self, session_name: str, info: Mapping[str, Any]) -> None:
+    async def observe(
+        self, session_name: str, info: Mapping[str, Any], *, seen_at: float | None = None
+    ) -> None:
+        """Apply a status WAHA reported outside an event; `seen_at` (time.monotonic()) is when
+        it was asked, so an event that came in since wins over this older news."""
         status, me = info.get("status"), info.get("me")
         if self._observer is not None and isinstance(status, str):
             await self._observer.observe_engine_status(
-                session_name, status, me if isinstance(me, Mapping) else None
+                session_name, status, me if isinstance(me, Mapping) else None, seen_at=seen_at
             )
 
     def session_config(self, session: WahaSession) -> dict[str, Any]:
@@ -435,7 +432,7 @@ class WahaEngine:
             for known in await self._store.list_waha_sessions():
                 if known.server_url in load:
                     load[known.server_url] += 1
-            server = _least_loaded(self.servers, load)
+            server = least_loaded(self.servers, load)
             session = WahaSession(
                 connection_id=connection.id, session_name=connection.session_name,
                 server_url=server.url, hmac_key=secrets.token_hex(32), created_at=now_ms(),
@@ -494,17 +491,6 @@ class WahaEngine:
                 f"{segment(message_id)}")
 
 
-def waha_servers(urls: Sequence[str], keys: Sequence[str], capacities: Sequence[int], *,
-                 timeout: float) -> list[WahaServer]:
-    """The configured servers: a single key or capacity applies to every URL."""
-    servers = []
-    for index, url in enumerate(urls):
-        key = keys[index] if len(keys) > 1 else (keys[0] if keys else None)
-        capacity = capacities[index] if len(capacities) > 1 else capacities[0]
-        servers.append(WahaServer(url, capacity, WahaClient(url, key, timeout=timeout)))
-    return servers
-
-
 def _linked_without_me(event: Mapping[str, Any]) -> bool:
     payload, me = event.get("payload"), event.get("me")
     return (
@@ -518,15 +504,6 @@ def _linked_without_me(event: Mapping[str, Any]) -> bool:
 def signature_matches(raw: bytes, key: str, signature: str) -> bool:
     expected = hmac.new(key.encode(), raw, hashlib.sha512).hexdigest().encode()
     return hmac.compare_digest(expected, signature.strip().lower().encode("latin-1", "replace"))
-
-
-def _least_loaded(servers: Sequence[WahaServer], load: Mapping[str, int]) -> WahaServer:
-    """The server with room whose share of its capacity is lowest; reachable ones first."""
-    with_room = [server for server in servers if load[server.url] < server.capacity]
-    if not with_room:
-        raise EngineUnavailable("Every WAHA server is at capacity; add a server or raise its capacity")
-    reachable = [server for server in with_room if server.reachable] or with_room
-    return min(reachable, key=lambda server: load[server.url] / server.capacity)
 
 
 def _list(answer: Any) -> list[dict[str, Any]]:

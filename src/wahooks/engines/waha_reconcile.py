@@ -34,7 +34,8 @@ from wahooks.models import Connection, ConnectionStatus
 from wahooks.storage.base import Store, WahaSession
 
 if TYPE_CHECKING:
-    from wahooks.engines.waha import WahaEngine, WahaServer
+    from wahooks.engines.waha import WahaEngine
+    from wahooks.engines.waha_servers import WahaServer
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class WahaReconciler:
             await self._reconcile_server(server)
 
     async def _reconcile_server(self, server: WahaServer) -> None:
+        asked_at = time.monotonic()
         try:
             listed = await server.client.call("GET", "/api/sessions", params={"all": True})
         except WahooksError as exc:
@@ -107,7 +109,8 @@ class WahaReconciler:
                 continue  # a restart or delete is under way: it knows better than a snapshot
             try:
                 await self._reconcile_session(
-                    session, remote.get(session.session_name), connections.get(session.connection_id)
+                    session, remote.get(session.session_name),
+                    connections.get(session.connection_id), asked_at,
                 )
             except WahooksError as exc:
                 log.warning("WAHA session not reconciled", extra={
@@ -115,7 +118,11 @@ class WahaReconciler:
                     "error": exc.message})
 
     async def _reconcile_session(
-        self, session: WahaSession, info: dict[str, Any] | None, connection: Connection | None
+        self,
+        session: WahaSession,
+        info: dict[str, Any] | None,
+        connection: Connection | None,
+        asked_at: float,
     ) -> None:
         engine = self._engine
         name = session.session_name
@@ -148,7 +155,7 @@ class WahaReconciler:
             log.info("failed WAHA session restarted",
                      extra={"action": "waha.restart", "session": name})
             return
-        await engine.observe(name, info)
+        await engine.observe(name, info, seen_at=asked_at)
 
     def _webhook_current(self, info: Mapping[str, Any]) -> bool:
         config = info.get("config")

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DUE_CHANNEL = "wahooks_due"
+LIVE_CHANNEL = "wahooks_live"
+LIVE_PRESENCE_CHANNEL = "wahooks_live_presence"
 _MIGRATION_LOCK = 0x7761686F6F6B73  # "wahooks"
 _PRUNE_LOCK = _MIGRATION_LOCK + 1
 _NOW = "wahooks_now_ms()"
@@ -116,7 +118,7 @@ class PostgresStore:
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._ingest = Batcher(self._ingest_batch)
-        self._listener: asyncio.Task[None] | None = None
+        self._listeners: list[asyncio.Task[None]] = []
 
     # lifecycle ----------------------------------------------------------------------------------
 
@@ -136,9 +138,9 @@ class PostgresStore:
             await _migrate(conn)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        for task in self._listeners:
+            task.cancel()
+        await asyncio.gather(*self._listeners, return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -148,9 +150,32 @@ class PostgresStore:
 
     def listen_due(self, callback: Callable[[], None]) -> None:
         """Call `callback` whenever another process leaves deliveries due in the database."""
-        self._listener = asyncio.create_task(self._listen(callback), name="wahooks-listen-due")
+        self.listen(DUE_CHANNEL, lambda _: callback(), on_connect=callback)
 
-    async def _listen(self, callback: Callable[[], None]) -> None:
+    def listen(
+        self,
+        channel: str,
+        callback: Callable[[str], None],
+        *,
+        on_connect: Callable[[], None] | None = None,
+    ) -> None:
+        """Call `callback(payload)` for every NOTIFY on `channel`, on a connection of its own
+        that is re-established whenever it is lost; `on_connect` runs each time it is (to catch
+        up on whatever was announced while nobody listened)."""
+        task = asyncio.create_task(
+            self._listen(channel, callback, on_connect), name=f"wahooks-listen-{channel}"
+        )
+        self._listeners.append(task)
+
+    async def notify(self, channel: str, payload: str) -> None:
+        await self._run(lambda c: c.execute("SELECT pg_notify($1, $2)", channel, payload))
+
+    async def _listen(
+        self,
+        channel: str,
+        callback: Callable[[str], None],
+        on_connect: Callable[[], None] | None,
+    ) -> None:
         settings = {"search_path": self._schema} if self._schema else {}
         while True:
             try:
@@ -161,16 +186,57 @@ class PostgresStore:
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _, lost=lost: lost.set())
             try:
-                await conn.add_listener(DUE_CHANNEL, lambda *_: callback())
-                callback()  # whatever was announced while we were not listening
+                await conn.add_listener(channel, lambda *args: callback(args[-1]))
+                if on_connect is not None:
+                    on_connect()
                 await lost.wait()
             except _CONNECTION_ERRORS:
                 pass
             finally:
                 if not conn.is_closed():
                     await conn.close()
-            log.warning("LISTEN connection lost; reconnecting", extra={"action": "pg.listen"})
+            log.warning(
+                "LISTEN connection lost; reconnecting",
+                extra={"action": "pg.listen", "channel": channel},
+            )
             await asyncio.sleep(0.5)
+
+    # live events across processes ---------------------------------------------------------------
+
+    async def announce_live_listeners(self, process_id: str, user_ids: Collection[str]) -> None:
+        """This process has live subscribers for exactly these accounts (a heartbeat)."""
+        async def work(c: Any) -> None:
+            await c.execute("DELETE FROM live_listeners WHERE process_id = $1", process_id)
+            if user_ids:
+                await c.execute(
+                    "INSERT INTO live_listeners (process_id, user_id, seen_at)"
+                    f" SELECT $1, u, {_NOW} FROM unnest($2::uuid[]) AS u",
+                    process_id, list(user_ids),
+                )
+            await c.execute(f"NOTIFY {LIVE_PRESENCE_CHANNEL}")
+
+        await self._run(work, transaction=True)
+
+    async def live_listener_accounts(self, except_process: str, within_ms: int) -> set[str]:
+        """Accounts with live subscribers in other processes seen in the last `within_ms`."""
+        rows = await self._run(lambda c: c.fetch(
+            "SELECT DISTINCT user_id FROM live_listeners WHERE process_id <> $1"
+            f" AND seen_at > {_NOW} - $2",
+            except_process, within_ms,
+        ))
+        return {str(row[0]) for row in rows}
+
+    async def stash_live_event(self, body: bytes) -> int:
+        """Keep an event too large for a NOTIFY payload for a minute; its id goes instead."""
+        return int(await self._run(lambda c: c.fetchval(
+            f"INSERT INTO live_events (body, created_at) VALUES ($1, {_NOW}) RETURNING id", body
+        )))
+
+    async def stashed_live_event(self, stash_id: int) -> bytes | None:
+        value = await self._run(lambda c: c.fetchval(
+            "SELECT body FROM live_events WHERE id = $1", stash_id
+        ))
+        return None if value is None else bytes(value)
 
     async def _run(self, work: Callable[[Any], Awaitable[T]], *, transaction: bool = False) -> T:
         assert self._pool is not None, "store not open"
@@ -660,6 +726,8 @@ class PostgresStore:
                 dead += await _trim(c, row[0], "failed", dead_letters_kept)
             events = _count(await c.execute(_DELETE_ORPHAN_EVENTS))
             await c.execute(f"DELETE FROM workers WHERE seen_at < {_NOW} - 86400000")
+            await c.execute(f"DELETE FROM live_events WHERE created_at < {_NOW} - 60000")
+            await c.execute(f"DELETE FROM live_listeners WHERE seen_at < {_NOW} - 600000")
             return PruneCounts(delivered, dead, events)
 
         return await self._run(work, transaction=True)

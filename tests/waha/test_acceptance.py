@@ -342,3 +342,22 @@ def test_get_or_create_answers_a_qr_code(client: httpx.Client, fake_waha: FakeWa
     again = client.post("/connections/get-or-create")
     assert again.json()["id"] == made.json()["id"]
     assert base64.b64decode(again.json()["qr"]).startswith(b"\x89PNG")
+
+
+def test_working_without_me_asks_waha_for_the_phone(
+    start_server: Callable[..., ServerProcess], fake_waha: FakeWaha
+) -> None:
+    # The reconciler runs once at start, then not again during this test.
+    server = start_server(waha_url=fake_waha.url, waha_api_key=fake_waha.api_key,
+                          **{**WAHA_ENV, "waha_reconcile_interval": "600"})
+    with server.client() as client:
+        connection = create(client)
+        name = connection["sessionName"]
+        fake_waha.set_status(name, "WORKING", emit=False, phone="14155550166")
+        event = json.loads(fake_waha.delivered("session.status")[-1].body)
+        event.pop("me", None)
+        event["payload"]["status"] = "WORKING"
+        body = json.dumps(event).encode()
+        accepted = post_event(server, body, signed(waha_key(fake_waha, name), body))
+        assert accepted.status_code == 201
+        assert wait_status(client, connection["id"], "connected")["phoneNumber"] == "14155550166"

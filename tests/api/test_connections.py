@@ -448,3 +448,16 @@ def test_garbage_ids_are_404_never_500(owner: httpx.Client, connection_id: str) 
     response = owner.get(f"/connections/{encoded}")
     message = assert_error(response, 404)
     assert message == "Connection not found" or message.startswith("Cannot GET /api/connections/")
+
+
+def test_the_qr_code_as_raw_text_is_what_the_png_encodes(owner: httpx.Client) -> None:
+    created = owner.post("/connections").json()
+    raw = owner.get(f"/connections/{created['id']}/qr", params={"format": "raw"})
+    assert raw.status_code == 200
+    assert set(raw.json()) == {"value"} and raw.json()["value"].startswith("wahooks-sandbox:")
+    png = owner.get(f"/connections/{created['id']}/qr").json()
+    assert png["mimetype"] == "image/png" and png["value"]
+    owner.post(f"/connections/{created['id']}/sandbox/scan")
+    assert owner.get(f"/connections/{created['id']}/qr", params={"format": "raw"}).json() == {
+        "connected": True
+    }

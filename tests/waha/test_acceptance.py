@@ -344,6 +344,14 @@ def test_get_or_create_answers_a_qr_code(client: httpx.Client, fake_waha: FakeWa
     assert base64.b64decode(again.json()["qr"]).startswith(b"\x89PNG")
 
 
+def test_the_raw_qr_text_comes_from_waha(client: httpx.Client, fake_waha: FakeWaha) -> None:
+    connection = create(client)
+    wait_until(lambda: client.get(
+        f"/connections/{connection['id']}/qr", params={"format": "raw"}).status_code == 200)
+    raw = client.get(f"/connections/{connection['id']}/qr", params={"format": "raw"}).json()
+    assert raw == {"value": fake_waha.sessions[connection["sessionName"]].qr}
+
+
 def test_working_without_me_asks_waha_for_the_phone(
     start_server: Callable[..., ServerProcess], fake_waha: FakeWaha
 ) -> None:

@@ -58,6 +58,10 @@ class Engine(Protocol):
         """The QR code to scan as a PNG, or None when the session is not waiting for a scan."""
         ...
 
+    async def qr_text(self, connection: Connection) -> str | None:
+        """The same QR code as the text it encodes (for terminals that draw it themselves)."""
+        ...
+
     async def me(self, connection: Connection) -> dict[str, Any] | None:
         """The linked account (`{"id": "...@c.us", "pushName": ...}`), None when not linked."""
         ...

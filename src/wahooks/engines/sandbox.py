@@ -100,14 +100,20 @@ class SandboxEngine:
         self._sessions.pop(connection.session_name, None)
 
     async def qr_png(self, connection: Connection) -> bytes | None:
+        text = await self.qr_text(connection)
+        if text is None:
+            return None
+        out = io.BytesIO()
+        segno.make(text, error="m").save(out, kind="png", scale=6, border=4)
+        return out.getvalue()
+
+    async def qr_text(self, connection: Connection) -> str | None:
         if connection.status is not ConnectionStatus.SCAN_QR:
             return None
         session = self._session(connection)
         if not session.qr_text:
             session.qr_text = f"wahooks-sandbox:{connection.session_name}:{secrets.token_hex(16)}"
-        out = io.BytesIO()
-        segno.make(session.qr_text, error="m").save(out, kind="png", scale=6, border=4)
-        return out.getvalue()
+        return session.qr_text
 
     async def me(self, connection: Connection) -> dict[str, Any] | None:
         if connection.status is not ConnectionStatus.WORKING or not connection.phone_number:

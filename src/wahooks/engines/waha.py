@@ -17,8 +17,8 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -44,6 +44,8 @@ from wahooks.errors import (
 )
 from wahooks.models import Connection
 from wahooks.storage.base import Store, WahaSession
+
+QrT = TypeVar("QrT", bytes, str)
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +187,16 @@ class WahaEngine:
     async def qr_png(self, connection: Connection) -> bytes | None:
         """The QR code while WAHA waits for a scan; None otherwise (the caller polls again). A
         session that is just starting is waited for a few seconds, as the original polls."""
+        return await self._qr(connection, self._qr_image)
+
+    async def qr_text(self, connection: Connection) -> str | None:
+        return await self._qr(connection, self._qr_raw)
+
+    async def _qr(
+        self,
+        connection: Connection,
+        fetch: Callable[[WahaSession], Awaitable[QrT | None]],
+    ) -> QrT | None:
         session = await self._session_of(connection)
         info = await self.session_info(session)
         for _ in range(QR_WAIT_POLLS):
@@ -194,7 +206,7 @@ class WahaEngine:
             info = await self.session_info(session)
         status = None if info is None else info.get("status")
         if status == "SCAN_QR_CODE":
-            return await self._qr_image(session)
+            return await fetch(session)
         if info is None:
             await self.restart_session(connection)  # WAHA lost it: a fresh session
         elif status in ("STOPPED", "FAILED"):
@@ -215,6 +227,20 @@ class WahaEngine:
             await client.call("POST", f"/api/sessions/{name}/start")
         else:
             await client.call("POST", f"/api/sessions/{name}/restart")
+
+    async def _qr_raw(self, session: WahaSession) -> str | None:
+        try:
+            answer = await self._client(session).call(
+                "GET", f"/api/{segment(session.session_name)}/auth/qr", params={"format": "raw"}
+            )
+        except WahaRefused as exc:
+            if exc.status == 422:  # the QR rotated away or the phone just scanned it
+                return None
+            raise
+        value = answer.get("value") if isinstance(answer, dict) else None
+        if not isinstance(value, str):
+            raise EngineError("WAHA answered the raw QR code without its value")
+        return value
 
     async def _qr_image(self, session: WahaSession) -> bytes | None:
         try:

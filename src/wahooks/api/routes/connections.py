@@ -111,11 +111,24 @@ async def restart_connection(
 
 
 @router.get("/api/connections/{connection_id}/qr", summary="The QR code to scan, as base64 PNG")
-async def qr(connection_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+async def qr(
+    connection_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    format: str | None = Query(  # noqa: A002 - WAHA's own name for it
+        None, description="'raw': the text the QR code encodes, as {\"value\": ...}"
+    ),
+) -> Response:
     connection = await services.connections.owned(principal.user, connection_id)
     if connection.status is ConnectionStatus.WORKING:
         return json_response({"connected": True})
-    png = await services.connections.engine.qr_png(connection)
+    engine = services.connections.engine
+    if format == "raw":
+        text = await engine.qr_text(connection)
+        if text is None:
+            raise EngineUnavailable("Worker is starting up, please wait")
+        return json_response({"value": text})
+    png = await engine.qr_png(connection)
     if png is None:
         raise EngineUnavailable("Worker is starting up, please wait")
     return json_response({"value": base64.b64encode(png).decode(), "mimetype": "image/png"})

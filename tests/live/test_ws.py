@@ -223,3 +223,16 @@ def test_the_sdk_streams_hand_over_frames_and_stop_on_a_bad_token(
         await asyncio.wait_for(task, 10)
 
     asyncio.run(drive())
+
+
+def test_the_token_in_the_websocket_url_never_reaches_the_server_log(
+    server: ServerProcess, bob_token: str
+) -> None:
+    async def scenario() -> None:
+        async with connect(_url(server, bob_token)) as ws:
+            await ws.ping()
+
+    asyncio.run(scenario())
+    log = "".join(server.output)
+    assert "WebSocket /api/ws?token=wh_" in log  # the access line is there...
+    assert bob_token not in log  # ...without the token

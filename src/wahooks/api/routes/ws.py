@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
@@ -35,23 +34,6 @@ router = APIRouter(tags=["live events"])
 REVALIDATE_SECONDS = 30.0
 CLOSE_TIMEOUT = 5.0
 _TRUE = frozenset({"1", "true", "yes"})
-_TOKEN_IN_QUERY = re.compile(r"(?<=[?&]token=)[^&\s\"]+")
-
-
-class _RedactTokens(logging.Filter):
-    """uvicorn logs each WebSocket's path with its query string, where the clients put their
-    API token: the token must not reach the logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and "WebSocket" in str(record.msg):
-            record.args = tuple(
-                _TOKEN_IN_QUERY.sub("***", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
-
-
-logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
 
 
 @router.websocket("/api/ws")

@@ -47,6 +47,11 @@ from wahooks.storage.base import (
 from wahooks.storage.batching import Batcher
 from wahooks.storage.migrations import migrations_for
 from wahooks.storage.rows import (
+    CONNECTION_COLUMNS,
+    DELIVERY_COLUMNS,
+    TOKEN_COLUMNS,
+    WAHA_SESSION_COLUMNS,
+    WEBHOOK_COLUMNS,
     connection_row,
     token_row,
     user_row,
@@ -75,18 +80,6 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 
-_CONNECTION_COLUMNS = (
-    "id, user_id, name, session_name, phone_number, status, engine, created_at, updated_at"
-)
-_WEBHOOK_COLUMNS = (
-    "id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at"
-)
-_WAHA_SESSION_COLUMNS = "session_name, connection_id, server_url, hmac_key, created_at"
-_TOKEN_COLUMNS = "id, user_id, name, token_prefix, active, last_used_at, created_at"
-_DELIVERY_COLUMNS = (
-    "d.id, d.webhook_id, d.event_id, d.event_type, e.body, d.status, d.attempts,"
-    " d.next_attempt_at, d.delivered_at, d.created_at"
-)
 
 
 def is_postgres_url(database: str) -> bool:
@@ -294,14 +287,14 @@ class PostgresStore:
     ) -> ApiToken:
         row = await self._run(lambda c: c.fetchrow(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, token_prefix, active,"
-            f" created_at) VALUES ($1, $2, $3, $4, $5, true, {_NOW}) RETURNING {_TOKEN_COLUMNS}",
+            f" created_at) VALUES ($1, $2, $3, $4, $5, true, {_NOW}) RETURNING {TOKEN_COLUMNS}",
             uuid7(), user_id, name, token_hash, token_prefix,
         ))
         return token_row(row)
 
     async def list_tokens(self, user_id: str) -> list[ApiToken]:
         rows = await self._run(lambda c: c.fetch(
-            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 AND active"
+            f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 AND active"
             " ORDER BY id DESC",
             user_id,
         ))
@@ -309,7 +302,7 @@ class PostgresStore:
 
     async def get_token(self, token_id: str) -> ApiToken | None:
         row = await self._run(lambda c: c.fetchrow(
-            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE id = $1", token_id
+            f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1", token_id
         ))
         return None if row is None else token_row(row)
 
@@ -320,7 +313,7 @@ class PostgresStore:
 
     async def find_active_token(self, token_hash: str) -> ApiToken | None:
         row = await self._run(lambda c: c.fetchrow(
-            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 AND active",
+            f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 AND active",
             token_hash,
         ))
         return None if row is None else token_row(row)
@@ -335,7 +328,7 @@ class PostgresStore:
     async def create_connection(self, connection: Connection) -> None:
         c = connection
         await self._run(lambda conn: conn.execute(
-            f"INSERT INTO connections ({_CONNECTION_COLUMNS})"
+            f"INSERT INTO connections ({CONNECTION_COLUMNS})"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             c.id, c.user_id, c.name, c.session_name, c.phone_number, c.status.value, c.engine,
             c.created_at, c.updated_at,
@@ -343,13 +336,13 @@ class PostgresStore:
 
     async def get_connection(self, connection_id: str) -> Connection | None:
         row = await self._run(lambda c: c.fetchrow(
-            f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE id = $1", connection_id
+            f"SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1", connection_id
         ))
         return None if row is None else connection_row(row)
 
     async def find_connection_by_session(self, session_name: str) -> Connection | None:
         row = await self._run(lambda c: c.fetchrow(
-            f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE session_name = $1", session_name
+            f"SELECT {CONNECTION_COLUMNS} FROM connections WHERE session_name = $1", session_name
         ))
         return None if row is None else connection_row(row)
 
@@ -363,7 +356,7 @@ class PostgresStore:
         if not include_stopped:
             where.append("status <> 'stopped'")
         rows = await self._run(lambda c: c.fetch(
-            f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE {' AND '.join(where)}"
+            f"SELECT {CONNECTION_COLUMNS} FROM connections WHERE {' AND '.join(where)}"
             " ORDER BY id DESC",
             *params,
         ))
@@ -386,7 +379,7 @@ class PostgresStore:
     ) -> Connection:
         row = await self._run(lambda c: c.fetchrow(
             f"UPDATE connections SET {assignments}, updated_at = {_NOW} WHERE id = $1"
-            f" RETURNING {_CONNECTION_COLUMNS}",
+            f" RETURNING {CONNECTION_COLUMNS}",
             connection_id, *values,
         ))
         if row is None:
@@ -398,7 +391,7 @@ class PostgresStore:
     async def save_waha_session(self, session: WahaSession) -> None:
         w = session
         await self._run(lambda c: c.execute(
-            f"INSERT INTO waha_sessions ({_WAHA_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+            f"INSERT INTO waha_sessions ({WAHA_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (session_name) DO UPDATE SET connection_id = excluded.connection_id,"
             " server_url = excluded.server_url, hmac_key = excluded.hmac_key,"
             " created_at = excluded.created_at",
@@ -407,14 +400,14 @@ class PostgresStore:
 
     async def get_waha_session(self, session_name: str) -> WahaSession | None:
         row = await self._run(lambda c: c.fetchrow(
-            f"SELECT {_WAHA_SESSION_COLUMNS} FROM waha_sessions WHERE session_name = $1",
+            f"SELECT {WAHA_SESSION_COLUMNS} FROM waha_sessions WHERE session_name = $1",
             session_name,
         ))
         return None if row is None else waha_session_row(row)
 
     async def list_waha_sessions(self) -> list[WahaSession]:
         rows = await self._run(lambda c: c.fetch(
-            f"SELECT {_WAHA_SESSION_COLUMNS} FROM waha_sessions ORDER BY session_name"
+            f"SELECT {WAHA_SESSION_COLUMNS} FROM waha_sessions ORDER BY session_name"
         ))
         return [waha_session_row(row) for row in rows]
 
@@ -428,20 +421,20 @@ class PostgresStore:
     async def create_webhook(self, webhook: Webhook) -> None:
         w = webhook
         await self._run(lambda c: c.execute(
-            f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             w.id, w.user_id, w.connection_id, w.url, list(w.events), w.signing_secret, w.active,
             w.created_at, w.updated_at,
         ))
 
     async def get_webhook(self, webhook_id: str) -> Webhook | None:
         row = await self._run(lambda c: c.fetchrow(
-            f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1", webhook_id
+            f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1", webhook_id
         ))
         return None if row is None else webhook_row(row)
 
     async def list_webhooks(self, connection_id: str) -> list[Webhook]:
         rows = await self._run(lambda c: c.fetch(
-            f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE connection_id = $1 ORDER BY id",
+            f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE connection_id = $1 ORDER BY id",
             connection_id,
         ))
         return [webhook_row(row) for row in rows]
@@ -457,7 +450,7 @@ class PostgresStore:
         row = await self._run(lambda c: c.fetchrow(
             "UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events),"
             f" active = coalesce($4, active), updated_at = {_NOW} WHERE id = $1"
-            f" RETURNING {_WEBHOOK_COLUMNS}",
+            f" RETURNING {WEBHOOK_COLUMNS}",
             webhook_id, url, None if events is None else list(events), active,
         ))
         if row is None:
@@ -666,7 +659,7 @@ class PostgresStore:
     ) -> list[DeliveryLog]:
         async def work(c: Any) -> list[DeliveryLog]:
             rows = await c.fetch(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
                 " WHERE d.webhook_id = $1 AND ($2::text IS NULL OR d.status = $2)"
                 " AND ($3::uuid IS NULL OR d.id < $3) ORDER BY d.id DESC LIMIT $4",
                 webhook_id, None if status is None else status.value, before, limit,
@@ -678,7 +671,7 @@ class PostgresStore:
     async def get_delivery(self, delivery_id: str) -> DeliveryLog | None:
         async def work(c: Any) -> list[DeliveryLog]:
             rows = await c.fetch(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
                 " WHERE d.id = $1",
                 delivery_id,
             )

@@ -10,6 +10,20 @@ import orjson
 from wahooks.models import ApiToken, Connection, ConnectionStatus, User, Webhook
 from wahooks.storage.base import WahaSession
 
+# The columns each record is built from, in the order the row converters read them.
+CONNECTION_COLUMNS = (
+    "id, user_id, name, session_name, phone_number, status, engine, created_at, updated_at"
+)
+WEBHOOK_COLUMNS = (
+    "id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at"
+)
+TOKEN_COLUMNS = "id, user_id, name, token_prefix, active, last_used_at, created_at"
+WAHA_SESSION_COLUMNS = "session_name, connection_id, server_url, hmac_key, created_at"
+DELIVERY_COLUMNS = (
+    "d.id, d.webhook_id, d.event_id, d.event_type, e.body, d.status, d.attempts,"
+    " d.next_attempt_at, d.delivered_at, d.created_at"
+)
+
 
 def user_row(row: Any) -> User:
     id_, name, is_owner, created_at = row

@@ -29,31 +29,19 @@ from wahooks.storage.base import (
     RecordedOutcome,
     WahaSession,
 )
-from wahooks.storage.rows import connection_row, token_row, user_row, webhook_row
+from wahooks.storage.rows import (
+    CONNECTION_COLUMNS,
+    DELIVERY_COLUMNS,
+    TOKEN_COLUMNS,
+    WAHA_SESSION_COLUMNS,
+    WEBHOOK_COLUMNS,
+    connection_row,
+    token_row,
+    user_row,
+    waha_session_row,
+    webhook_row,
+)
 from wahooks.storage.sqlite_database import SqliteDatabase
-
-_CONNECTION_COLUMNS = (
-    "id, user_id, name, session_name, phone_number, status, engine, created_at, updated_at"
-)
-_WEBHOOK_COLUMNS = (
-    "id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at"
-)
-_TOKEN_COLUMNS = "id, user_id, name, token_prefix, active, last_used_at, created_at"
-_DELIVERY_COLUMNS = (
-    "d.id, d.webhook_id, d.event_id, d.event_type, e.body, d.status, d.attempts,"
-    " d.next_attempt_at, d.delivered_at, d.created_at"
-)
-
-
-_WAHA_SESSION_COLUMNS = "session_name, connection_id, server_url, hmac_key, created_at"
-
-
-def _waha_session(row: Any) -> WahaSession:
-    session_name, connection_id, server_url, hmac_key, created_at = row
-    return WahaSession(
-        connection_id=str(connection_id), session_name=str(session_name),
-        server_url=str(server_url), hmac_key=str(hmac_key), created_at=int(created_at),
-    )
 
 
 class SqliteStore:
@@ -138,7 +126,7 @@ class SqliteStore:
     async def list_tokens(self, user_id: str) -> list[ApiToken]:
         rows = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ? AND active = 1"
+                f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ? AND active = 1"
                 " ORDER BY id DESC",
                 (user_id,),
             ).fetchall()
@@ -148,7 +136,7 @@ class SqliteStore:
     async def get_token(self, token_id: str) -> ApiToken | None:
         row = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE id = ?", (token_id,)
+                f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ?", (token_id,)
             ).fetchone()
         )
         return None if row is None else token_row(row)
@@ -161,7 +149,7 @@ class SqliteStore:
     async def find_active_token(self, token_hash: str) -> ApiToken | None:
         row = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ? AND active = 1",
+                f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ? AND active = 1",
                 (token_hash,),
             ).fetchone()
         )
@@ -181,7 +169,7 @@ class SqliteStore:
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"INSERT INTO connections ({_CONNECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (c.id, c.user_id, c.name, c.session_name, c.phone_number, c.status.value,
                  c.engine, c.created_at, c.updated_at),
             )
@@ -191,7 +179,7 @@ class SqliteStore:
     async def get_connection(self, connection_id: str) -> Connection | None:
         row = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE id = ?", (connection_id,)
+                f"SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = ?", (connection_id,)
             ).fetchone()
         )
         return None if row is None else connection_row(row)
@@ -199,7 +187,7 @@ class SqliteStore:
     async def find_connection_by_session(self, session_name: str) -> Connection | None:
         row = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_CONNECTION_COLUMNS} FROM connections WHERE session_name = ?",
+                f"SELECT {CONNECTION_COLUMNS} FROM connections WHERE session_name = ?",
                 (session_name,),
             ).fetchone()
         )
@@ -217,7 +205,7 @@ class SqliteStore:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_CONNECTION_COLUMNS} FROM connections{clause} ORDER BY id DESC", params
+                f"SELECT {CONNECTION_COLUMNS} FROM connections{clause} ORDER BY id DESC", params
             ).fetchall()
         )
         return [connection_row(row) for row in rows]
@@ -240,7 +228,7 @@ class SqliteStore:
         def work(conn: sqlite3.Connection) -> Connection:
             row = conn.execute(
                 f"UPDATE connections SET {assignments}, updated_at = ? WHERE id = ?"
-                f" RETURNING {_CONNECTION_COLUMNS}",
+                f" RETURNING {CONNECTION_COLUMNS}",
                 (*values, now_ms(), connection_id),
             ).fetchone()
             if row is None:
@@ -255,7 +243,7 @@ class SqliteStore:
         w = session
         await self.db.write(
             lambda c: c.execute(
-                f"INSERT OR REPLACE INTO waha_sessions ({_WAHA_SESSION_COLUMNS})"
+                f"INSERT OR REPLACE INTO waha_sessions ({WAHA_SESSION_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?)",
                 (w.session_name, w.connection_id, w.server_url, w.hmac_key, w.created_at),
             )
@@ -264,19 +252,19 @@ class SqliteStore:
     async def get_waha_session(self, session_name: str) -> WahaSession | None:
         row = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_WAHA_SESSION_COLUMNS} FROM waha_sessions WHERE session_name = ?",
+                f"SELECT {WAHA_SESSION_COLUMNS} FROM waha_sessions WHERE session_name = ?",
                 (session_name,),
             ).fetchone()
         )
-        return None if row is None else _waha_session(row)
+        return None if row is None else waha_session_row(row)
 
     async def list_waha_sessions(self) -> list[WahaSession]:
         rows = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_WAHA_SESSION_COLUMNS} FROM waha_sessions ORDER BY session_name"
+                f"SELECT {WAHA_SESSION_COLUMNS} FROM waha_sessions ORDER BY session_name"
             ).fetchall()
         )
-        return [_waha_session(row) for row in rows]
+        return [waha_session_row(row) for row in rows]
 
     async def delete_waha_session(self, session_name: str) -> None:
         await self.db.write(
@@ -291,7 +279,7 @@ class SqliteStore:
         def work(conn: sqlite3.Connection) -> None:
             self._active.forget()
             conn.execute(
-                f"INSERT INTO webhooks ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (w.id, w.user_id, w.connection_id, w.url, orjson.dumps(list(w.events)).decode(),
                  w.signing_secret, int(w.active), w.created_at, w.updated_at),
             )
@@ -301,7 +289,7 @@ class SqliteStore:
     async def get_webhook(self, webhook_id: str) -> Webhook | None:
         row = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
+                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
             ).fetchone()
         )
         return None if row is None else webhook_row(row)
@@ -309,7 +297,7 @@ class SqliteStore:
     async def list_webhooks(self, connection_id: str) -> list[Webhook]:
         rows = await self.db.read(
             lambda c: c.execute(
-                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE connection_id = ? ORDER BY id",
+                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE connection_id = ? ORDER BY id",
                 (connection_id,),
             ).fetchall()
         )
@@ -339,7 +327,7 @@ class SqliteStore:
             self._active.forget()
             row = conn.execute(
                 f"UPDATE webhooks SET {', '.join(assignments)} WHERE id = ?"
-                f" RETURNING {_WEBHOOK_COLUMNS}",
+                f" RETURNING {WEBHOOK_COLUMNS}",
                 (*values, webhook_id),
             ).fetchone()
             if row is None:
@@ -522,7 +510,7 @@ class SqliteStore:
 
         def work(conn: sqlite3.Connection) -> list[DeliveryLog]:
             rows = conn.execute(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
                 f" WHERE {' AND '.join(where)} ORDER BY d.id DESC LIMIT ?",
                 (*params, limit),
             ).fetchall()
@@ -533,7 +521,7 @@ class SqliteStore:
     async def get_delivery(self, delivery_id: str) -> DeliveryLog | None:
         def work(conn: sqlite3.Connection) -> list[DeliveryLog]:
             rows = conn.execute(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
                 " WHERE d.id = ?",
                 (delivery_id,),
             ).fetchall()

@@ -93,6 +93,9 @@ def test_health(server: ServerProcess, wahooks: Wahooks, tmp_path: Path) -> None
     healthy = wahooks("health")
     assert healthy.exit_code == 0 and re.search(r"✓ API is healthy \(\d+ms\)", healthy.stdout)
     assert parsed(wahooks("health", "--json")) == {"status": "ok"}
+    no_login = run_cli(tmp_path / "none.json", "health", "--api-url", server.base_url)
+    assert no_login.exit_code == 0, no_login.output  # no token needed
+    assert re.search(r"✓ API is healthy", no_login.stdout)
     down = run_cli(tmp_path / "none.json", "health", "--api-url", f"http://127.0.0.1:{free_port()}")
     _error(down, "API unreachable at http://127.0.0.1:", "Is the server running?")
 

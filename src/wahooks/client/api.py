@@ -45,11 +45,13 @@ def parse_answer(status_code: int, content: bytes, reason: str) -> Any:
 
 
 def default_headers(api_key: str) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {api_key}",
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": f"wahooks-python/{__version__}",
     }
+    if api_key:  # health checks need none; an empty "Bearer " is not a valid header
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
 
 
 class _Api(ABC, Generic[R]):

@@ -106,7 +106,7 @@ class WAHooksEventStream:
     def run_forever(self) -> None:
         """Block and hand every event to `on_event` until `close()`. Reconnects by itself."""
         for event in self:
-            if self.on_event is None:
+            if self.on_event is None or self._closed:
                 continue
             try:
                 self.on_event(event)
@@ -134,6 +134,8 @@ class WAHooksEventStream:
                     try:
                         for message in ws:
                             event = _frame(message)
+                            if self._closed:  # closed meanwhile: hand over nothing more
+                                return
                             if event is not None:
                                 yield event
                     except ConnectionClosed:
@@ -193,7 +195,7 @@ class AsyncWAHooksEventStream:
 
     async def run_forever(self) -> None:
         async for event in self:
-            if self.on_event is None:
+            if self.on_event is None or self._closed:
                 continue
             try:
                 outcome = self.on_event(event)
@@ -226,6 +228,8 @@ class AsyncWAHooksEventStream:
                     try:
                         async for message in ws:
                             event = _frame(message)
+                            if self._closed:  # closed meanwhile: hand over nothing more
+                                return
                             if event is not None:
                                 yield event
                     except ConnectionClosed:

@@ -20,7 +20,7 @@ from typing import Any
 
 from wahooks.clock import now_ms
 from wahooks.engines.base import Engine
-from wahooks.errors import Forbidden, NotFound, WahooksError
+from wahooks.errors import Conflict, Forbidden, NotFound, WahooksError
 from wahooks.ids import parse_uuid, uuid7
 from wahooks.models import Connection, ConnectionStatus, User
 from wahooks.storage.base import Store
@@ -112,7 +112,15 @@ class ConnectionService:
     async def rename(self, connection: Connection, name: str | None) -> Connection:
         return self._remember(await self._store.rename_connection(connection.id, name or None))
 
+    @staticmethod
+    def require_live(connection: Connection) -> Connection:
+        """A deleted connection is kept for its logs only: nothing may bring it back."""
+        if connection.status is ConnectionStatus.STOPPED:
+            raise Conflict("This connection was deleted; create a new one")
+        return connection
+
     async def restart(self, connection: Connection) -> Connection:
+        self.require_live(connection)
         await self.engine.restart_session(connection)
         return await self._set_status(connection, ConnectionStatus.SCAN_QR)
 

@@ -254,11 +254,11 @@ def test_qr_of_a_connected_connection(owner: httpx.Client) -> None:
     assert response.json() == {"connected": True}
 
 
-def test_qr_of_a_deleted_connection_is_503(owner: httpx.Client) -> None:
+def test_qr_of_a_deleted_connection_is_a_409(owner: httpx.Client) -> None:
     created = create(owner)
     owner.delete(f"/connections/{created['id']}")
     response = owner.get(f"/connections/{created['id']}/qr")
-    assert_error(response, 503, "Worker is starting up, please wait")
+    assert_error(response, 409, "This connection was deleted; create a new one")
 
 
 # me ----------------------------------------------------------------------------------------------
@@ -461,3 +461,13 @@ def test_the_qr_code_as_raw_text_is_what_the_png_encodes(owner: httpx.Client) ->
     assert owner.get(f"/connections/{created['id']}/qr", params={"format": "raw"}).json() == {
         "connected": True
     }
+
+
+def test_a_deleted_connection_cannot_be_restarted_or_scanned_back(owner: httpx.Client) -> None:
+    created = owner.post("/connections").json()
+    assert owner.delete(f"/connections/{created['id']}").json()["status"] == "stopped"
+    for method, path in (("POST", "restart"), ("GET", "qr"), ("POST", "sandbox/scan")):
+        answer = owner.request(method, f"/connections/{created['id']}/{path}")
+        assert answer.status_code == 409, (path, answer.text)
+    assert created["id"] not in [c["id"] for c in owner.get("/connections").json()]
+    assert owner.get(f"/connections/{created['id']}").json()["status"] == "stopped"

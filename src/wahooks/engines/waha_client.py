@@ -99,15 +99,17 @@ class WahaClient:
                 body = await response.read()
                 content_type = response.headers.get("Content-Type", "application/octet-stream")
                 status = response.status
+        # The server's address and the low-level reason go to the log, not to API clients: in a
+        # shared installation they would show every account the internal network.
         except TimeoutError:
             self._log_failure(method, path, "timeout")
             raise EngineUnavailable(
-                f"WAHA at {self.base_url} did not answer {method} {path} in time"
+                "The WhatsApp engine did not answer in time; please retry"
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
-            self._log_failure(method, path, type(exc).__name__)
+            self._log_failure(method, path, _reason(exc))
             raise EngineUnavailable(
-                f"WAHA at {self.base_url} is unreachable: {_reason(exc)}"
+                "The WhatsApp engine is unreachable right now; please retry"
             ) from None
         if status >= 400:
             detail = _detail(body) or f"HTTP {status}"

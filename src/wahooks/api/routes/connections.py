@@ -119,7 +119,9 @@ async def qr(
         None, description="'raw': the text the QR code encodes, as {\"value\": ...}"
     ),
 ) -> Response:
-    connection = await services.connections.owned(principal.user, connection_id)
+    connection = services.connections.require_live(
+        await services.connections.owned(principal.user, connection_id)
+    )
     if connection.status is ConnectionStatus.WORKING:
         return json_response({"connected": True})
     engine = services.connections.engine

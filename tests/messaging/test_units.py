@@ -139,3 +139,40 @@ def test_the_last_page_says_where_history_starts() -> None:
     assert message_page(_messages(40, 30), 3, None, 0) == {
         "messages": _messages(40, 30), "nextBefore": None, "historyStartsAt": 30}
     assert message_page([], 3, 10, 0)["historyStartsAt"] is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("14155550123", "14155550123@c.us"),
+        ("+1 (415) 555-0123", "14155550123@c.us"),
+        ("14155550123@s.whatsapp.net", "14155550123@c.us"),
+        ("120363025246125486@g.us", "120363025246125486@g.us"),
+        ("14155550123-1581234567@g.us", "14155550123-1581234567@g.us"),
+        ("187654321098765@lid", "187654321098765@lid"),
+        ("status@broadcast", "status@broadcast"),
+    ],
+)
+def test_chat_ids_are_normalised(given: str, expected: str) -> None:
+    from wahooks.api.message_bodies import chat_id_field
+
+    errors: list[str] = []
+    assert chat_id_field({"chatId": given}, errors) == expected and errors == []
+
+
+@pytest.mark.parametrize(
+    "given", ["1 415-555-0188@c.us", "bob@c.us", "14155550123@example.com", "@c.us", "x"]
+)
+def test_malformed_chat_ids_are_refused(given: str) -> None:
+    from wahooks.api.message_bodies import chat_id_field
+
+    errors: list[str] = []
+    assert chat_id_field({"chatId": given}, errors) == ""
+    assert errors and errors[0].startswith("chatId must be a WhatsApp chat id")
+
+
+def test_the_cli_turns_a_formatted_phone_number_into_a_chat_id() -> None:
+    from wahooks.cli.api_access import chat_id
+
+    assert chat_id("+1 415-555-0188") == "14155550188@c.us"
+    assert chat_id("120363025246125486@g.us") == "120363025246125486@g.us"

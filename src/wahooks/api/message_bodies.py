@@ -33,6 +33,12 @@ DEFAULT_MIMETYPES: dict[MediaKind, str] = {
     "video": "video/mp4",
     "audio": "audio/ogg; codecs=opus",
 }
+# What WhatsApp ids look like: contacts and hidden ids are digits; old group ids are two numbers
+# joined by a dash; channels are digits too; status broadcasts have their one fixed id.
+_CHAT_ID = re.compile(
+    r"^(?:\d{5,20}@(?:c\.us|s\.whatsapp\.net|lid|newsletter)|\d{5,20}(?:-\d{5,20})?@g\.us"
+    r"|status@broadcast)$"
+)
 _PHONE = re.compile(r"^\+?[\d\s()-]{5,32}$")
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+(?:;[^,;]*)*?)?;base64,", re.IGNORECASE)
 
@@ -55,6 +61,12 @@ def chat_id_field(body: Mapping[str, Any], errors: list[str], *, required: bool 
             errors.append("chatId must be a WhatsApp chat id such as 14155550123@c.us")
             return ""
         return "".join(ch for ch in value if ch.isdigit()) + "@c.us"
+    if not _CHAT_ID.match(value):
+        errors.append(
+            "chatId must be a WhatsApp chat id: <digits>@c.us for a contact, <id>@g.us for a"
+            " group, <id>@lid, <id>@newsletter or status@broadcast"
+        )
+        return ""
     return value.replace("@s.whatsapp.net", "@c.us")
 
 

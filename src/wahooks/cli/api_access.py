@@ -115,5 +115,8 @@ def error_hint(exc: WAHooksError) -> str:
 
 
 def chat_id(phone: str) -> str:
-    """A phone number as a chat id (`<digits>@c.us`); ids with an `@` pass unchanged."""
-    return phone if "@" in phone else phone.lstrip("+") + "@c.us"
+    """A phone number as a chat id (`<digits>@c.us`, whatever "+1 415-555-..." formatting it was
+    typed with); ids with an `@` pass unchanged."""
+    if "@" in phone:
+        return phone
+    return "".join(ch for ch in phone if ch.isdigit()) + "@c.us"

@@ -79,8 +79,6 @@ class Services:
     ingest: Ingest
     retention: Retention
 
-    def dispatcher_running(self) -> bool:
-        return self.dispatcher.active
 
 
 def open_store(settings: Settings) -> Store:

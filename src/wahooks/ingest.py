@@ -16,6 +16,7 @@ from wahooks.clock import iso, now_ms
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
 from wahooks.engines.base import EngineEvent
+from wahooks.errors import NotFound
 from wahooks.models import Connection, DeliveryJob, Webhook
 from wahooks.serialization import dumps
 from wahooks.storage.base import NewEvent, Store
@@ -90,6 +91,8 @@ class Ingest:
         jobs = await self._persist(
             [NewEvent(webhook.connection_id, "test", body)], only_webhook=webhook.id
         )
+        if not jobs:  # deleted between the ownership check and now
+            raise NotFound("Webhook config not found")
         return jobs[0].delivery_id
 
     async def _persist(

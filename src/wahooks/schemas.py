@@ -145,6 +145,9 @@ def string_field(
     if len(value) > max_length:
         errors.append(f"{key} must be shorter than or equal to {max_length} characters")
         return None
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL; no name needs one
+        errors.append(f"{key} must not contain NUL characters")
+        return None
     return value
 
 

@@ -61,3 +61,12 @@ def test_copy_a_sqlite_installation_to_postgres(
 
     again = _cli("db", "copy", "--from", str(database), "--to", url)
     assert again.returncode == 1 and "empty" in again.stderr
+
+
+def test_copying_from_a_missing_file_says_so(
+    postgres_schema_url: Callable[[], str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "nothing-here.db"
+    copied = _cli("db", "copy", "--from", str(missing), "--to", postgres_schema_url())
+    assert copied.returncode == 1 and "No SQLite database at" in copied.stderr
+    assert not missing.exists()

@@ -471,3 +471,26 @@ def test_a_deleted_connection_cannot_be_restarted_or_scanned_back(owner: httpx.C
         assert answer.status_code == 409, (path, answer.text)
     assert created["id"] not in [c["id"] for c in owner.get("/connections").json()]
     assert owner.get(f"/connections/{created['id']}").json()["status"] == "stopped"
+
+
+def test_a_name_with_a_nul_character_is_a_400(owner: httpx.Client) -> None:
+    created = owner.post("/connections", json={"name": "a\u0000b"})
+    assert created.status_code == 400
+    assert created.json()["message"] == ["name must not contain NUL characters"]
+
+
+def test_a_body_over_the_limit_is_a_413_before_it_is_read(
+    server: ServerProcess, owner: httpx.Client
+) -> None:
+    import socket
+
+    connection = owner.post("/connections").json()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            f"PATCH /api/connections/{connection['id']} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {server.token}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 60000000\r\n\r\n{".encode()
+        )
+        answer = sock.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 413"), answer
+    assert '"statusCode":413' in answer

@@ -9,7 +9,7 @@ from fastapi import Depends
 from starlette.requests import Request
 
 from wahooks.accounts import Principal
-from wahooks.errors import BadRequest
+from wahooks.errors import BadRequest, PayloadTooLarge
 
 if TYPE_CHECKING:
     from wahooks.app import Services
@@ -29,8 +29,20 @@ async def principal_of(request: Request) -> Principal:
     return await services_from(request).accounts.authenticate(request.headers.get("authorization"))
 
 
+MAX_BODY_BYTES = 50 * 1024 * 1024  # the original's JSON body limit
+
+
 async def json_object(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body())
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return parse_json_object(b"".join(chunks))
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wahooks.accounts import Principal
-from wahooks.api.deps import parse_json_object
+from wahooks.api.deps import MAX_BODY_BYTES, parse_json_object
 from wahooks.api.errors import INTERNAL_ERROR, body_for
 from wahooks.api.routes.sandbox import change_presence, receive_message
 from wahooks.api.routes.waha_events import receive_waha_event
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["Services", Principal, str, dict[str, Any]], Awaitable[Any]]
 
-MAX_BODY_BYTES = 50 * 1024 * 1024  # the original's JSON body limit
 _ROUTES: tuple[tuple[re.Pattern[str], Handler], ...] = (
     (re.compile(r"^/api/connections/([^/]+)/sandbox/inbound$"), receive_message),
     (re.compile(r"^/api/connections/([^/]+)/sandbox/presence$"), change_presence),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -191,6 +192,8 @@ def db_copy(source: str, destination: str) -> None:
     source_path = _settings(database=source).sqlite_path
     if not _settings(database=destination).uses_postgres:
         raise click.UsageError("--to must be a postgresql:// URL")
+    if not Path(source_path).is_file():
+        raise click.ClickException(f"No SQLite database at {source_path}")
     try:
         lock_database(source_path)
         counts = asyncio.run(copy_sqlite_to_postgres(source_path, destination))

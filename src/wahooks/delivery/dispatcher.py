@@ -130,9 +130,19 @@ class Dispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self._drain_outcomes()
-        if unsent:
-            await self._store.release([job.delivery_id for job in unsent])
+        try:
+            # Bounded: with the database gone, the leases run out instead and the attempts are
+            # logged as interrupted when it is back.
+            await asyncio.wait_for(self._drain_outcomes(), grace)
+            if unsent:
+                await asyncio.wait_for(
+                    self._store.release([job.delivery_id for job in unsent]), grace
+                )
+        except Exception:
+            log.warning(
+                "stopped without recording every outcome",
+                extra={"action": "delivery.stop", "outcomes": len(self._outcomes)},
+            )
 
     # intake -------------------------------------------------------------------------------------
 

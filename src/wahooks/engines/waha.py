@@ -54,6 +54,7 @@ INGEST_PATH = "/api/events/waha"
 WEBHOOK_RETRIES = {"policy": "exponential", "delaySeconds": 2, "attempts": 10}
 BAD_SIGNATURE = "Invalid or missing X-Webhook-Hmac signature"
 QR_WAIT_SECONDS = 5.0
+RECENT_EVENT_IDS = 100_000  # event ids remembered against retries and replays (~10 MB)
 QR_WAIT_POLLS = 20
 
 
@@ -82,6 +83,7 @@ class WahaEngine:
         self.servers = list(servers)
         self.webhook_url = ingest_url.rstrip("/") + INGEST_PATH
         self._sink: EventSink | None = None
+        self._recent_ids: dict[str, None] = {}  # insertion-ordered: the oldest goes first
         self._observer: StatusObserver | None = None
         self._sessions: dict[str, WahaSession] = {}
         self._assigning = asyncio.Lock()
@@ -124,11 +126,27 @@ class WahaEngine:
                        "known": session is not None},
             )
             raise Unauthorized(BAD_SIGNATURE)
+        if self._seen_before(event.get("id")):
+            # WAHA retries an event whose answer it did not get (and a captured one could be
+            # replayed): each event id is taken once.
+            log.info("repeated WAHA event ignored",
+                     extra={"action": "waha.duplicate", "session": session.session_name})
+            return 0
         assert self._sink is not None, "engine not attached"
         accepted = await self._sink([EngineEvent(event, raw)])
         if accepted and _linked_without_me(event):
             await self._fill_phone(session)
         return accepted
+
+    def _seen_before(self, event_id: object) -> bool:
+        if not isinstance(event_id, str) or not event_id:
+            return False
+        if event_id in self._recent_ids:
+            return True
+        self._recent_ids[event_id] = None
+        if len(self._recent_ids) > RECENT_EVENT_IDS:
+            del self._recent_ids[next(iter(self._recent_ids))]
+        return False
 
     async def _fill_phone(self, session: WahaSession) -> None:
         """WORKING came without `me`: ask WAHA who is linked, for the connection's phone."""

@@ -82,9 +82,6 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 
 
 
-def is_postgres_url(database: str) -> bool:
-    return database.startswith(("postgresql://", "postgres://"))
-
 
 def split_schema(url: str) -> tuple[str, str | None]:
     """The DSN without our `schema=` query parameter, and that schema (None: the default)."""
@@ -119,10 +116,11 @@ class PostgresStore:
         settings = {"search_path": self._schema} if self._schema else {}
         if self._schema:
             first = await asyncpg.connect(self._dsn)
-            try:
+            try:  # under the migration lock: processes starting together would race
+                await first.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
                 await first.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
             finally:
-                await first.close()
+                await first.close()  # closing releases the lock
         self._pool = await asyncpg.create_pool(
             self._dsn, min_size=1, max_size=self._pool_size, server_settings=settings,
             command_timeout=60,
@@ -249,9 +247,6 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     # accounts and tokens ------------------------------------------------------------------------
-
-    async def count_users(self) -> int:
-        return int(await self._run(lambda c: c.fetchval("SELECT count(*) FROM users")))
 
     async def create_user(self, name: str, *, is_owner: bool) -> User:
         row = await self._run(lambda c: c.fetchrow(
@@ -606,8 +601,9 @@ class PostgresStore:
         async def work(c: Any) -> None:
             await c.execute(
                 "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code,"
-                " error) SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[],"
-                " $4::float8[], $5::int[], $6::text[])"
+                " error) SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[],"
+                " $4::float8[], $5::int[], $6::text[]) AS u(id, n, s, d, c, e)"
+                " WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = u.id)"
                 " ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = excluded.started_at,"
                 " duration_ms = excluded.duration_ms, status_code = excluded.status_code,"
                 " error = excluded.error",

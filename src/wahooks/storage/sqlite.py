@@ -62,10 +62,6 @@ class SqliteStore:
 
     # accounts and tokens ------------------------------------------------------------------------
 
-    async def count_users(self) -> int:
-        row = await self.db.read(lambda c: c.execute("SELECT count(*) FROM users").fetchone())
-        return int(row[0])
-
     async def create_user(self, name: str, *, is_owner: bool) -> User:
         user = User(uuid7(), name, is_owner, now_ms())
 
@@ -448,10 +444,10 @@ class SqliteStore:
             conn.executemany(
                 "INSERT OR REPLACE INTO attempts"
                 " (delivery_id, number, started_at, duration_ms, status_code, error)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)",
                 [
                     (o.delivery_id, o.attempt, o.outcome.started_at, o.outcome.duration_ms,
-                     o.outcome.status_code, o.outcome.error)
+                     o.outcome.status_code, o.outcome.error, o.delivery_id)
                     for o in outcomes
                 ],
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -65,6 +66,10 @@ class SqliteDatabase:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if not os.path.exists(self.path):
+            # It holds signing secrets and WAHA keys: readable by its owner only (and SQLite
+            # gives its -wal and -shm files the same permissions).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         conn = _connect(self.path, self._synchronous)
         _migrate(conn)
         self._writer = threading.Thread(
@@ -201,14 +206,38 @@ def _migrate(conn: sqlite3.Connection) -> None:
         "CREATE TABLE IF NOT EXISTS schema_migrations"
         " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
     for migration in migrations_for("sqlite"):
-        if migration.version in applied:
-            continue
-        log.info("applying migration", extra={"action": "migrate", "version": migration.version})
-        conn.executescript(
-            "BEGIN IMMEDIATE;\n"
-            + migration.sql
-            + f"\nINSERT INTO schema_migrations VALUES ({migration.version},"
-            f" '{migration.name}', datetime('now'));\nCOMMIT;"
-        )
+        # Checked inside the write lock, so processes opening a new file together (a server and
+        # a CLI command) apply each migration once.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            done = conn.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
+            ).fetchone()
+            if done is None:
+                log.info(
+                    "applying migration", extra={"action": "migrate", "version": migration.version}
+                )
+                for statement in _statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, datetime('now'))",
+                    (migration.version, migration.name),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(sql: str) -> list[str]:
+    """A migration file's statements, split where sqlite3 says one is complete."""
+    statements, current = [], ""
+    for line in sql.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current)
+            current = ""
+    if current.strip().strip(";").strip() and not current.strip().startswith("--"):
+        statements.append(current)
+    return statements

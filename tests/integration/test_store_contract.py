@@ -329,3 +329,27 @@ def test_renewed_leases_do_not_expire(run: Callable[[Scenario], None]) -> None:
         assert await store.claim_due(10, 60_000) == []
 
     run(scenario)
+
+
+def test_events_go_when_their_last_delivery_goes(
+    run: Callable[[Scenario], None], tmp_path: Path
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        one = await _webhook(store, user_id, connection)
+        two = await _webhook(store, user_id, connection)
+        batches = await store.ingest(
+            [NewEvent(connection.id, "message", b"shared")], claim_lease_ms=60_000
+        )
+        await store.record_outcomes([
+            RecordedOutcome(job.delivery_id, 1, _outcome(200), DeliveryStatus.DELIVERED, None)
+            for job in batches[0]
+        ])
+        await store.delete_webhook(one.id)
+        (left,) = await store.list_deliveries(two.id)
+        assert left.body == b"shared"  # still needed by the other webhook's delivery
+        await asyncio.sleep(0.01)
+        counts = await store.prune(delivered_max_age_ms=1, delivered_kept=10, dead_letters_kept=10)
+        assert (counts.delivered, counts.events) == (1, 1)
+
+    run(scenario)

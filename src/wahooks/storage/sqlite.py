@@ -335,12 +335,7 @@ class SqliteStore:
     async def delete_webhook(self, webhook_id: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
             self._active.forget()
-            conn.execute(
-                "DELETE FROM attempts WHERE delivery_id IN"
-                " (SELECT id FROM deliveries WHERE webhook_id = ?)",
-                (webhook_id,),
-            )
-            conn.execute("DELETE FROM deliveries WHERE webhook_id = ?", (webhook_id,))
+            _delete_deliveries(conn, "webhook_id = ?", (webhook_id,))
             conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
             _delete_orphan_events(conn)
 
@@ -553,22 +548,35 @@ class SqliteStore:
     async def prune(
         self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
     ) -> PruneCounts:
-        def work(conn: sqlite3.Connection) -> PruneCounts:
-            now = now_ms()
-            delivered = _delete_deliveries(
-                conn,
-                "status = 'delivered' AND delivered_at < ?",
-                (now - delivered_max_age_ms,),
+        # In short write transactions (a slice of webhooks each), so that a large sweep never
+        # holds the single writer, and with it every ingest, for long.
+        def aged(conn: sqlite3.Connection) -> int:
+            return _delete_deliveries(
+                conn, "status = 'delivered' AND delivered_at < ?",
+                (now_ms() - delivered_max_age_ms,),
             )
-            webhook_ids = [row[0] for row in conn.execute("SELECT id FROM webhooks")]
-            dead = 0
-            for webhook_id in webhook_ids:
-                delivered += _trim(conn, webhook_id, "delivered", delivered_kept)
-                dead += _trim(conn, webhook_id, "failed", dead_letters_kept)
-            events = _delete_orphan_events(conn)
-            return PruneCounts(delivered, dead, events)
 
-        return await self.db.write(work)
+        delivered = await self.db.write(aged)
+        webhook_ids = await self.db.read(
+            lambda c: [row[0] for row in c.execute("SELECT id FROM webhooks ORDER BY id")]
+        )
+        dead = 0
+        for start in range(0, len(webhook_ids), PRUNE_SLICE):
+            chunk = webhook_ids[start:start + PRUNE_SLICE]
+
+            def trim(conn: sqlite3.Connection, chunk: list[str] = chunk) -> tuple[int, int]:
+                return (
+                    sum(_trim(conn, webhook_id, "delivered", delivered_kept) for webhook_id in chunk),
+                    sum(_trim(conn, webhook_id, "failed", dead_letters_kept) for webhook_id in chunk),
+                )
+
+            trimmed, trimmed_dead = await self.db.write(trim)
+            delivered += trimmed
+            dead += trimmed_dead
+        return PruneCounts(delivered, dead, await self.db.write(_delete_orphan_events))
+
+
+PRUNE_SLICE = 50
 
 
 def _not_in(column: str, values: Collection[str]) -> tuple[str, tuple[str, ...]]:
@@ -683,7 +691,15 @@ def _delete_deliveries(conn: sqlite3.Connection, condition: str, params: tuple[o
         f"DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE {condition})",
         params,
     )
-    return conn.execute(f"DELETE FROM deliveries WHERE {condition}", params).rowcount
+    gone = conn.execute(
+        f"DELETE FROM deliveries WHERE {condition} RETURNING event_id", params
+    ).fetchall()
+    # Their events may now have no delivery left: remember them for the orphan sweep, which
+    # then looks at these few instead of scanning every event.
+    conn.executemany(
+        "INSERT OR IGNORE INTO orphan_candidates (event_id) VALUES (?)", gone
+    )
+    return len(gone)
 
 
 def _trim(conn: sqlite3.Connection, webhook_id: str, status: str, keep: int) -> int:
@@ -701,7 +717,9 @@ def _trim(conn: sqlite3.Connection, webhook_id: str, status: str, keep: int) -> 
 
 
 def _delete_orphan_events(conn: sqlite3.Connection) -> int:
-    return conn.execute(
-        "DELETE FROM events WHERE NOT EXISTS"
-        " (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)"
+    removed = conn.execute(
+        "DELETE FROM events WHERE id IN (SELECT event_id FROM orphan_candidates)"
+        " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)"
     ).rowcount
+    conn.execute("DELETE FROM orphan_candidates")
+    return removed

@@ -25,6 +25,7 @@ from support.receiver import Receiver
 from support.server import ServerProcess, wait_until
 from waha.conftest import WAHA_ENV
 from waha.fake import FakeWaha
+from wahooks.engines.envelope import ulid
 
 pytestmark = pytest.mark.acceptance
 
@@ -367,6 +368,7 @@ def test_working_without_me_asks_waha_for_the_phone(
         event = json.loads(fake_waha.delivered("session.status")[-1].body)
         event.pop("me", None)
         event["payload"]["status"] = "WORKING"
+        event["id"] = f"evt_{ulid()}"  # a new event (a repeated id would be taken once)
         body = json.dumps(event).encode()
         accepted = post_event(server, body, signed(waha_key(fake_waha, name), body))
         assert accepted.status_code == 201

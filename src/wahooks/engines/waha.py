@@ -126,7 +126,8 @@ class WahaEngine:
                        "known": session is not None},
             )
             raise Unauthorized(BAD_SIGNATURE)
-        if self._seen_before(event.get("id")):
+        event_id = event.get("id")
+        if isinstance(event_id, str) and event_id in self._recent_ids:
             # WAHA retries an event whose answer it did not get (and a captured one could be
             # replayed): each event id is taken once.
             log.info("repeated WAHA event ignored",
@@ -134,19 +135,18 @@ class WahaEngine:
             return 0
         assert self._sink is not None, "engine not attached"
         accepted = await self._sink([EngineEvent(event, raw)])
+        # Remembered only once stored: if storing failed, WAHA's retry must get through.
+        self._remember_id(event_id)
         if accepted and _linked_without_me(event):
             await self._fill_phone(session)
         return accepted
 
-    def _seen_before(self, event_id: object) -> bool:
+    def _remember_id(self, event_id: object) -> None:
         if not isinstance(event_id, str) or not event_id:
-            return False
-        if event_id in self._recent_ids:
-            return True
+            return
         self._recent_ids[event_id] = None
         if len(self._recent_ids) > RECENT_EVENT_IDS:
             del self._recent_ids[next(iter(self._recent_ids))]
-        return False
 
     async def _fill_phone(self, session: WahaSession) -> None:
         """WORKING came without `me`: ask WAHA who is linked, for the connection's phone."""

@@ -18,7 +18,7 @@ import pytest
 
 from cli.conftest import run_process
 from support.receiver import Receiver
-from support.server import ServerProcess, connected_connection
+from support.server import ServerProcess, connected_connection, free_port
 from wahooks import InvalidSignature, verify_signature
 from wahooks.cli.listen import listen_secret
 
@@ -144,7 +144,13 @@ def test_listen_with_a_bad_token_fails_with_the_error_panel(
     config.write_text(json.dumps({"api_url": server.base_url, "token": "wh_" + "9" * 48}))
     done = run_process(config, "listen", "--forward-to", "http://127.0.0.1:9/", timeout=30)
     assert done.returncode == 1
-    assert "refused the event stream: Invalid token" in " ".join(done.stderr.split())
+    assert "Invalid or revoked API token" in " ".join(done.stderr.split())
+    assert "Ready" not in done.stdout  # refused before it claims to be listening
+    down = tmp_path / "down.json"
+    down.write_text(json.dumps({"api_url": f"http://127.0.0.1:{free_port()}",
+                                "token": "wh_" + "9" * 48}))
+    done = run_process(down, "listen", timeout=30)  # no retrying forever
+    assert done.returncode == 1 and "API unreachable" in done.stderr
     nobody = tmp_path / "nobody.json"
     done = run_process(nobody, "listen")
     assert done.returncode == 1 and "Not logged in" in done.stderr

@@ -29,7 +29,7 @@ from wahooks import __version__
 from wahooks.cli import output
 from wahooks.cli.api_access import LOGIN_HINT, load_config
 from wahooks.cli.root import main
-from wahooks.client import AsyncWAHooks, WAHooksError
+from wahooks.client import AsyncWAHooks, WAHooks, WAHooksError
 from wahooks.ids import uuid7
 from wahooks.serialization import dumps
 from wahooks.signing import signed_headers
@@ -94,10 +94,9 @@ def listen(forward_to: str | None, events: str, print_secret: bool, as_json: boo
     if print_secret:
         return click.echo(secret)
     wanted = {name.strip() for name in events.split(",") if name.strip()} or {"*"}
-    session = _Session(
-        (api_url or config.api_url).rstrip("/"), config.token, forward_to, secret, wanted,
-        as_json,
-    )
+    base_url = (api_url or config.api_url).rstrip("/")
+    _check_access(base_url, config.token)
+    session = _Session(base_url, config.token, forward_to, secret, wanted, as_json)
     try:
         asyncio.run(session.run())
     except KeyboardInterrupt:
@@ -105,6 +104,19 @@ def listen(forward_to: str | None, events: str, print_secret: bool, as_json: boo
             output.dim("Stopped.")
     except WAHooksError as exc:
         output.fail(f"The server refused the event stream: {exc.message}", LOGIN_HINT)
+
+
+def _check_access(base_url: str, token: str) -> None:
+    """Fail at once, with the usual panel, on a bad token or a server that is down: the stream
+    itself would only learn it after saying it is ready, or retry forever."""
+    try:
+        with WAHooks(token, base_url=base_url) as client:
+            client.get_me()
+    except WAHooksError as exc:
+        output.fail(exc.message, f"HTTP {exc.status_code}. {LOGIN_HINT}")
+    except httpx.TransportError as exc:
+        output.fail(f"API unreachable at {base_url}: {exc or type(exc).__name__}",
+                    "Is the server running?")
 
 
 class _Session:

@@ -117,3 +117,25 @@ def test_unclaimed_deliveries_wake_listeners(postgres_schema_url: Callable[[], s
             await worker.close()
 
     asyncio.run(scenario())
+
+
+def test_one_process_at_a_time_holds_a_named_job(postgres_schema_url: Callable[[], str]) -> None:
+    one, two = _pair(postgres_schema_url)
+
+    async def scenario() -> None:
+        await one.open()
+        await two.open()
+        try:
+            async with one.exclusive("waha-reconcile") as first:
+                assert first
+                async with two.exclusive("waha-reconcile") as second:
+                    assert not second
+                async with two.exclusive("another job") as other:
+                    assert other
+            async with two.exclusive("waha-reconcile") as after:
+                assert after
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(scenario())

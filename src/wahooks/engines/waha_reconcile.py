@@ -71,7 +71,11 @@ class WahaReconciler:
     async def _loop(self) -> None:
         while True:
             try:
-                await self.run_once()
+                # With several API processes on one database, one reconciles at a time; the
+                # others would only repeat (and race) its calls to WAHA.
+                async with self._store.exclusive("waha-reconcile") as mine:
+                    if mine:
+                        await self.run_once()
             except Exception:
                 log.exception("WAHA reconcile pass failed", extra={"action": "waha.reconcile"})
             await asyncio.sleep(self._interval)

@@ -13,6 +13,7 @@ logged as interrupted and the delivery becomes due again.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -162,6 +163,11 @@ class Store(Protocol):
 
     def listen_due(self, callback: Callable[[], None]) -> None:
         """Call `callback` when another process leaves deliveries due in the database."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Whether this process may do the named job now: at most one process holds it at a
+        time (a backend with one process always may). Held until the block ends."""
         ...
 
     async def heartbeat(self, worker_id: str) -> None:

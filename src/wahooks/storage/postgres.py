@@ -16,8 +16,10 @@ What differs from SQLite, and why:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -575,6 +577,29 @@ class PostgresStore:
             " WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL",
             delivery_ids, lease_ms,
         ))
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        assert self._pool is not None, "store not open"
+        try:
+            conn = await self._pool.acquire()
+        except _CONNECTION_ERRORS:
+            yield False
+            return
+        try:
+            held = bool(await conn.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext('wahooks:' || $1))", name
+            ))
+            try:
+                yield held
+            finally:
+                if held:
+                    with contextlib.suppress(*_CONNECTION_ERRORS):
+                        await conn.execute(
+                            "SELECT pg_advisory_unlock(hashtext('wahooks:' || $1))", name
+                        )
+        finally:
+            await self._pool.release(conn)
 
     async def heartbeat(self, worker_id: str) -> None:
         await self._run(lambda c: c.execute(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -411,6 +412,10 @@ class SqliteStore:
             )
 
         await self.db.write(work)
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        yield True  # one process owns the file
 
     async def heartbeat(self, worker_id: str) -> None:
         """One process: its dispatcher is the only worker, and it knows whether it runs."""

@@ -247,35 +247,31 @@ class WahaEngine:
             await client.call("POST", f"/api/sessions/{name}/restart")
 
     async def _qr_raw(self, session: WahaSession) -> str | None:
-        try:
-            answer = await self._client(session).call(
-                "GET", f"/api/{segment(session.session_name)}/auth/qr", params={"format": "raw"}
-            )
-        except WahaRefused as exc:
-            if exc.status == 422:  # the QR rotated away or the phone just scanned it
-                return None
-            raise
-        value = answer.get("value") if isinstance(answer, dict) else None
-        if not isinstance(value, str):
-            raise EngineError("WAHA answered the raw QR code without its value")
-        return value
+        return await self._qr_field(session, "raw", "value")
 
     async def _qr_image(self, session: WahaSession) -> bytes | None:
-        try:
-            answer = await self._client(session).call(
-                "GET", f"/api/{segment(session.session_name)}/auth/qr", params={"format": "image"}
-            )
-        except WahaRefused as exc:
-            if exc.status == 422:  # the QR rotated away or the phone just scanned it
-                return None
-            raise
-        data = answer.get("data") if isinstance(answer, dict) else None
-        if not isinstance(data, str):
-            raise EngineError("WAHA answered the QR code without its image data")
+        data = await self._qr_field(session, "image", "data")
+        if data is None:
+            return None
         try:
             return base64.b64decode(data, validate=True)
         except binascii.Error:
             raise EngineError("WAHA answered a QR code that is not base64") from None
+
+    async def _qr_field(self, session: WahaSession, form: str, field: str) -> str | None:
+        """One field of WAHA's QR answer in the given form; None when there is no QR now."""
+        try:
+            answer = await self._client(session).call(
+                "GET", f"/api/{segment(session.session_name)}/auth/qr", params={"format": form}
+            )
+        except WahaRefused as exc:
+            if exc.status == 422:  # the QR rotated away or the phone just scanned it
+                return None
+            raise
+        value = answer.get(field) if isinstance(answer, dict) else None
+        if not isinstance(value, str):
+            raise EngineError(f"WAHA answered the QR code ({form}) without its {field}")
+        return value
 
     async def me(self, connection: Connection) -> dict[str, Any] | None:
         session = await self._session_of(connection)

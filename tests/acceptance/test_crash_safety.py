@@ -35,6 +35,19 @@ async def _push(server: ServerProcess, connection_id: str, count: int) -> list[i
     return acknowledged
 
 
+def _hooked_connection(
+    server: ServerProcess, receiver: Receiver
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A connected sandbox connection whose `message` events go to `receiver`."""
+    with server.client() as client:
+        connection = connected_connection(client)
+        webhook: dict[str, Any] = client.post(
+            f"/connections/{connection['id']}/webhooks",
+            json={"url": receiver.url, "events": ["message"]},
+        ).json()
+    return connection, webhook
+
+
 def _numbers(receiver: Receiver) -> list[int]:
     found = []
     for received in list(receiver.requests):
@@ -49,12 +62,7 @@ def test_sigkill_during_a_backlog_loses_nothing(
     server = start_server(max_in_flight_per_endpoint="16")
     # A slow receiver (16 in flight x 20 ms = ~800/s) keeps a backlog behind the ingest.
     with Receiver(delay=0.02) as receiver:
-        with server.client() as client:
-            connection = connected_connection(client)
-            webhook: dict[str, Any] = client.post(
-                f"/connections/{connection['id']}/webhooks",
-                json={"url": receiver.url, "events": ["message"]},
-            ).json()
+        connection, webhook = _hooked_connection(server, receiver)
 
         acknowledged = asyncio.run(_push(server, connection["id"], EVENTS))
         assert len(acknowledged) == EVENTS
@@ -109,12 +117,7 @@ def test_sigterm_hands_unsent_work_back_and_logs_no_phantom_attempts(
 ) -> None:
     server = start_server(max_in_flight_per_endpoint="8")
     with Receiver(delay=0.02) as receiver:
-        with server.client() as client:
-            connection = connected_connection(client)
-            webhook: dict[str, Any] = client.post(
-                f"/connections/{connection['id']}/webhooks",
-                json={"url": receiver.url, "events": ["message"]},
-            ).json()
+        connection, webhook = _hooked_connection(server, receiver)
         acknowledged = asyncio.run(_push(server, connection["id"], 1000))
         server.stop()  # SIGTERM: in-flight attempts finish, queued ones go back unattempted
         assert len(receiver.requests) < len(acknowledged), "no backlog: the stop proved nothing"

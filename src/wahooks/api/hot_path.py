@@ -58,7 +58,7 @@ class HotPath:
     async def _serve(
         self, handler: Handler, resource_id: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        try:
+        async def work() -> Any:
             authorization = None
             for name, value in scope["headers"]:
                 if name == b"authorization":
@@ -66,27 +66,29 @@ class HotPath:
                     break
             principal = await self._services.accounts.authenticate(authorization)
             body = parse_json_object(await _read_body(receive))
-            answer = await handler(self._services, principal, resource_id, body)
-            status, payload = 201, answer
-        except WahooksError as exc:
-            status, payload = exc.status_code, body_for(exc)
-        except Exception:
-            log.exception("unhandled error", extra={"action": "api.error", "path": scope["path"]})
-            status, payload = 500, INTERNAL_ERROR
-        await _respond(send, status, payload)
+            return await handler(self._services, principal, resource_id, body)
+
+        await _answer(scope, send, work)
 
     async def _serve_waha_event(self, scope: Scope, receive: Receive, send: Send) -> None:
         """WAHA's signed events: no bearer token, the raw body checked against its HMAC."""
-        try:
+        async def work() -> Any:
             raw = await _read_body(receive)
-            payload = await receive_waha_event(self._services, scope["headers"], raw)
-            status = 201
-        except WahooksError as exc:
-            status, payload = exc.status_code, body_for(exc)
-        except Exception:
-            log.exception("unhandled error", extra={"action": "api.error", "path": scope["path"]})
-            status, payload = 500, INTERNAL_ERROR
-        await _respond(send, status, payload)
+            return await receive_waha_event(self._services, scope["headers"], raw)
+
+        await _answer(scope, send, work)
+
+
+async def _answer(scope: Scope, send: Send, work: Callable[[], Awaitable[Any]]) -> None:
+    """201 with what `work` returns, or the error body FastAPI's handlers would give."""
+    try:
+        status, payload = 201, await work()
+    except WahooksError as exc:
+        status, payload = exc.status_code, body_for(exc)
+    except Exception:
+        log.exception("unhandled error", extra={"action": "api.error", "path": scope["path"]})
+        status, payload = 500, INTERNAL_ERROR
+    await _respond(send, status, payload)
 
 
 async def _respond(send: Send, status: int, payload: Any) -> None:

@@ -13,11 +13,12 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from wahooks.clock import now_ms
-from wahooks.errors import Unauthorized
+from wahooks.errors import Forbidden, NotFound, Unauthorized
+from wahooks.ids import parse_uuid
 from wahooks.models import ApiToken, User
-from wahooks.storage.base import Store
 
 TOKEN_PREFIX = "wh_"
 _CACHE_SECONDS = 5.0
@@ -44,8 +45,25 @@ class Principal:
     token: ApiToken
 
 
+class AccountStore(Protocol):
+    """What accounts need kept: users and their tokens (hashes only)."""
+
+    async def create_user(self, name: str, *, is_owner: bool) -> User: ...
+    async def get_user(self, user_id: str) -> User | None: ...
+    async def owner(self) -> User | None: ...
+    async def create_first_owner(self, name: str) -> User | None: ...
+    async def create_token(
+        self, user_id: str, name: str, token_hash: str, token_prefix: str
+    ) -> ApiToken: ...
+    async def list_tokens(self, user_id: str) -> list[ApiToken]: ...
+    async def get_token(self, token_id: str) -> ApiToken | None: ...
+    async def revoke_token(self, token_id: str) -> None: ...
+    async def find_active_token(self, token_hash: str) -> ApiToken | None: ...
+    async def touch_token(self, token_id: str, at: int) -> None: ...
+
+
 class Accounts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AccountStore) -> None:
         self._store = store
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._touched: dict[str, int] = {}
@@ -75,6 +93,21 @@ class Accounts:
         owner = await self._store.owner()
         assert owner is not None, "an owner was just created"
         return owner
+
+    async def list_tokens(self, user: User) -> list[ApiToken]:
+        return await self._store.list_tokens(user.id)
+
+    async def revoke_token(self, user: User, token_id: str) -> None:
+        """Revoke one of the user's tokens (again is fine); it stops working in this process at
+        once, in others within the cache's few seconds."""
+        canonical = parse_uuid(token_id)
+        token = None if canonical is None else await self._store.get_token(canonical)
+        if token is None:
+            raise NotFound("Token not found")
+        if token.user_id != user.id:
+            raise Forbidden("You do not own this token")
+        await self._store.revoke_token(token.id)
+        self.forget_token(token.id)
 
     def forget_token(self, token_id: str) -> None:
         for key, (_, principal) in list(self._cache.items()):

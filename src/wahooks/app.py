@@ -13,7 +13,6 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import IO
 
 from fastapi import FastAPI
@@ -56,9 +55,9 @@ from wahooks.errors import WahooksError
 from wahooks.ingest import Ingest
 from wahooks.live import LiveEvents
 from wahooks.live_fanout import LiveFanout
-from wahooks.storage.base import Store
-from wahooks.storage.postgres import PostgresStore
-from wahooks.storage.sqlite import SqliteStore
+from wahooks.services import Services
+from wahooks.storage import Storage, open_storage
+from wahooks.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -67,65 +66,48 @@ class DatabaseInUse(WahooksError):
     """Another wahooks server is already running on this database file"""
 
 
-@dataclass
-class Services:
-    settings: Settings
-    store: Store
-    accounts: Accounts
-    connections: ConnectionService
-    targets: TargetPolicy
-    sender: Sender
-    dispatcher: Dispatcher
-    ingest: Ingest
-    retention: Retention
-
-
-
-def open_store(settings: Settings) -> Store:
-    if settings.uses_postgres:
-        return PostgresStore(settings.database)
-    return SqliteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous.upper())
-
-
-def build_engine(settings: Settings, store: Store) -> Engine:
+def build_engine(settings: Settings, storage: Storage) -> Engine:
     if settings.engine == "waha":
         servers = waha_servers(settings.waha_url, settings.waha_api_key, settings.waha_capacity,
                                timeout=settings.waha_timeout)
-        return WahaEngine(store, servers, ingest_url=settings.ingest_base_url,
+        return WahaEngine(storage.waha_sessions, servers, storage.connections, storage.processes,
+                          ingest_url=settings.ingest_base_url,
                           reconcile_interval=settings.waha_reconcile_interval)
     return SandboxEngine(public_url=settings.ingest_base_url)
 
 
 def build_services(settings: Settings) -> Services:
-    store = open_store(settings)
+    storage = open_storage(settings)
     targets = TargetPolicy(allow_private=settings.allow_private_targets)
     sender = Sender(targets, timeout=settings.request_timeout)
     # A lease outlives any attempt (timeout) and is renewed while held: it only runs out when the
     # process holding it died.
     lease_ms = int(max(settings.lease_seconds, 2 * settings.request_timeout) * 1000)
     dispatcher = Dispatcher(
-        store, sender, RetryPolicy(settings.retry_schedule),
+        storage.queue, sender, RetryPolicy(settings.retry_schedule),
         max_in_flight=settings.max_in_flight,
         max_in_flight_per_endpoint=settings.max_in_flight_per_endpoint,
         lease_ms=lease_ms,
         poll_interval=settings.poll_interval,
+        heartbeats=None if storage.single_process else storage.processes,
     )
-    engine = build_engine(settings, store)
-    connections_service = ConnectionService(store, engine)
+    engine = build_engine(settings, storage)
+    connections_service = ConnectionService(storage.connections, storage.webhooks, engine)
     if isinstance(engine, WahaEngine):
         engine.observe_with(connections_service)
-    ingest = Ingest(store, dispatcher, connections_service, lease_ms=lease_ms)
+    ingest = Ingest(storage.queue, dispatcher, connections_service, lease_ms=lease_ms)
     engine.attach(ingest.accept)
     retention = Retention(
-        store,
+        storage.retention,
         interval=settings.retention_interval,
         delivered_max_age=settings.delivered_max_age,
         delivered_kept=settings.delivered_kept,
         dead_letters_kept=settings.dead_letters_kept,
     )
+    webhooks = WebhookService(storage.webhooks, storage.deliveries, targets, ingest, dispatcher)
     return Services(
-        settings, store, Accounts(store), connections_service, targets, sender, dispatcher,
-        ingest, retention,
+        settings, storage, engine, Accounts(storage.accounts), connections_service, webhooks,
+        targets, sender, dispatcher, ingest, retention,
     )
 
 
@@ -151,13 +133,13 @@ def lock_database(path: str) -> None:
 
 @asynccontextmanager
 async def running(services: Services, *, announce: IO[str] = sys.stdout) -> AsyncIterator[None]:
-    store, role = services.store, services.settings.role
-    if store.single_process:
+    storage, role = services.storage, services.settings.role
+    if storage.single_process:
         lock_database(services.settings.sqlite_path)
-    await store.open()
+    await storage.open()
     # With one process on the database every lease is this process's from its last life; with
     # several, only expired ones are taken back (by the workers, as they run).
-    recovered = await store.recover_expired_leases(all_leases=store.single_process)
+    recovered = await storage.queue.recover_expired_leases(all_leases=storage.single_process)
     if recovered:
         log.warning(
             "deliveries interrupted by the last stop are due again",
@@ -175,7 +157,7 @@ async def running(services: Services, *, announce: IO[str] = sys.stdout) -> Asyn
         await services.sender.start()
         await services.dispatcher.start()
         services.retention.start()
-    engine = services.connections.engine
+    engine = services.engine
     if role != "worker":
         await engine.start()
     try:
@@ -185,7 +167,7 @@ async def running(services: Services, *, announce: IO[str] = sys.stdout) -> Asyn
         await services.retention.stop()
         await services.dispatcher.stop()
         await services.sender.close()
-        await services.store.close()
+        await services.storage.close()
 
 
 async def run_worker(settings: Settings, *, announce: IO[str] = sys.stdout) -> None:
@@ -206,10 +188,11 @@ def create_app(settings: Settings) -> ASGIApp:
     live = LiveEvents()
     services.ingest.add_listener(live.publish)
     fanout = None
-    if isinstance(services.store, PostgresStore):
+    if services.storage.live is not None:
         # Other API processes on the database may hold this account's WebSockets.
         fanout = LiveFanout(
-            services.store, live, services.connections, process_id=services.dispatcher.worker_id
+            services.storage.live, live, services.connections,
+            process_id=services.dispatcher.worker_id,
         )
         services.ingest.add_listener(fanout.publish)
 

@@ -16,14 +16,13 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from wahooks.clock import now_ms
 from wahooks.engines.base import Engine
 from wahooks.errors import Conflict, Forbidden, NotFound, WahooksError
 from wahooks.ids import parse_uuid, uuid7
-from wahooks.models import Connection, ConnectionStatus, User
-from wahooks.storage.base import Store
+from wahooks.models import Connection, ConnectionStatus, User, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +42,27 @@ def session_name_for(user: User) -> str:
     return f"u_{user.id.replace('-', '')[:12]}_s_{secrets.token_hex(6)}"
 
 
+class ConnectionStore(Protocol):
+    async def create_connection(self, connection: Connection) -> None: ...
+    async def get_connection(self, connection_id: str) -> Connection | None: ...
+    async def find_connection_by_session(self, session_name: str) -> Connection | None: ...
+    async def list_connections(
+        self, user_id: str | None = None, *, include_stopped: bool = False
+    ) -> list[Connection]: ...
+    async def rename_connection(self, connection_id: str, name: str | None) -> Connection: ...
+    async def set_connection_status(
+        self, connection_id: str, status: ConnectionStatus, *, phone_number: str | None = None
+    ) -> Connection: ...
+
+
+class WebhookLister(Protocol):
+    async def list_webhooks(self, connection_id: str) -> list[Webhook]: ...
+
+
 class ConnectionService:
-    def __init__(self, store: Store, engine: Engine) -> None:
+    def __init__(self, store: ConnectionStore, webhooks: WebhookLister, engine: Engine) -> None:
         self._store = store
+        self._webhooks = webhooks
         self.engine = engine
         # Every event and every API call looks its connection up; these caches keep that off the
         # database. This process's own changes update them at once; an entry read from the
@@ -134,7 +151,7 @@ class ConnectionService:
             if connection.status not in REUSABLE:
                 continue
             if virgin_only and (
-                connection.phone_number or await self._store.list_webhooks(connection.id)
+                connection.phone_number or await self._webhooks.list_webhooks(connection.id)
             ):
                 continue
             return connection

@@ -9,8 +9,8 @@ event's bytes are kept as the engine produced them: that is what every receiver 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, Protocol
 
 from wahooks.clock import iso, now_ms
 from wahooks.connections import ConnectionService
@@ -19,7 +19,7 @@ from wahooks.engines.base import EngineEvent
 from wahooks.errors import NotFound
 from wahooks.models import Connection, DeliveryJob, Webhook
 from wahooks.serialization import dumps
-from wahooks.storage.base import NewEvent, Store
+from wahooks.storage.records import NewEvent
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,21 @@ TEST_MESSAGE = "This is a test webhook event from WAHooks"
 EventListener = Callable[[Connection, Mapping[str, Any], bytes], Awaitable[None] | None]
 
 
+class EventStore(Protocol):
+    async def ingest(
+        self,
+        events: list[NewEvent],
+        *,
+        claim_lease_ms: int | None,
+        only_webhook: str | None = None,
+        defer_webhooks: Collection[str] = (),
+    ) -> list[list[DeliveryJob]]: ...
+
+
 class Ingest:
     def __init__(
         self,
-        store: Store,
+        store: EventStore,
         dispatcher: Dispatcher,
         connections: ConnectionService,
         *,

@@ -21,7 +21,8 @@ import orjson
 from wahooks.connections import ConnectionService
 from wahooks.live import LiveEvents
 from wahooks.models import Connection
-from wahooks.storage.postgres import LIVE_CHANNEL, LIVE_PRESENCE_CHANNEL, PostgresStore
+from wahooks.storage.postgres.database import LIVE_CHANNEL, LIVE_PRESENCE_CHANNEL
+from wahooks.storage.postgres.live import PostgresLive
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ _MAX_NOTIFY_BYTES = 7900  # PostgreSQL's limit is 8000 bytes per payload
 class LiveFanout:
     def __init__(
         self,
-        store: PostgresStore,
+        store: PostgresLive,
         live: LiveEvents,
         connections: ConnectionService,
         *,

@@ -10,25 +10,25 @@ from collections.abc import Callable
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import AttemptOutcome, Connection, ConnectionStatus, DeliveryStatus, Webhook
-from wahooks.storage.base import INTERRUPTED, NewEvent, RecordedOutcome
-from wahooks.storage.postgres import PostgresStore
+from wahooks.storage import PostgresStorage
+from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
 
 
-async def _setup(store: PostgresStore) -> tuple[Connection, Webhook]:
-    user = await store.create_user("alice", is_owner=True)
+async def _setup(store: PostgresStorage) -> tuple[Connection, Webhook]:
+    user = await store.accounts.create_user("alice", is_owner=True)
     now = now_ms()
     connection = Connection(uuid7(), user.id, None, "u_x_s_y", None, ConnectionStatus.WORKING,
                             "NOWEB", now, now)
-    await store.create_connection(connection)
+    await store.connections.create_connection(connection)
     webhook = Webhook(uuid7(), user.id, connection.id, "http://127.0.0.1:9/", ("*",), "s" * 64,
                       True, now, now)
-    await store.create_webhook(webhook)
+    await store.webhooks.create_webhook(webhook)
     return connection, webhook
 
 
-def _pair(postgres_schema_url: Callable[[], str]) -> tuple[PostgresStore, PostgresStore]:
+def _pair(postgres_schema_url: Callable[[], str]) -> tuple[PostgresStorage, PostgresStorage]:
     url = postgres_schema_url()
-    return PostgresStore(url), PostgresStore(url)
+    return PostgresStorage(url), PostgresStorage(url)
 
 
 def test_concurrent_claims_never_overlap(postgres_schema_url: Callable[[], str]) -> None:
@@ -40,11 +40,11 @@ def test_concurrent_claims_never_overlap(postgres_schema_url: Callable[[], str])
         try:
             connection, _ = await _setup(one)
             events = [NewEvent(connection.id, "message", str(i).encode()) for i in range(600)]
-            await one.ingest(events, claim_lease_ms=None)
+            await one.queue.ingest(events, claim_lease_ms=None)
 
-            async def drain(store: PostgresStore) -> list[str]:
+            async def drain(store: PostgresStorage) -> list[str]:
                 taken: list[str] = []
-                while batch := await store.claim_due(37, 60_000):
+                while batch := await store.queue.claim_due(37, 60_000):
                     taken += [job.delivery_id for job in batch]
                 return taken
 
@@ -69,26 +69,26 @@ def test_a_late_outcome_is_logged_but_does_not_settle_a_reclaimed_delivery(
         await two.open()
         try:
             connection, webhook = await _setup(one)
-            (jobs,) = await one.ingest([NewEvent(connection.id, "message", b"{}")],
+            (jobs,) = await one.queue.ingest([NewEvent(connection.id, "message", b"{}")],
                                        claim_lease_ms=100)
             await asyncio.sleep(0.15)
-            assert await two.recover_expired_leases() == 1
-            (again,) = await two.claim_due(10, 60_000)
+            assert await two.queue.recover_expired_leases() == 1
+            (again,) = await two.queue.claim_due(10, 60_000)
             assert again.attempt == 2
 
             late = AttemptOutcome(now_ms(), 900.0, 200, None)
-            await one.record_outcomes([
+            await one.queue.record_outcomes([
                 RecordedOutcome(jobs[0].delivery_id, 1, late, DeliveryStatus.DELIVERED, None)
             ])
-            (log,) = await two.list_deliveries(webhook.id)
+            (log,) = await two.deliveries.list_deliveries(webhook.id)
             assert log.status is DeliveryStatus.PENDING  # still the second holder's
             assert log.attempt_log[0].status_code == 200  # but what really happened is logged
 
-            await two.record_outcomes([RecordedOutcome(
+            await two.queue.record_outcomes([RecordedOutcome(
                 again.delivery_id, 2, AttemptOutcome(now_ms(), 1.0, 204, None),
                 DeliveryStatus.DELIVERED, None,
             )])
-            (log,) = await one.list_deliveries(webhook.id)
+            (log,) = await one.deliveries.list_deliveries(webhook.id)
             assert log.status is DeliveryStatus.DELIVERED and log.attempts == 2
             assert INTERRUPTED not in [a.error for a in log.attempt_log]
         finally:
@@ -107,10 +107,10 @@ def test_unclaimed_deliveries_wake_listeners(postgres_schema_url: Callable[[], s
         woken = asyncio.Event()
         try:
             connection, _ = await _setup(api)
-            worker.listen_due(woken.set)
+            worker.queue.listen_due(woken.set)
             await asyncio.wait_for(woken.wait(), 5)  # the listener announces itself once
             woken.clear()
-            await api.ingest([NewEvent(connection.id, "message", b"{}")], claim_lease_ms=None)
+            await api.queue.ingest([NewEvent(connection.id, "message", b"{}")], claim_lease_ms=None)
             await asyncio.wait_for(woken.wait(), 5)
         finally:
             await api.close()
@@ -126,13 +126,13 @@ def test_one_process_at_a_time_holds_a_named_job(postgres_schema_url: Callable[[
         await one.open()
         await two.open()
         try:
-            async with one.exclusive("waha-reconcile") as first:
+            async with one.processes.exclusive("waha-reconcile") as first:
                 assert first
-                async with two.exclusive("waha-reconcile") as second:
+                async with two.processes.exclusive("waha-reconcile") as second:
                     assert not second
-                async with two.exclusive("another job") as other:
+                async with two.processes.exclusive("another job") as other:
                     assert other
-            async with two.exclusive("waha-reconcile") as after:
+            async with two.processes.exclusive("waha-reconcile") as after:
                 assert after
         finally:
             await one.close()

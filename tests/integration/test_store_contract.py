@@ -19,9 +19,9 @@ from wahooks.models import (
     DeliveryStatus,
     Webhook,
 )
-from wahooks.storage.base import INTERRUPTED, NewEvent, RecordedOutcome, Store
-from wahooks.storage.postgres import PostgresStore
-from wahooks.storage.sqlite import SqliteStore
+from wahooks.storage import PostgresStorage, SqliteStorage
+from wahooks.storage import Storage as Store
+from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
 
 Scenario = Callable[[Store], Awaitable[None]]
 
@@ -32,8 +32,8 @@ def run(
 ) -> Callable[[Scenario], None]:
     def make() -> Store:
         if request.param == "postgres":
-            return PostgresStore(postgres_schema_url())
-        return SqliteStore(str(tmp_path / "contract.db"))
+            return PostgresStorage(postgres_schema_url())
+        return SqliteStorage(str(tmp_path / "contract.db"))
 
     def go(scenario: Scenario) -> None:
         async def main() -> None:
@@ -50,7 +50,7 @@ def run(
 
 
 async def _account(store: Store) -> tuple[str, Connection]:
-    user = await store.create_user("alice", is_owner=True)
+    user = await store.accounts.create_user("alice", is_owner=True)
     return user.id, await _account_for(store, user.id)
 
 
@@ -60,7 +60,7 @@ async def _account_for(store: Store, user_id: str) -> Connection:
         uuid7(), user_id, None, f"u_{uuid7()[:8]}_s_{uuid7()[-6:]}", None,
         ConnectionStatus.WORKING, "NOWEB", now, now,
     )
-    await store.create_connection(connection)
+    await store.connections.create_connection(connection)
     return connection
 
 
@@ -73,7 +73,7 @@ async def _webhook(
         uuid7(), user_id, connection.id, "http://127.0.0.1:9/hook", events, "s" * 64, active,
         now, now,
     )
-    await store.create_webhook(webhook)
+    await store.webhooks.create_webhook(webhook)
     return webhook
 
 
@@ -92,13 +92,13 @@ def test_ingest_fans_out_to_matching_active_webhooks_and_shares_the_body(
         await _webhook(store, user_id, connection, ("*",), active=False)
         body = '{"event":"message","payload":{"body":"héllo 👋"}}'.encode()
 
-        (jobs,) = await store.ingest(
+        (jobs,) = await store.queue.ingest(
             [NewEvent(connection.id, "message", body)], claim_lease_ms=60_000
         )
 
         assert sorted(job.webhook_id for job in jobs) == sorted([everything.id, messages.id])
         assert all(job.body == body and job.attempt == 1 for job in jobs)
-        logs = await store.list_deliveries(everything.id)
+        logs = await store.deliveries.list_deliveries(everything.id)
         assert [log.body for log in logs] == [body]
         assert logs[0].status is DeliveryStatus.PENDING and logs[0].attempts == 1
 
@@ -111,15 +111,17 @@ def test_unclaimed_ingest_waits_in_the_database_until_claimed(
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
-        (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")], claim_lease_ms=None)
+        (jobs,) = await store.queue.ingest(
+            [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=None
+        )
         assert jobs[0].attempt == 0
-        assert await store.next_due_in_ms() == 0
+        assert await store.queue.next_due_in_ms() == 0
 
-        claimed = await store.claim_due(10, 60_000)
+        claimed = await store.queue.claim_due(10, 60_000)
         assert [job.delivery_id for job in claimed] == [jobs[0].delivery_id]
         assert claimed[0].attempt == 1 and claimed[0].url == webhook.url
-        assert await store.claim_due(10, 60_000) == []
-        assert await store.next_due_in_ms() is None
+        assert await store.queue.claim_due(10, 60_000) == []
+        assert await store.queue.next_due_in_ms() is None
 
     run(scenario)
 
@@ -130,38 +132,38 @@ def test_outcomes_move_deliveries_through_retry_delivery_and_dead_letter(
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
-        (jobs,) = await store.ingest(
+        (jobs,) = await store.queue.ingest(
             [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000,
         )
         job = jobs[0]
-        await store.record_outcomes([
+        await store.queue.record_outcomes([
             RecordedOutcome(job.delivery_id, 1, _outcome(500, "HTTP 500: no"),
                             DeliveryStatus.PENDING, 300)
         ])
-        assert await store.claim_due(10, 60_000) == []
-        due_in = await store.next_due_in_ms()
+        assert await store.queue.claim_due(10, 60_000) == []
+        due_in = await store.queue.next_due_in_ms()
         assert due_in is not None and 0 < due_in <= 300
         await asyncio.sleep(0.32)
-        (again,) = await store.claim_due(10, 60_000)
+        (again,) = await store.queue.claim_due(10, 60_000)
         assert again.attempt == 2
-        await store.record_outcomes([
+        await store.queue.record_outcomes([
             RecordedOutcome(job.delivery_id, 2, _outcome(None, "timeout"), DeliveryStatus.FAILED,
                             None)
         ])
-        (log,) = await store.list_deliveries(webhook.id)
+        (log,) = await store.deliveries.list_deliveries(webhook.id)
         assert log.status is DeliveryStatus.FAILED and log.attempts == 2
         assert [(a.number, a.status_code, a.error) for a in log.attempt_log] == [
             (1, 500, "HTTP 500: no"), (2, None, "timeout"),
         ]
-        assert await store.list_deliveries(webhook.id, status=DeliveryStatus.DELIVERED) == []
+        assert await store.deliveries.list_deliveries(webhook.id, status=DeliveryStatus.DELIVERED) == []
 
-        assert await store.redeliver(webhook.id, None) == [job.delivery_id]
-        (third,) = await store.claim_due(10, 60_000)
+        assert await store.deliveries.redeliver(webhook.id, None) == [job.delivery_id]
+        (third,) = await store.queue.claim_due(10, 60_000)
         assert third.attempt == 3 and third.attempts_before_cycle == 2
-        await store.record_outcomes([
+        await store.queue.record_outcomes([
             RecordedOutcome(job.delivery_id, 3, _outcome(204), DeliveryStatus.DELIVERED, None)
         ])
-        delivered = await store.get_delivery(job.delivery_id)
+        delivered = await store.deliveries.get_delivery(job.delivery_id)
         assert delivered is not None and delivered.status is DeliveryStatus.DELIVERED
         assert delivered.delivered_at is not None and len(delivered.attempt_log) == 3
 
@@ -174,16 +176,16 @@ def test_expired_leases_log_an_interrupted_attempt_and_become_due(
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
-        (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")],
+        (jobs,) = await store.queue.ingest([NewEvent(connection.id, "message", b"{}")],
                                      claim_lease_ms=200)
-        assert await store.recover_expired_leases() == 0
-        assert await store.claim_due(10, 60_000) == []  # held by the lease
+        assert await store.queue.recover_expired_leases() == 0
+        assert await store.queue.claim_due(10, 60_000) == []  # held by the lease
         await asyncio.sleep(0.22)
-        assert await store.recover_expired_leases() == 1
+        assert await store.queue.recover_expired_leases() == 1
 
-        (log,) = await store.list_deliveries(webhook.id)
+        (log,) = await store.deliveries.list_deliveries(webhook.id)
         assert [(a.number, a.error) for a in log.attempt_log] == [(1, INTERRUPTED)]
-        (retry,) = await store.claim_due(10, 60_000)
+        (retry,) = await store.queue.claim_due(10, 60_000)
         assert retry.delivery_id == jobs[0].delivery_id and retry.attempt == 2
 
     run(scenario)
@@ -193,12 +195,12 @@ def test_released_jobs_count_no_attempt(run: Callable[[Scenario], None]) -> None
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
-        (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")],
+        (jobs,) = await store.queue.ingest([NewEvent(connection.id, "message", b"{}")],
                                      claim_lease_ms=60_000)
-        await store.release([jobs[0].delivery_id])
-        (log,) = await store.list_deliveries(webhook.id)
+        await store.queue.release([jobs[0].delivery_id])
+        (log,) = await store.deliveries.list_deliveries(webhook.id)
         assert log.attempts == 0 and log.attempt_log == ()
-        (claimed,) = await store.claim_due(10, 60_000)
+        (claimed,) = await store.queue.claim_due(10, 60_000)
         assert claimed.attempt == 1
 
     run(scenario)
@@ -209,7 +211,7 @@ def test_prune_keeps_pending_and_the_newest_rows(run: Callable[[Scenario], None]
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
         events = [NewEvent(connection.id, "message", str(i).encode()) for i in range(9)]
-        batches = await store.ingest(events, claim_lease_ms=60_000)
+        batches = await store.queue.ingest(events, claim_lease_ms=60_000)
         ids = [jobs[0].delivery_id for jobs in batches]
         outcomes = [
             RecordedOutcome(ids[i], 1, _outcome(200), DeliveryStatus.DELIVERED, None)
@@ -218,21 +220,23 @@ def test_prune_keeps_pending_and_the_newest_rows(run: Callable[[Scenario], None]
             RecordedOutcome(ids[i], 1, _outcome(500), DeliveryStatus.FAILED, None)
             for i in range(4, 8)
         ]
-        await store.record_outcomes(outcomes)
+        await store.queue.record_outcomes(outcomes)
 
-        counts = await store.prune(
+        counts = await store.retention.prune(
             delivered_max_age_ms=3_600_000, delivered_kept=2, dead_letters_kept=3
         )
 
         assert (counts.delivered, counts.dead_letters) == (2, 1)
-        left = {log.id: log.status for log in await store.list_deliveries(webhook.id)}
+        left = {log.id: log.status for log in await store.deliveries.list_deliveries(webhook.id)}
         assert set(left) == {ids[2], ids[3], ids[5], ids[6], ids[7], ids[8]}
         assert left[ids[8]] is DeliveryStatus.PENDING
 
         await asyncio.sleep(0.01)
-        aged = await store.prune(delivered_max_age_ms=5, delivered_kept=10, dead_letters_kept=10)
+        aged = await store.retention.prune(
+            delivered_max_age_ms=5, delivered_kept=10, dead_letters_kept=10
+        )
         assert aged.delivered == 2
-        assert len(await store.list_deliveries(webhook.id)) == 4
+        assert len(await store.deliveries.list_deliveries(webhook.id)) == 4
 
     run(scenario)
 
@@ -242,10 +246,10 @@ def test_logs_page_newest_first_with_a_cursor(run: Callable[[Scenario], None]) -
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
         events = [NewEvent(connection.id, "message", str(i).encode()) for i in range(5)]
-        await store.ingest(events, claim_lease_ms=None)
-        first = await store.list_deliveries(webhook.id, limit=2)
+        await store.queue.ingest(events, claim_lease_ms=None)
+        first = await store.deliveries.list_deliveries(webhook.id, limit=2)
         assert [log.body for log in first] == [b"4", b"3"]
-        rest = await store.list_deliveries(webhook.id, limit=10, before=first[-1].id)
+        rest = await store.deliveries.list_deliveries(webhook.id, limit=10, before=first[-1].id)
         assert [log.body for log in rest] == [b"2", b"1", b"0"]
 
     run(scenario)
@@ -256,32 +260,32 @@ def test_accounts_tokens_connections_and_webhooks_round_trip(
 ) -> None:
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
-        assert (await store.owner()) is not None
-        token = await store.create_token(user_id, "ci", "h" * 64, "wh_1234567...")
-        assert (await store.find_active_token("h" * 64)) == token
-        await store.revoke_token(token.id)
-        assert await store.find_active_token("h" * 64) is None
-        assert await store.list_tokens(user_id) == []
+        assert (await store.accounts.owner()) is not None
+        token = await store.accounts.create_token(user_id, "ci", "h" * 64, "wh_1234567...")
+        assert (await store.accounts.find_active_token("h" * 64)) == token
+        await store.accounts.revoke_token(token.id)
+        assert await store.accounts.find_active_token("h" * 64) is None
+        assert await store.accounts.list_tokens(user_id) == []
 
-        found = await store.find_connection_by_session(connection.session_name)
+        found = await store.connections.find_connection_by_session(connection.session_name)
         assert found == connection
-        working = await store.set_connection_status(
+        working = await store.connections.set_connection_status(
             connection.id, ConnectionStatus.WORKING, phone_number="14155550123"
         )
         assert working.phone_number == "14155550123"
-        renamed = await store.rename_connection(connection.id, "Support")
+        renamed = await store.connections.rename_connection(connection.id, "Support")
         assert renamed.name == "Support" and renamed.phone_number == "14155550123"
         with pytest.raises(NotFound):
-            await store.rename_connection(uuid7(), "x")
+            await store.connections.rename_connection(uuid7(), "x")
 
         webhook = await _webhook(store, user_id, connection, ("message",))
-        updated = await store.update_webhook(webhook.id, events=("*",), active=False)
+        updated = await store.webhooks.update_webhook(webhook.id, events=("*",), active=False)
         assert updated.events == ("*",) and not updated.active and updated.url == webhook.url
-        await store.ingest([NewEvent(connection.id, "x", b"{}")], claim_lease_ms=None,
+        await store.queue.ingest([NewEvent(connection.id, "x", b"{}")], claim_lease_ms=None,
                            only_webhook=webhook.id)
-        await store.delete_webhook(webhook.id)
-        assert await store.get_webhook(webhook.id) is None
-        assert await store.list_deliveries(webhook.id) == []
+        await store.webhooks.delete_webhook(webhook.id)
+        assert await store.webhooks.get_webhook(webhook.id) is None
+        assert await store.deliveries.list_deliveries(webhook.id) == []
 
     run(scenario)
 
@@ -293,23 +297,25 @@ def test_concurrent_writes_share_transactions_and_one_failure_stays_alone(
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
         good = [
-            store.ingest([NewEvent(connection.id, "message", str(i).encode())], claim_lease_ms=None)
+            store.queue.ingest(
+                [NewEvent(connection.id, "message", str(i).encode())], claim_lease_ms=None
+            )
             for i in range(200)
         ]
-        bad = store.rename_connection(uuid7(), "nobody")
+        bad = store.connections.rename_connection(uuid7(), "nobody")
         results = await asyncio.gather(*good, bad, return_exceptions=True)
         assert isinstance(results[-1], NotFound)
-        assert len(await store.list_deliveries(webhook.id, limit=1000)) == 200
+        assert len(await store.deliveries.list_deliveries(webhook.id, limit=1000)) == 200
 
     run(scenario)
 
 
 def test_one_owner_even_when_first_starts_race(run: Callable[[Scenario], None]) -> None:
     async def scenario(store: Store) -> None:
-        made = await asyncio.gather(*(store.create_first_owner("owner") for _ in range(5)))
+        made = await asyncio.gather(*(store.accounts.create_first_owner("owner") for _ in range(5)))
         assert len([user for user in made if user is not None]) == 1
-        assert await store.create_first_owner("owner") is None
-        owner = await store.owner()
+        assert await store.accounts.create_first_owner("owner") is None
+        owner = await store.accounts.owner()
         assert owner is not None and owner.is_owner
 
     run(scenario)
@@ -317,16 +323,16 @@ def test_one_owner_even_when_first_starts_race(run: Callable[[Scenario], None]) 
 
 def test_renewed_leases_do_not_expire(run: Callable[[Scenario], None]) -> None:
     async def scenario(store: Store) -> None:
-        user_id = (await store.create_user("alice", is_owner=True)).id
+        user_id = (await store.accounts.create_user("alice", is_owner=True)).id
         connection = (await _account_for(store, user_id))
         await _webhook(store, user_id, connection)
-        (jobs,) = await store.ingest([NewEvent(connection.id, "message", b"{}")],
+        (jobs,) = await store.queue.ingest([NewEvent(connection.id, "message", b"{}")],
                                      claim_lease_ms=150)
         await asyncio.sleep(0.1)
-        await store.extend_leases([jobs[0].delivery_id], 60_000)
+        await store.queue.extend_leases([jobs[0].delivery_id], 60_000)
         await asyncio.sleep(0.1)
-        assert await store.recover_expired_leases() == 0
-        assert await store.claim_due(10, 60_000) == []
+        assert await store.queue.recover_expired_leases() == 0
+        assert await store.queue.claim_due(10, 60_000) == []
 
     run(scenario)
 
@@ -338,18 +344,20 @@ def test_events_go_when_their_last_delivery_goes(
         user_id, connection = await _account(store)
         one = await _webhook(store, user_id, connection)
         two = await _webhook(store, user_id, connection)
-        batches = await store.ingest(
+        batches = await store.queue.ingest(
             [NewEvent(connection.id, "message", b"shared")], claim_lease_ms=60_000
         )
-        await store.record_outcomes([
+        await store.queue.record_outcomes([
             RecordedOutcome(job.delivery_id, 1, _outcome(200), DeliveryStatus.DELIVERED, None)
             for job in batches[0]
         ])
-        await store.delete_webhook(one.id)
-        (left,) = await store.list_deliveries(two.id)
+        await store.webhooks.delete_webhook(one.id)
+        (left,) = await store.deliveries.list_deliveries(two.id)
         assert left.body == b"shared"  # still needed by the other webhook's delivery
         await asyncio.sleep(0.01)
-        counts = await store.prune(delivered_max_age_ms=1, delivered_kept=10, dead_letters_kept=10)
+        counts = await store.retention.prune(
+            delivered_max_age_ms=1, delivered_kept=10, dead_letters_kept=10
+        )
         assert (counts.delivered, counts.events) == (1, 1)
 
     run(scenario)

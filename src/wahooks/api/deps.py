@@ -12,7 +12,7 @@ from wahooks.accounts import Principal
 from wahooks.errors import BadRequest, PayloadTooLarge
 
 if TYPE_CHECKING:
-    from wahooks.app import Services
+    from wahooks.services import Services
 
 
 def services_from(request: Request) -> Services:

@@ -25,7 +25,7 @@ from wahooks.engines.waha import INGEST_PATH
 from wahooks.errors import BadRequest, PayloadTooLarge, WahooksError
 
 if TYPE_CHECKING:
-    from wahooks.app import Services
+    from wahooks.services import Services
 
 log = logging.getLogger(__name__)
 

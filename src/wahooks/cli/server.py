@@ -107,15 +107,15 @@ def _where(settings: Settings) -> str:
 
 
 def _with_store(settings: Settings, work: Callable[[Accounts], Awaitable[T]]) -> T:
-    from wahooks.app import open_store
+    from wahooks.storage import open_storage
 
     async def run() -> T:
-        store = open_store(settings)
-        await store.open()
+        storage = open_storage(settings)
+        await storage.open()
         try:
-            return await work(Accounts(store))
+            return await work(Accounts(storage.accounts))
         finally:
-            await store.close()
+            await storage.close()
 
     return asyncio.run(run())
 

@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -31,12 +31,30 @@ from urllib.parse import urlsplit
 from wahooks.clock import now_ms
 from wahooks.delivery.retry import RetryPolicy, Verdict
 from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus
-from wahooks.storage.base import RecordedOutcome, Store
+from wahooks.storage.records import RecordedOutcome
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 512
 HEARTBEAT_SECONDS = 10.0
+
+
+class DeliveryQueue(Protocol):
+    """The queue operations the dispatcher needs from a backend."""
+
+    async def claim_due(
+        self, limit: int, lease_ms: int, *, skip_webhooks: Collection[str] = ()
+    ) -> list[DeliveryJob]: ...
+    async def next_due_in_ms(self, *, skip_webhooks: Collection[str] = ()) -> int | None: ...
+    async def extend_leases(self, delivery_ids: list[str], lease_ms: int) -> None: ...
+    def listen_due(self, callback: Callable[[], None]) -> None: ...
+    async def release(self, delivery_ids: list[str]) -> None: ...
+    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None: ...
+    async def recover_expired_leases(self, *, all_leases: bool = False) -> int: ...
+
+
+class Heartbeats(Protocol):
+    async def heartbeat(self, worker_id: str) -> None: ...
 
 
 class Transport(Protocol):
@@ -62,7 +80,7 @@ def endpoint_key(url: str) -> str:
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: DeliveryQueue,
         transport: Transport,
         policy: RetryPolicy,
         *,
@@ -70,10 +88,12 @@ class Dispatcher:
         max_in_flight_per_endpoint: int,
         lease_ms: int,
         poll_interval: float,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self.active = False
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{now_ms()}"
         self._store = store
+        self._heartbeats = heartbeats
         self._transport = transport
         self._policy = policy
         self._max_in_flight = max_in_flight
@@ -106,7 +126,7 @@ class Dispatcher:
     async def start(self) -> None:
         self.active = True
         self._loop_task = asyncio.create_task(self._claim_loop(), name="wahooks-claim-loop")
-        if not self._store.single_process:
+        if self._heartbeats is not None:  # other processes share the queue
             self._store.listen_due(self.poke)
             self._maintenance = asyncio.create_task(self._maintain(), name="wahooks-leases")
 
@@ -306,7 +326,8 @@ class Dispatcher:
         holds, and take back deliveries whose holder died (their lease ran out)."""
         while True:
             try:
-                await self._store.heartbeat(self.worker_id)
+                assert self._heartbeats is not None
+                await self._heartbeats.heartbeat(self.worker_id)
                 held = [job.delivery_id for e in self._endpoints.values() for job in e.waiting]
                 held += self._in_flight_ids
                 if held:

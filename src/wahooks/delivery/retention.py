@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
-from wahooks.storage.base import PruneCounts, Store
+from wahooks.storage.records import PruneCounts
 
 log = logging.getLogger(__name__)
+
+
+class RetentionStore(Protocol):
+    async def prune(
+        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
+    ) -> PruneCounts: ...
 
 
 class Retention:
     def __init__(
         self,
-        store: Store,
+        store: RetentionStore,
         *,
         interval: float,
         delivered_max_age: float,

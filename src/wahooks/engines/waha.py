@@ -31,7 +31,7 @@ from wahooks.engines.waha_payloads import (
     contact_json,
     send_request,
 )
-from wahooks.engines.waha_reconcile import WahaReconciler
+from wahooks.engines.waha_reconcile import ConnectionLister, Exclusive, WahaReconciler
 from wahooks.engines.waha_servers import WahaServer, least_loaded
 from wahooks.errors import (
     BadRequest,
@@ -43,7 +43,7 @@ from wahooks.errors import (
     WahooksError,
 )
 from wahooks.models import Connection
-from wahooks.storage.base import Store, WahaSession
+from wahooks.storage.records import WahaSession
 
 QrT = TypeVar("QrT", bytes, str)
 
@@ -67,19 +67,32 @@ class StatusObserver(Protocol):
     ) -> None: ...
 
 
+class WahaSessionStore(Protocol):
+    """The engine's own table: which WAHA server runs each session, and its webhook key."""
+
+    async def save_waha_session(self, session: WahaSession) -> None: ...
+    async def get_waha_session(self, session_name: str) -> WahaSession | None: ...
+    async def list_waha_sessions(self) -> list[WahaSession]: ...
+    async def delete_waha_session(self, session_name: str) -> None: ...
+
+
 class WahaEngine:
     name = "NOWEB"
 
     def __init__(
         self,
-        store: Store,
+        store: WahaSessionStore,
         servers: Sequence[WahaServer],
+        connections: ConnectionLister,
+        processes: Exclusive,
         *,
         ingest_url: str,
         reconcile_interval: float,
     ) -> None:
         self._store = store
-        self.reconciler = WahaReconciler(self, store, interval=reconcile_interval)
+        self.reconciler = WahaReconciler(
+            self, store, connections, processes, interval=reconcile_interval
+        )
         self.servers = list(servers)
         self.webhook_url = ingest_url.rstrip("/") + INGEST_PATH
         self._sink: EventSink | None = None

@@ -26,12 +26,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wahooks.engines.waha_client import segment
 from wahooks.errors import EngineUnavailable, WahooksError
 from wahooks.models import Connection, ConnectionStatus
-from wahooks.storage.base import Store, WahaSession
+from wahooks.storage.records import WahaSession
 
 if TYPE_CHECKING:
     from wahooks.engines.waha import WahaEngine
@@ -42,17 +43,37 @@ log = logging.getLogger(__name__)
 RESTART_BACKOFF = 600.0
 
 
+class ConnectionLister(Protocol):
+    async def list_connections(
+        self, user_id: str | None = None, *, include_stopped: bool = False
+    ) -> list[Connection]: ...
+
+
+class Exclusive(Protocol):
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Whether this process may do the named job now (one process at a time)."""
+        ...
+
+
+class SessionLister(Protocol):
+    async def list_waha_sessions(self) -> list[WahaSession]: ...
+
+
 class WahaReconciler:
     def __init__(
         self,
         engine: WahaEngine,
-        store: Store,
+        store: SessionLister,
+        connections: ConnectionLister,
+        processes: Exclusive,
         *,
         interval: float,
         restart_backoff: float = RESTART_BACKOFF,
     ) -> None:
         self._engine = engine
         self._store = store
+        self._connections = connections
+        self._processes = processes
         self._interval = interval
         self._restart_backoff = restart_backoff
         self._restarted: dict[str, float] = {}
@@ -73,7 +94,7 @@ class WahaReconciler:
             try:
                 # With several API processes on one database, one reconciles at a time; the
                 # others would only repeat (and race) its calls to WAHA.
-                async with self._store.exclusive("waha-reconcile") as mine:
+                async with self._processes.exclusive("waha-reconcile") as mine:
                     if mine:
                         await self.run_once()
             except Exception:
@@ -106,7 +127,7 @@ class WahaReconciler:
         mine = [s for s in await self._store.list_waha_sessions() if s.server_url == server.url]
         connections = {
             connection.id: connection
-            for connection in await self._store.list_connections(include_stopped=True)
+            for connection in await self._connections.list_connections(include_stopped=True)
         }
         for session in mine:
             if session.session_name in self._engine.busy:

@@ -17,8 +17,8 @@ import asyncpg
 import orjson
 
 from wahooks.errors import Conflict
-from wahooks.storage.postgres import PostgresStore, split_schema
-from wahooks.storage.sqlite import SqliteStore
+from wahooks.storage.postgres import PostgresStorage, split_schema
+from wahooks.storage.sqlite import SqliteStorage
 
 # Parents before children; the columns of each table, as both schemas name them.
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -41,13 +41,13 @@ _BATCH = 5000
 
 async def copy_sqlite_to_postgres(sqlite_path: str, postgres_url: str) -> dict[str, int]:
     """Copy everything; returns the number of rows per table."""
-    source = SqliteStore(sqlite_path)
+    source = SqliteStorage(sqlite_path)
     await source.open()
     try:
-        await source.recover_expired_leases(all_leases=True)
+        await source.queue.recover_expired_leases(all_leases=True)
     finally:
         await source.close()
-    destination = PostgresStore(postgres_url)
+    destination = PostgresStorage(postgres_url)
     await destination.open()  # creates the schema
     await destination.close()
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from wahooks.models import ApiToken, Connection, ConnectionStatus, User, Webhook
-from wahooks.storage.base import WahaSession
+from wahooks.storage.records import WahaSession
 
 # The columns each record is built from, in the order the row converters read them.
 CONNECTION_COLUMNS = (

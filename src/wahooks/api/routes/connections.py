@@ -124,7 +124,7 @@ async def qr(
     )
     if connection.status is ConnectionStatus.WORKING:
         return json_response({"connected": True})
-    engine = services.connections.engine
+    engine = services.engine
     if format == "raw":
         text = await engine.qr_text(connection)
         if text is None:
@@ -139,7 +139,7 @@ async def qr(
 @router.get("/api/connections/{connection_id}/me", summary="The linked WhatsApp account")
 async def me(connection_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     connection = await services.connections.owned(principal.user, connection_id)
-    profile = await services.connections.engine.me(connection)
+    profile = await services.engine.me(connection)
     return empty_response() if profile is None else json_response(profile)
 
 
@@ -154,7 +154,7 @@ async def chats(
     connection = await services.connections.owned(principal.user, connection_id)
     # The original ignores these parameters; the SDKs send whatever they were given, so a value
     # out of range is clamped rather than refused.
-    found = await services.connections.engine.chats(
+    found = await services.engine.chats(
         connection,
         limit=min(max(_integer(limit, 20), 1), MAX_CHATS),
         offset=max(_integer(offset, 0), 0),

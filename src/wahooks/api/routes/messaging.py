@@ -23,8 +23,8 @@ from wahooks.errors import BadRequest, NotFound
 from wahooks.models import Connection
 
 if TYPE_CHECKING:
-    from wahooks.app import Services
     from wahooks.engines.base import Engine
+    from wahooks.services import Services
 
 router = APIRouter(tags=["messaging"])
 
@@ -38,7 +38,7 @@ async def _target(
     services: Services, principal: Principal, connection_id: str
 ) -> tuple[Engine, Connection]:
     connection = await services.connections.owned(principal.user, connection_id)
-    return services.connections.engine, connection
+    return services.engine, connection
 
 
 async def _send(

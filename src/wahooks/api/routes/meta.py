@@ -13,7 +13,7 @@ from wahooks.api.responses import json_response
 from wahooks.clock import iso, now_ms
 
 if TYPE_CHECKING:
-    from wahooks.app import Services
+    from wahooks.services import Services
 
 router = APIRouter(tags=["meta"])
 
@@ -28,7 +28,7 @@ async def health(services: ServicesDep) -> Response:
     started = time.perf_counter()
     database: dict[str, object]
     try:
-        await services.store.ping()
+        await services.storage.ping()
         database = {"status": "ok", "latency": _ms_since(started)}
     except Exception as exc:
         database = {"status": "error", "latency": _ms_since(started), "error": str(exc)}
@@ -62,7 +62,7 @@ async def _workers(services: Services) -> dict[str, object]:
     else:
         started = time.perf_counter()
         try:
-            alive = await services.store.live_workers(30_000)
+            alive = await services.storage.processes.live_workers(30_000)
         except Exception as exc:
             return {"status": "error", "latency": _ms_since(started), "error": str(exc)}
         check = {"status": "ok" if alive else "error", "latency": _ms_since(started),

@@ -18,7 +18,7 @@ from wahooks.errors import NotFound
 from wahooks.schemas import connection_json, raise_if, string_field
 
 if TYPE_CHECKING:
-    from wahooks.app import Services
+    from wahooks.services import Services
 
 router = APIRouter(tags=["sandbox"])
 
@@ -27,7 +27,7 @@ MAX_BODY_CHARS = 65_536
 
 
 def _sandbox(services: Services) -> SandboxEngine:
-    engine = services.connections.engine
+    engine = services.engine
     if not isinstance(engine, SandboxEngine):
         raise NotFound("The sandbox routes exist only when the sandbox engine runs")
     return engine

@@ -8,8 +8,6 @@ from starlette.responses import Response
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
 from wahooks.api.responses import json_response
 from wahooks.clock import iso
-from wahooks.errors import Forbidden, NotFound
-from wahooks.ids import parse_uuid
 from wahooks.schemas import raise_if, string_field, token_json
 
 router = APIRouter(tags=["tokens"])
@@ -17,7 +15,7 @@ router = APIRouter(tags=["tokens"])
 
 @router.get("/api/tokens", summary="List active tokens")
 async def list_tokens(principal: PrincipalDep, services: ServicesDep) -> Response:
-    tokens = await services.store.list_tokens(principal.user.id)
+    tokens = await services.accounts.list_tokens(principal.user)
     return json_response([token_json(token) for token in tokens])
 
 
@@ -42,12 +40,5 @@ async def create_token(principal: PrincipalDep, services: ServicesDep, body: Bod
 
 @router.delete("/api/tokens/{token_id}", summary="Revoke a token (idempotent)")
 async def revoke_token(token_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
-    canonical = parse_uuid(token_id)
-    token = None if canonical is None else await services.store.get_token(canonical)
-    if token is None:
-        raise NotFound("Token not found")
-    if token.user_id != principal.user.id:
-        raise Forbidden("You do not own this token")
-    await services.store.revoke_token(token.id)
-    services.accounts.forget_token(token.id)
+    await services.accounts.revoke_token(principal.user, token_id)
     return json_response({"success": True})

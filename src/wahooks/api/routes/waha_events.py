@@ -20,7 +20,7 @@ from wahooks.engines.waha import INGEST_PATH, WahaEngine
 from wahooks.errors import NotFound
 
 if TYPE_CHECKING:
-    from wahooks.app import Services
+    from wahooks.services import Services
 
 router = APIRouter(tags=["engine"])
 
@@ -31,7 +31,7 @@ async def receive_waha_event(
     services: Services, headers: Iterable[tuple[bytes, bytes]], raw: bytes
 ) -> dict[str, Any]:
     """Verify and ingest one event. Shared by the hot path and the documented route."""
-    engine = services.connections.engine
+    engine = services.engine
     if not isinstance(engine, WahaEngine):
         raise NotFound(f"Cannot POST {INGEST_PATH}")
     signature = algorithm = None

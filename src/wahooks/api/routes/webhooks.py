@@ -1,51 +1,20 @@
-"""Webhooks: where a connection's events go, their delivery logs, tests and redeliveries."""
+"""Webhooks: where a connection's events go, their delivery logs, tests and redeliveries.
+
+HTTP only: the rules are `wahooks.webhooks.WebhookService`'s."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
 from wahooks.api.responses import json_response
-from wahooks.clock import now_ms
-from wahooks.delivery.targets import InvalidTargetURL, TargetRefused
-from wahooks.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from wahooks.ids import parse_uuid, uuid7
-from wahooks.models import DeliveryStatus, User, Webhook
-from wahooks.schemas import events_field, log_json, raise_if, webhook_json
-from wahooks.signing import signing_secret
-
-if TYPE_CHECKING:
-    from wahooks.app import Services
+from wahooks.models import DeliveryStatus
+from wahooks.schemas import log_json, webhook_json
 
 router = APIRouter(tags=["webhooks"])
 
 MAX_LOG_LIMIT = 1000
-
-
-async def _owned_webhook(services: Services, user: User, webhook_id: str) -> Webhook:
-    canonical = parse_uuid(webhook_id)
-    webhook = None if canonical is None else await services.store.get_webhook(canonical)
-    if webhook is None:
-        raise NotFound("Webhook config not found")
-    if webhook.user_id != user.id:
-        raise Forbidden("You do not own this webhook config")
-    return webhook
-
-
-async def _checked_url(services: Services, value: Any, errors: list[str]) -> str | None:
-    if not isinstance(value, str):
-        errors.append("url must be a URL address")
-        return None
-    try:
-        return await services.targets.check_url_resolving(value)
-    except InvalidTargetURL:
-        errors.append("url must be a URL address")
-    except TargetRefused as exc:
-        errors.append(str(exc))
-    return None
 
 
 @router.get("/api/connections/{connection_id}/webhooks", summary="A connection's webhooks")
@@ -53,7 +22,7 @@ async def list_webhooks(
     connection_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> Response:
     connection = await services.connections.owned(principal.user, connection_id)
-    webhooks = await services.store.list_webhooks(connection.id)
+    webhooks = await services.webhooks.of_connection(connection)
     return json_response([webhook_json(webhook) for webhook in webhooks])
 
 
@@ -63,18 +32,9 @@ async def create_webhook(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
     connection = await services.connections.owned(principal.user, connection_id)
-    errors: list[str] = []
-    url = await _checked_url(services, body.get("url"), errors)
-    events = events_field(body.get("events"), errors)
-    raise_if(errors)
-    assert url is not None and events is not None
-    now = now_ms()
-    webhook = Webhook(
-        id=uuid7(), user_id=principal.user.id, connection_id=connection.id, url=url,
-        events=events, signing_secret=signing_secret(), active=True, created_at=now,
-        updated_at=now,
+    webhook = await services.webhooks.create(
+        principal.user, connection, url=body.get("url"), events=body.get("events")
     )
-    await services.store.create_webhook(webhook)
     return json_response(webhook_json(webhook), 201)
 
 
@@ -82,26 +42,17 @@ async def create_webhook(
 async def update_webhook(
     webhook_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
-    webhook = await _owned_webhook(services, principal.user, webhook_id)
-    errors: list[str] = []
-    url = events = active = None
-    if body.get("url") is not None:
-        url = await _checked_url(services, body["url"], errors)
-    if body.get("events") is not None:
-        events = events_field(body["events"], errors)
-    if body.get("active") is not None:
-        active = body["active"]
-        if not isinstance(active, bool):
-            errors.append("active must be a boolean value")
-    raise_if(errors)
-    updated = await services.store.update_webhook(webhook.id, url=url, events=events, active=active)
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    updated = await services.webhooks.update(
+        webhook, url=body.get("url"), events=body.get("events"), active=body.get("active")
+    )
     return json_response(webhook_json(updated))
 
 
 @router.delete("/api/webhooks/{webhook_id}", summary="Delete a webhook and its logs")
 async def delete_webhook(webhook_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
-    webhook = await _owned_webhook(services, principal.user, webhook_id)
-    await services.store.delete_webhook(webhook.id)
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    await services.webhooks.delete(webhook)
     return json_response({"success": True})
 
 
@@ -115,15 +66,8 @@ async def logs(
     limit: int = Query(100, ge=1, le=MAX_LOG_LIMIT),
     before: str | None = Query(None, description="Only deliveries older than this log id"),
 ) -> Response:
-    webhook = await _owned_webhook(services, principal.user, webhook_id)
-    cursor = None
-    if before is not None:
-        cursor = parse_uuid(before)
-        if cursor is None:
-            raise ValidationFailed(["before must be a log id"])
-    found = await services.store.list_deliveries(
-        webhook.id, status=status, limit=limit, before=cursor
-    )
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    found = await services.webhooks.logs(webhook, status=status, limit=limit, before=before)
     response = json_response([log_json(entry) for entry in found])
     if len(found) == limit:
         response.headers["X-Next-Before"] = found[-1].id
@@ -133,8 +77,8 @@ async def logs(
 @router.post("/api/webhooks/{webhook_id}/test", status_code=201,
              summary="Deliver the test event to this webhook")
 async def test(webhook_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
-    webhook = await _owned_webhook(services, principal.user, webhook_id)
-    log_id = await services.ingest.send_test(webhook)
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    log_id = await services.webhooks.test(webhook)
     return json_response(
         {"success": True, "logId": log_id, "message": "Test event enqueued for delivery"}, 201
     )
@@ -145,17 +89,10 @@ async def test(webhook_id: str, principal: PrincipalDep, services: ServicesDep) 
 async def redeliver(
     webhook_id: str, log_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> Response:
-    webhook = await _owned_webhook(services, principal.user, webhook_id)
-    canonical = parse_uuid(log_id)
-    entry = None if canonical is None else await services.store.get_delivery(canonical)
-    if entry is None or entry.webhook_id != webhook.id:
-        raise NotFound("Webhook log not found")
-    if entry.status is DeliveryStatus.PENDING:
-        raise Conflict("This delivery is still pending; it will be attempted again by itself")
-    await services.store.redeliver(webhook.id, [entry.id])
-    services.dispatcher.poke()
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    redelivered = await services.webhooks.redeliver(webhook, log_id)
     return json_response(
-        {"success": True, "logId": entry.id, "message": "Redelivery enqueued"}, 201
+        {"success": True, "logId": redelivered, "message": "Redelivery enqueued"}, 201
     )
 
 
@@ -164,7 +101,6 @@ async def redeliver(
 async def redeliver_failed(
     webhook_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> Response:
-    webhook = await _owned_webhook(services, principal.user, webhook_id)
-    ids = await services.store.redeliver(webhook.id, None)
-    services.dispatcher.poke()
-    return json_response({"success": True, "count": len(ids)}, 201)
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    count = await services.webhooks.redeliver_failed(webhook)
+    return json_response({"success": True, "count": count}, 201)

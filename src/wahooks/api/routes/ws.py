@@ -25,7 +25,7 @@ from wahooks.errors import Unauthorized
 from wahooks.live import LiveEvents, Subscriber
 
 if TYPE_CHECKING:
-    from wahooks.app import Services
+    from wahooks.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,58 @@
+"""Records that cross the storage boundary: what callers hand the backends and what they get back.
+
+Every backend implements, one module per aggregate, the narrow protocols that the code using it
+declares (`wahooks.accounts.AccountStore`, `wahooks.delivery.queue.DeliveryQueue`, ...).
+
+Scheduling times (due times, leases, retention ages) are given as durations and turned into
+instants by the store with the database's clock, so several machines whose clocks differ share one
+schedule: no retry runs early or is lost because one machine's clock is ahead.
+
+Writes that the delivery pipeline makes in bulk (ingest, claims, outcomes) take and return batches so a
+backend can group them into few transactions. A claimed delivery carries a lease: until it expires no
+other dispatcher takes it, and when it expires unrecorded (the process died mid-attempt) the attempt is
+logged as interrupted and the delivery becomes due again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wahooks.models import AttemptOutcome, DeliveryStatus
+
+INTERRUPTED = "interrupted: the process stopped before this attempt's outcome was recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    connection_id: str
+    event_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedOutcome:
+    """An attempt's outcome with the verdict the retry policy gave it."""
+
+    delivery_id: str
+    attempt: int
+    outcome: AttemptOutcome
+    status: DeliveryStatus  # DELIVERED, FAILED (dead letter) or PENDING (retry)
+    retry_in_ms: int | None  # for PENDING: how long from now the next attempt is due
+
+
+@dataclass(frozen=True, slots=True)
+class PruneCounts:
+    delivered: int
+    dead_letters: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class WahaSession:
+    """A connection's WAHA session: the server it runs on and its webhook HMAC key (secret)."""
+
+    connection_id: str
+    session_name: str
+    server_url: str
+    hmac_key: str
+    created_at: int

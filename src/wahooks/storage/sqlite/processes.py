@@ -1,0 +1,21 @@
+"""Process coordination: with one process on the file, there is nothing to coordinate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class SqliteProcesses:
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        yield True  # one process owns the file
+
+    async def heartbeat(self, worker_id: str) -> None:
+        """One process: its dispatcher is the only worker, and it knows whether it runs."""
+
+    async def live_workers(self, within_ms: int) -> int:
+        return 0
+
+

@@ -1,0 +1,36 @@
+"""Each connection's active webhooks, cached on the writer thread for ingest."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+
+class ActiveWebhooks:
+    """Each connection's active webhooks, as the writer thread sees them, so that ingest does not
+    query and parse them per event. Only the writer thread reads or changes this, and every
+    webhook write runs on that thread and clears it (one process owns the file), so it is exact;
+    a failed commit clears it too."""
+
+    def __init__(self) -> None:
+        self._by_connection: dict[str, list[tuple[str, str, str, frozenset[str]]]] = {}
+
+    def of(
+        self, conn: sqlite3.Connection, connection_id: str
+    ) -> list[tuple[str, str, str, frozenset[str]]]:
+        found = self._by_connection.get(connection_id)
+        if found is None:
+            found = self._by_connection[connection_id] = [
+                (id_, url, secret, frozenset(orjson.loads(events)))
+                for id_, url, secret, events in conn.execute(
+                    "SELECT id, url, signing_secret, events FROM webhooks"
+                    " WHERE connection_id = ? AND active = 1 ORDER BY id",
+                    (connection_id,),
+                )
+            ]
+        return found
+
+    def forget(self) -> None:
+        self._by_connection.clear()
+

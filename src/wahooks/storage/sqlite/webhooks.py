@@ -1,0 +1,101 @@
+"""Webhooks: where a connection's events go."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from wahooks.clock import now_ms
+from wahooks.errors import NotFound
+from wahooks.models import (
+    Webhook,
+)
+from wahooks.storage.rows import (
+    WEBHOOK_COLUMNS,
+    webhook_row,
+)
+from wahooks.storage.sqlite.database import SqliteDatabase
+from wahooks.storage.sqlite.retention import delete_deliveries as _delete_deliveries
+from wahooks.storage.sqlite.retention import delete_orphan_events as _delete_orphan_events
+from wahooks.storage.sqlite.subscriptions import ActiveWebhooks
+
+
+class SqliteWebhooks:
+    def __init__(self, db: SqliteDatabase, active: ActiveWebhooks) -> None:
+        self.db = db
+        self._active = active
+
+    async def create_webhook(self, webhook: Webhook) -> None:
+        w = webhook
+
+        def work(conn: sqlite3.Connection) -> None:
+            self._active.forget()
+            conn.execute(
+                f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (w.id, w.user_id, w.connection_id, w.url, orjson.dumps(list(w.events)).decode(),
+                 w.signing_secret, int(w.active), w.created_at, w.updated_at),
+            )
+
+        await self.db.write(work)
+
+    async def get_webhook(self, webhook_id: str) -> Webhook | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)
+            ).fetchone()
+        )
+        return None if row is None else webhook_row(row)
+
+    async def list_webhooks(self, connection_id: str) -> list[Webhook]:
+        rows = await self.db.read(
+            lambda c: c.execute(
+                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE connection_id = ? ORDER BY id",
+                (connection_id,),
+            ).fetchall()
+        )
+        return [webhook_row(row) for row in rows]
+
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: tuple[str, ...] | None = None,
+        active: bool | None = None,
+    ) -> Webhook:
+        assignments: list[str] = ["updated_at = ?"]
+        values: list[object] = [now_ms()]
+        if url is not None:
+            assignments.append("url = ?")
+            values.append(url)
+        if events is not None:
+            assignments.append("events = ?")
+            values.append(orjson.dumps(list(events)).decode())
+        if active is not None:
+            assignments.append("active = ?")
+            values.append(int(active))
+
+        def work(conn: sqlite3.Connection) -> Webhook:
+            self._active.forget()
+            row = conn.execute(
+                f"UPDATE webhooks SET {', '.join(assignments)} WHERE id = ?"
+                f" RETURNING {WEBHOOK_COLUMNS}",
+                (*values, webhook_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound("Webhook config not found")
+            return webhook_row(row)
+
+        return await self.db.write(work)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            self._active.forget()
+            _delete_deliveries(conn, "webhook_id = ?", (webhook_id,))
+            conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+            _delete_orphan_events(conn)
+
+        await self.db.write(work)
+
+

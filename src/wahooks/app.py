@@ -21,7 +21,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from wahooks import __version__
 from wahooks.accounts import Accounts
 from wahooks.api.errors import (
     on_http_exception,
@@ -57,6 +56,7 @@ from wahooks.live import LiveEvents
 from wahooks.live_fanout import LiveFanout
 from wahooks.services import Services
 from wahooks.storage import Storage, open_storage
+from wahooks.version import __version__
 from wahooks.webhooks import WebhookService
 
 log = logging.getLogger(__name__)

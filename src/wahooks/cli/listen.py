@@ -25,7 +25,6 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from wahooks import __version__
 from wahooks.cli import output
 from wahooks.cli.api_access import LOGIN_HINT, load_config
 from wahooks.cli.root import main
@@ -33,6 +32,7 @@ from wahooks.client import AsyncWAHooks, WAHooks, WAHooksError
 from wahooks.ids import uuid7
 from wahooks.serialization import dumps
 from wahooks.signing import signed_headers
+from wahooks.version import __version__
 
 FORWARD_TIMEOUT = 15.0
 

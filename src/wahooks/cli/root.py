@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from wahooks import __version__
 from wahooks.cli.aliases import AliasedGroup
+from wahooks.version import __version__
 
 
 @click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 import click
 
-from wahooks import __version__
 from wahooks.accounts import Accounts
 from wahooks.cli.root import main
 from wahooks.config import Settings
 from wahooks.errors import WahooksError
+from wahooks.version import __version__
 
 T = TypeVar("T")
 

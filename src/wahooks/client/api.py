@@ -15,8 +15,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from wahooks import __version__
 from wahooks.client.errors import WAHooksError
+from wahooks.version import __version__
 
 DEFAULT_BASE_URL = "https://api.wahooks.com"
 TIMEOUT_SECONDS = 30.0

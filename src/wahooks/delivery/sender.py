@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 
-from wahooks import __version__
 from wahooks.clock import now_ms
 from wahooks.delivery.http_client import HttpClient
 from wahooks.delivery.http_response import HttpClientError, RequestTimeout
 from wahooks.delivery.targets import TargetPolicy, TargetRefused
 from wahooks.models import AttemptOutcome, DeliveryJob
 from wahooks.signing import signed_headers
+from wahooks.version import __version__
 
 _ERROR_BODY_CHARS = 500
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import segno
 
-from wahooks import __version__
 from wahooks.engines import sandbox_messages as wa
 from wahooks.engines.base import EngineEvent, EventSink
 from wahooks.engines.envelope import envelope
@@ -35,6 +34,7 @@ from wahooks.engines.messages import (
 )
 from wahooks.errors import BadRequest, Conflict, EngineUnavailable, NotFound
 from wahooks.models import Connection, ConnectionStatus
+from wahooks.version import __version__
 
 PRESENCES = ("online", "offline", "typing", "recording", "paused")
 ACK_DELAYS = ((1, 0.05), (2, 0.2), (3, 0.5))  # (ack level, seconds after the previous one)

@@ -56,6 +56,7 @@ from wahooks.errors import WahooksError
 from wahooks.ingest import Ingest
 from wahooks.live import LiveEvents
 from wahooks.live_fanout import LiveFanout
+from wahooks.mcp.http import mount_mcp
 from wahooks.storage.base import Store
 from wahooks.storage.postgres import PostgresStore
 from wahooks.storage.sqlite import SqliteStore
@@ -245,4 +246,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(Exception, on_unexpected)
     for module in (meta, tokens, connections, messaging, sandbox, waha_events, webhooks, ws):
         app.include_router(module.router)
-    return HotPath(app, services)
+    asgi = HotPath(app, services)
+    # --- MCP (issue 16): /mcp, whose tools call the API in-process through `asgi`. ---
+    mount_mcp(app, asgi)
+    return asgi

@@ -19,26 +19,13 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 
-from wahooks.client import AsyncWAHooks, WAHooksError
+from wahooks.client import WAHooksError
+from wahooks.mcp.api_client import ApiClient
 
 T = TypeVar("T")
 
 Listing = Annotated[CallToolResult, list[dict[str, Any]]]
 """What a tool answering a list returns: the output schema is that of the list."""
-
-
-class ApiClient(AsyncWAHooks):
-    """The async SDK plus the sandbox engine's two routes, which the SDK does not cover (the
-    official client has no sandbox)."""
-
-    def sandbox_scan(self, connection_id: str) -> Awaitable[Any]:
-        return self._call("POST", f"/connections/{connection_id}/sandbox/scan")
-
-    def sandbox_inbound(self, connection_id: str, sender: str, body: str) -> Awaitable[Any]:
-        return self._call(
-            "POST", f"/connections/{connection_id}/sandbox/inbound",
-            json={"from": sender, "body": body},
-        )
 
 
 class ApiSource(Protocol):

@@ -1,109 +1,86 @@
-"""`/mcp` on the wahooks server: the MCP tools over Streamable HTTP, as the bearer token's account.
+"""`/mcp` on the wahooks server: the MCP tools over Streamable HTTP, as the bearer token's account
+(the endpoint itself is `endpoint.py`).
 
-Each tool call goes through the server's own ASGI app in-process (`httpx.ASGITransport`), with the
-token of the MCP request, so the API's authentication, ownership checks and error answers apply
-unchanged and nothing is written twice. A request without a valid token is answered by the API's
-own 401 (checked with `GET /api/me`) before any MCP handling.
-
-Stateless, with JSON answers: no MCP session lives in a process, so any API process behind a load
-balancer can answer any request (the tools need no server-to-client requests).
+The MCP package and httpx cost about half as much again to import as the rest of the server, so
+they are loaded (in a thread, not to stall the event loop) and the transport started on the first
+`/mcp` request: a server nobody asks for MCP starts as fast as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import FastAPI
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wahooks.client import WAHooksError
-from wahooks.mcp.calls import ApiClient
-from wahooks.mcp.server import build_server
+if TYPE_CHECKING:
+    from wahooks.mcp.endpoint import McpEndpoint
+
+log = logging.getLogger(__name__)
 
 PATH = "/mcp"
-# Never resolved: the in-process transport hands every request straight to the app.
-IN_PROCESS_URL = "http://wahooks.internal"
-# Above the API's own body limit, so that an oversized media upload gets the API's clear 413.
-MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
-def bearer_token(headers: Mapping[str, str] | None) -> str:
-    authorization = (headers or {}).get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+class LazyMcpEndpoint:
+    """The ASGI app at `/mcp`: loads the endpoint on first use, then hands it every request."""
 
-
-class InProcessApi:
-    """Per tool call, an SDK client over the server's ASGI app with the MCP request's token."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    @asynccontextmanager
-    async def client(self, headers: Mapping[str, str] | None) -> AsyncIterator[ApiClient]:
-        # raise_app_exceptions=False: a crash in the API reaches the agent as the API's own 500
-        # answer, not as a Python exception.
-        transport = httpx.ASGITransport(app=self._app, raise_app_exceptions=False)
-        async with ApiClient(bearer_token(headers), IN_PROCESS_URL, transport=transport) as api:
-            yield api
-
-
-class McpEndpoint:
-    """The ASGI app at `/mcp`: the API's 401 without a valid token, else the MCP transport."""
-
-    def __init__(self, api: InProcessApi, manager: StreamableHTTPSessionManager) -> None:
+    def __init__(self, api: ASGIApp) -> None:
         self._api = api
-        self._manager = manager
+        self._ready: asyncio.Future[McpEndpoint] | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refusal = await self._refusal(scope)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
-        await self._manager.handle_request(scope, receive, send)
+        endpoint = await self._started()
+        await endpoint(scope, receive, send)
 
-    async def _refusal(self, scope: Scope) -> JSONResponse | None:
-        headers = {name.decode("latin-1"): value.decode("latin-1")
-                   for name, value in scope["headers"]}
+    async def _started(self) -> McpEndpoint:
+        if self._ready is None:  # the first request starts it; the others wait for the same one
+            self._ready = asyncio.get_running_loop().create_future()
+            self._runner = asyncio.create_task(self._run(self._ready))
+        return await asyncio.shield(self._ready)
+
+    async def _run(self, ready: asyncio.Future[McpEndpoint]) -> None:
+        """Own the transport's task group from start to stop (anyio wants one task for both)."""
         try:
-            async with self._api.client(headers) as api:
-                await api.get_me()
-        except WAHooksError as exc:
-            body: Any = exc.body if isinstance(exc.body, dict) else {"message": exc.message}
-            return JSONResponse(body, exc.status_code, headers={"WWW-Authenticate": "Bearer"})
-        return None
+            module = await asyncio.to_thread(importlib.import_module, "wahooks.mcp.endpoint")
+            endpoint: McpEndpoint = module.McpEndpoint(self._api)
+            async with endpoint.running():
+                ready.set_result(endpoint)
+                await self._stop.wait()
+        except Exception as exc:
+            # Every waiting and later /mcp request answers 500; the server itself goes on.
+            log.exception("the MCP endpoint could not start", extra={"action": "mcp.start_failed"})
+            if not ready.done():
+                ready.set_exception(exc)
+        finally:
+            if not ready.done():  # cancelled while starting: the server is stopping
+                ready.cancel()
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._runner is not None:
+            await self._runner
 
 
 def mount_mcp(app: FastAPI, api: ASGIApp) -> None:
     """Serve the MCP tools at `/mcp` on `app`; `api` is the whole ASGI app the tools call (the
-    one uvicorn serves, so that requests take the same path as from outside)."""
-    # The tools' in-process API calls are not network requests (the API logs them itself), and a
-    # stateless transport "terminates a session" on every request: neither is news at INFO.
-    for noisy in ("httpx", "mcp.server.streamable_http"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    source = InProcessApi(api)
-    server = build_server(source)
-    server.streamable_http_app(
-        stateless_http=True, json_response=True, max_request_body_size=MAX_REQUEST_BYTES,
-        # No browser cookie authenticates here, only the bearer token: DNS rebinding gains an
-        # attacker nothing, and the check would refuse every deployment not on localhost.
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-    )
-    manager = server.session_manager
-    app.add_route(PATH, McpEndpoint(source, manager), include_in_schema=False)  # type: ignore[arg-type]
-
+    one uvicorn serves, so that their requests take the same path as any other)."""
+    endpoint = LazyMcpEndpoint(api)
+    app.add_route(PATH, endpoint, include_in_schema=False)  # type: ignore[arg-type]
     serve_api = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
-        async with serve_api(app) as state, manager.run():
-            yield state
+        async with serve_api(app) as state:
+            try:
+                yield state
+            finally:
+                await endpoint.close()
 
     app.router.lifespan_context = lifespan

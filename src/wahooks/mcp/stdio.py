@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from wahooks.mcp.calls import ApiClient, FixedClient
+from wahooks.mcp.api_client import ApiClient
+from wahooks.mcp.calls import FixedClient
 from wahooks.mcp.server import build_server
 
 

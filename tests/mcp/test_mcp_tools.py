@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextResourceContents
 
 from support.mcp_client import (
@@ -190,10 +191,13 @@ def test_the_event_catalogue_and_the_signature_scheme_are_resources(
         async with mcp_session(transport, server.base_url, server.token or "", tmp_path) as session:
             listed = [str(item.uri) for item in (await session.list_resources()).resources]
             texts = {}
-            for uri in ["wahooks://events", "wahooks://signatures", "wahooks://events/message"]:
+            for uri in ["wahooks://events", "wahooks://signatures", "wahooks://events/message",
+                        "wahooks://events/session.status.scan_qr_code"]:
                 content = (await session.read_resource(uri)).contents[0]
                 assert isinstance(content, TextResourceContents)
                 texts[uri] = content.text
+            with pytest.raises(MCPError, match="No example named 'nope'"):
+                await session.read_resource("wahooks://events/nope")
             prompt = await session.get_prompt(
                 "write_webhook_receiver", {"language": "Go", "events": "message, message.any"}
             )
@@ -206,6 +210,8 @@ def test_the_event_catalogue_and_the_signature_scheme_are_resources(
         entry["event"] for entry in index
     }
     assert json.loads(texts["wahooks://events/message"])["event"] == "message"
+    scan = json.loads(texts["wahooks://events/session.status.scan_qr_code"])
+    assert scan["payload"]["status"] == "SCAN_QR_CODE"
     for header in ("X-WAHooks-Signature", "X-WAHooks-Timestamp", "X-WAHooks-Delivery"):
         assert header in texts["wahooks://signatures"]
     assert "Go" in prompt and '"event": "message.any"' in prompt

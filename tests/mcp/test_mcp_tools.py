@@ -136,6 +136,18 @@ def test_bad_arguments_and_api_refusals_are_tool_errors_without_tracebacks(
         assert "Traceback" not in text and 'File "' not in text
 
 
+@pytest.mark.parametrize("credentials", ["env", "login"])
+def test_wahooks_mcp_takes_its_token_from_the_environment_or_the_saved_login(
+    credentials: str, server: ServerProcess, bob_token: str, tmp_path: Path
+) -> None:
+    async def who() -> Any:
+        async with mcp_session("stdio", server.base_url, bob_token, tmp_path,
+                               stdio_credentials=credentials) as session:
+            return answer(await session.call_tool("get_account", {}))
+
+    assert asyncio.run(who())["name"] == "bob"
+
+
 def test_stdio_answers_a_tool_error_when_the_api_cannot_be_reached(tmp_path: Path) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 

@@ -26,9 +26,12 @@ TRANSPORTS = ["stdio", "http"]
 
 @asynccontextmanager
 async def mcp_session(
-    transport: str, base_url: str, token: str, tmp_path: Path
+    transport: str, base_url: str, token: str, tmp_path: Path, *, stdio_credentials: str = "flags"
 ) -> AsyncIterator[ClientSession]:
-    """An initialised MCP session with the wahooks server at `base_url`, acting with `token`."""
+    """An initialised MCP session with the wahooks server at `base_url`, acting with `token`.
+
+    `wahooks mcp` gets the token and URL as `stdio_credentials` says: "flags" (--token,
+    --api-url), "env" (WAHOOKS_TOKEN, WAHOOKS_API_URL) or "login" (the CLI's saved login)."""
     if transport == "http":
         headers = {"Authorization": f"Bearer {token}"}
         async with (
@@ -39,12 +42,16 @@ async def mcp_session(
             await session.initialize()
             yield session
         return
-    parameters = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "wahooks.cli", "mcp", "--token", token, "--api-url", base_url],
-        # No saved login of the developer's may leak in.
-        env={"WAHOOKS_CONFIG": str(tmp_path / "no-login.json"), "PYTHONUNBUFFERED": "1"},
-    )
+    config = tmp_path / "wahooks.json"  # never the developer's own login
+    args = ["-m", "wahooks.cli", "mcp"]
+    env = {"WAHOOKS_CONFIG": str(config), "PYTHONUNBUFFERED": "1"}
+    if stdio_credentials == "flags":
+        args += ["--token", token, "--api-url", base_url]
+    elif stdio_credentials == "env":
+        env |= {"WAHOOKS_TOKEN": token, "WAHOOKS_API_URL": base_url}
+    else:
+        config.write_text(json.dumps({"api_url": base_url, "token": token}))
+    parameters = StdioServerParameters(command=sys.executable, args=args, env=env)
     with (tmp_path / "mcp-stderr.log").open("w") as errlog:
         async with (
             stdio_client(parameters, errlog=errlog) as (read, write),

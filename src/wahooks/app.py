@@ -54,6 +54,7 @@ from wahooks.errors import WahooksError
 from wahooks.ingest import Ingest
 from wahooks.live import LiveEvents
 from wahooks.live_fanout import LiveFanout
+from wahooks.mcp.http import mount_mcp
 from wahooks.services import Services
 from wahooks.storage import Storage, open_storage
 from wahooks.version import __version__
@@ -228,4 +229,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(Exception, on_unexpected)
     for module in (meta, tokens, connections, messaging, sandbox, waha_events, webhooks, ws):
         app.include_router(module.router)
-    return HotPath(app, services)
+    asgi = HotPath(app, services)
+    # /mcp: the MCP tools call the API in-process through `asgi`, as any client would.
+    mount_mcp(app, asgi)
+    return asgi

@@ -1,0 +1,97 @@
+"""Webhooks and their deliveries: what was sent, how each attempt went, and sending again."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from wahooks.mcp.calls import Listing, call, listing
+from wahooks.mcp.parameters import ConnectionId, LogId, WebhookId
+from wahooks.mcp.tools.registry import ToolSet
+
+tools = ToolSet()
+
+Events = Annotated[list[str], Field(
+    description='Event types, e.g. ["message", "message.any"], or ["*"] for all (see the '
+                "wahooks://events resource)"
+)]
+
+
+@tools.read
+async def list_webhooks(ctx: Context, connection_id: ConnectionId) -> Listing:
+    """A connection's webhooks: id, url, events, active."""
+    return listing(await call(ctx, lambda api: api.list_webhooks(connection_id)))
+
+
+@tools.write
+async def create_webhook(
+    ctx: Context,
+    connection_id: ConnectionId,
+    url: Annotated[str, Field(description="Where to POST each event (http or https)")],
+    events: Annotated[list[str] | None, Field(
+        description='Event types, e.g. ["message"]; all events ("*") when left out'
+    )] = None,
+) -> dict[str, Any]:
+    """A new webhook. Its signingSecret signs every delivery (see the wahooks://signatures
+    resource): keep it for the receiver."""
+    return await call(ctx, lambda api: api.create_webhook(connection_id, url, events))
+
+
+@tools.write
+async def update_webhook(
+    ctx: Context,
+    webhook_id: WebhookId,
+    url: Annotated[str | None, Field(description="A new target URL")] = None,
+    events: Annotated[list[str] | None, Field(description="A new list of event types")] = None,
+    active: Annotated[bool | None, Field(description="false pauses deliveries")] = None,
+) -> dict[str, Any]:
+    """Change a webhook's url, events or active flag (what is left out stays)."""
+    changes = {"url": url, "events": events, "active": active}
+    return await call(ctx, lambda api: api.update_webhook(
+        webhook_id, **{key: value for key, value in changes.items() if value is not None}
+    ))
+
+
+@tools.destroy
+async def delete_webhook(ctx: Context, webhook_id: WebhookId) -> dict[str, Any]:
+    """Delete a webhook and its delivery logs."""
+    return await call(ctx, lambda api: api.delete_webhook(webhook_id))
+
+
+@tools.write
+async def test_webhook(ctx: Context, webhook_id: WebhookId) -> dict[str, Any]:
+    """Deliver a test event to the webhook now; its delivery shows in get_delivery_logs."""
+    return await call(ctx, lambda api: api.test_webhook(webhook_id))
+
+
+@tools.read
+async def get_delivery_logs(
+    ctx: Context,
+    webhook_id: WebhookId,
+    status: Annotated[Literal["pending", "delivered", "failed"] | None, Field(
+        description="Only deliveries in this state (failed: dead-lettered after every retry)"
+    )] = None,
+    limit: Annotated[int, Field(ge=1, le=1000, description="At most this many")] = 20,
+    before: Annotated[str | None, Field(
+        description="Only deliveries older than this log id (the last id of the previous page)"
+    )] = None,
+) -> Listing:
+    """The webhook's deliveries, newest first: event, status, the body sent,
+    and every attempt with its time, HTTP status or error, and duration."""
+    return listing(await call(ctx, lambda api: api.get_webhook_logs(
+        webhook_id, status=status, limit=limit, before=before
+    )))
+
+
+@tools.write
+async def redeliver(ctx: Context, webhook_id: WebhookId, log_id: LogId) -> dict[str, Any]:
+    """Deliver one logged event again (a delivered or a dead-lettered one)."""
+    return await call(ctx, lambda api: api.redeliver(webhook_id, log_id))
+
+
+@tools.write
+async def redeliver_failed(ctx: Context, webhook_id: WebhookId) -> dict[str, Any]:
+    """Deliver every dead-lettered event of the webhook again: {success, count}."""
+    return await call(ctx, lambda api: api.redeliver_failed(webhook_id))

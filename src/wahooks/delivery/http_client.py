@@ -61,11 +61,15 @@ from yarl import URL
 from wahooks.delivery.http_response import (
     ClosedBeforeAnswer,
     ConnectFailed,
+    ConnectionClosed,
+    ConnectRefused,
+    DnsLookupFailed,
     HttpClientError,
     HttpResponse,
     ProtocolError,
     RequestTimeout,
     ResponseParser,
+    TlsHandshakeFailed,
 )
 from wahooks.delivery.targets import TargetPolicy, TargetRefused
 
@@ -138,7 +142,8 @@ class _Connection(asyncio.Protocol):
         try:
             response = self.parser.feed(data)
         except ProtocolError as exc:
-            self._fail(ProtocolError(f"malformed response from {self.target.label}: {exc}"))
+            # Same class (a head too large stays one), the origin added to the message.
+            self._fail(type(exc)(f"malformed response from {self.target.label}: {exc}"))
             return
         if response is not None:
             self._waiter = None
@@ -160,7 +165,7 @@ class _Connection(asyncio.Protocol):
                     ClosedBeforeAnswer(f"connection to {self.target.label} closed before any response")
                 )
             except ProtocolError as error:
-                waiter.set_exception(ProtocolError(f"{self.target.label}: {error}"))
+                waiter.set_exception(type(error)(f"{self.target.label}: {error}"))
         if not self.lost.done():
             self.lost.set_result(None)
 
@@ -320,8 +325,8 @@ class HttpClient:
         conn = await self._connect(loop, target, deadline, timeout)
         try:
             return await self._exchange(loop, conn, data, deadline, timeout)
-        except ClosedBeforeAnswer as exc:
-            raise ProtocolError(str(exc)) from None
+        except ClosedBeforeAnswer as exc:  # a fresh connection: not stale, so no second try
+            raise ConnectionClosed(str(exc)) from None
 
     async def close(self) -> None:
         """Close every connection, idle or busy; a busy request fails with ProtocolError."""
@@ -485,7 +490,7 @@ class HttpClient:
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:  # socket.gaierror
-            raise ConnectFailed(f"DNS lookup for {host} failed: {exc}") from None
+            raise DnsLookupFailed(f"DNS lookup for {host} failed: {exc}") from None
         allowed: list[tuple[socket.AddressFamily, str]] = []
         refused: TargetRefused | None = None
         for family, _, _, _, sockaddr in infos:
@@ -507,7 +512,7 @@ class HttpClient:
                     address=refused.address,
                     category=refused.category,
                 )
-            raise ConnectFailed(f"DNS lookup for {host} returned no IP address")
+            raise DnsLookupFailed(f"DNS lookup for {host} returned no IP address")
         return allowed
 
     async def _open(
@@ -519,18 +524,23 @@ class HttpClient:
         tls = target.origin.scheme == "https"
         if tls and self._ssl is None:
             self._ssl = ssl.create_default_context()
-        failures: list[str] = []
+        failures: list[ConnectFailed] = []
         for family, address in addresses:
             try:
                 return await self._open_one(loop, target, family, address, tls)
             except ssl.SSLError as exc:  # an OSError too: test it first
-                failures.append(f"TLS handshake with {target.label} ({address}) failed: {exc}")
+                failures.append(TlsHandshakeFailed(
+                    f"TLS handshake with {target.label} ({address}) failed: {exc}"
+                ))
             except ConnectionRefusedError:
-                failures.append(f"connection to {target.label} ({address}) refused")
+                failures.append(ConnectRefused(f"connection to {target.label} ({address}) refused"))
             except OSError as exc:
-                failures.append(f"could not connect to {target.label} ({address}): {exc}")
+                failures.append(ConnectFailed(
+                    f"could not connect to {target.label} ({address}): {exc}"
+                ))
         more = f" (and {len(failures) - 1} other address(es) failed)" if len(failures) > 1 else ""
-        raise ConnectFailed(failures[0] + more)
+        # The first address's failure names the class: it is the one the resolver preferred.
+        raise type(failures[0])(failures[0].message + more)
 
     async def _open_one(
         self,

@@ -51,8 +51,10 @@ class OutcomeWriter:
         *,
         on_pending: Callable[[], None],
         observers: Sequence[OutcomeObserver] = (),
+        retry_write_after: float = RETRY_WRITE_SECONDS,
     ) -> None:
         self._store = store
+        self._retry_write_after = retry_write_after
         self._policy = policy
         self._on_pending = on_pending
         self._observers = tuple(observers)
@@ -111,7 +113,7 @@ class OutcomeWriter:
                 batch, self._unwritten = self._unwritten, []
                 if not await self._write(batch):
                     self._unwritten[:0] = batch
-                    await asyncio.sleep(RETRY_WRITE_SECONDS)
+                    await asyncio.sleep(self._retry_write_after)
         finally:
             self._flusher = None
 

@@ -87,16 +87,19 @@ class Dispatcher:
             on_unsaturated=self.poke,
         )
         self._outcomes = OutcomeWriter(store, policy, on_pending=self.poke, observers=observers)
-        self._leases = None if heartbeats is None else LeaseUpkeep(
-            store, heartbeats, worker_id=self.worker_id, lease_ms=lease_ms,
-            held=self._queues.held_ids, on_recovered=self.poke,
-        )
+        self._leases = None if heartbeats is None else self._lease_upkeep(heartbeats)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._backlog_in_db = True  # unknown at start: look
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self._stopping = False
+
+    def _lease_upkeep(self, heartbeats: Heartbeats) -> LeaseUpkeep:
+        return LeaseUpkeep(
+            self._store, heartbeats, worker_id=self.worker_id, lease_ms=self._lease_ms,
+            held=self._queues.held_ids, on_recovered=self.poke,
+        )
 
     # lifecycle ----------------------------------------------------------------------------------
 

@@ -181,8 +181,10 @@ class Dispatcher:
     # sending ------------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        for endpoint, job in self._queues.startable():
-            self._spawn(self._attempt(endpoint, job))
+        self._queues.start_ready(self._start)
+
+    def _start(self, endpoint: Endpoint, job: DeliveryJob) -> None:
+        self._spawn(self._attempt(endpoint, job))
 
     async def _attempt(self, endpoint: Endpoint, job: DeliveryJob) -> None:
         try:

@@ -14,7 +14,7 @@ memory nor stop the claiming of work for healthy ones.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -89,9 +89,10 @@ class EndpointQueues:
             self._schedule(endpoint)
         return overflow
 
-    def startable(self) -> Iterator[tuple[Endpoint, DeliveryJob]]:
-        """The jobs to start now, endpoints taking turns; each counts as in flight once yielded,
-        until `finished` is called for it."""
+    def start_ready(self, start: Callable[[Endpoint, DeliveryJob], None]) -> None:
+        """Hand `start` the jobs to start now, endpoints taking turns; each counts as in flight
+        until `finished` is called for it. (A callback, not a generator: this runs after every
+        attempt, and a generator object per call is measurable there.)"""
         while self._in_flight < self._max_in_flight and self._ready:
             endpoint = self._ready.popleft()
             if not endpoint.waiting or endpoint.in_flight >= self._max_per_endpoint:
@@ -105,7 +106,7 @@ class EndpointQueues:
             self._in_flight += 1
             self._ready.append(endpoint)  # endpoints take turns
             self._in_flight_ids.add(job.delivery_id)
-            yield endpoint, job
+            start(endpoint, job)
 
     def finished(self, endpoint: Endpoint, job: DeliveryJob) -> None:
         self._in_flight_ids.discard(job.delivery_id)

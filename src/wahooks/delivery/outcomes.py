@@ -27,12 +27,6 @@ log = logging.getLogger(__name__)
 
 RETRY_WRITE_SECONDS = 1.0  # between tries to write a batch the database refused
 
-_STATUS = {
-    Verdict.DELIVERED: DeliveryStatus.DELIVERED,
-    Verdict.RETRY: DeliveryStatus.PENDING,
-    Verdict.DEAD_LETTER: DeliveryStatus.FAILED,
-}
-
 
 class OutcomeStore(Protocol):
     async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None: ...
@@ -68,17 +62,25 @@ class OutcomeWriter:
 
     def record(self, job: DeliveryJob, outcome: AttemptOutcome) -> None:
         decision = self._policy.decide(job.attempt - job.attempts_before_cycle, outcome)
-        self._tell_observers(job, outcome, decision)
-        if decision.verdict is Verdict.DEAD_LETTER:
+        if self._observers:
+            self._tell_observers(job, outcome, decision)
+        # An if chain, not a dict keyed by Verdict: an Enum's hash is a Python call, per attempt.
+        retry_in_ms = None
+        if decision.verdict is Verdict.DELIVERED:
+            status = DeliveryStatus.DELIVERED
+        elif decision.verdict is Verdict.RETRY:
+            status = DeliveryStatus.PENDING
+            retry_in_ms = int(decision.delay * 1000)
+        else:
+            status = DeliveryStatus.FAILED
             log.warning(
                 "delivery dead-lettered",
                 extra={"action": "delivery.dead_letter", "delivery_id": job.delivery_id,
                        "webhook_id": job.webhook_id, "error": outcome.error},
             )
-        retry_in_ms = int(decision.delay * 1000) if decision.verdict is Verdict.RETRY else None
-        self._unwritten.append(RecordedOutcome(
-            job.delivery_id, job.attempt, outcome, _STATUS[decision.verdict], retry_in_ms
-        ))
+        self._unwritten.append(
+            RecordedOutcome(job.delivery_id, job.attempt, outcome, status, retry_in_ms)
+        )
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="wahooks-outcomes")
 

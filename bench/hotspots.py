@@ -31,7 +31,7 @@ def _function(frame: str) -> str:
 # event loop; first match wins.
 _STAGES = (
     ("delivery: dispatcher, sender, aiohttp client",
-     re.compile(r"Dispatcher\.|Sender\.|aiohttp/")),
+     re.compile(r"Dispatcher\.|OutcomeWriter\.|LeaseUpkeep\.|Sender\.|aiohttp/")),
     ("ingest API: uvicorn, FastAPI, route, engine, ingest",
      re.compile(r"run_asgi|uvicorn/|fastapi/|starlette/|anyio/|wahooks/|sqlite")),
 )

@@ -53,7 +53,6 @@ class Ingest:
         self._connections = connections
         self._lease_ms = lease_ms
         self._listeners: list[EventListener] = []
-        self.accepted = 0
 
     def add_listener(self, listener: EventListener) -> None:
         """Live subscribers (the WebSocket stream) hear every accepted event after it is stored."""
@@ -84,7 +83,6 @@ class Ingest:
         if not accepted:
             return 0
         await self._persist([new for _, _, new in accepted], only_webhook=None)
-        self.accepted += len(accepted)
         for connection, event, new in accepted:
             for listener in self._listeners:
                 pending = listener(connection, event, new.body)

@@ -20,6 +20,21 @@ class ConnectionStatus(StrEnum):
     STOPPED = "stopped"
 
 
+class ErrorClass(StrEnum):
+    """Why an attempt failed, as a kind the retry policy and observers can act on; the attempt's
+    `error` text says the same to people."""
+
+    TIMEOUT = "timeout"
+    CONNECT_REFUSED = "connect_refused"
+    CONNECT_RESET = "connect_reset"  # closed or reset before the answer was complete
+    DNS = "dns"
+    TLS = "tls"
+    TARGET_REFUSED = "target_refused"  # the target policy refused the address
+    HTTP_STATUS = "http_status"  # an answer, but not a 2xx
+    RESPONSE_TOO_LARGE = "response_too_large"
+    OTHER = "other"
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -90,12 +105,18 @@ class DeliveryJob:
 
 @dataclass(frozen=True, slots=True)
 class AttemptOutcome:
-    """What one attempt came to: an HTTP status, or an error before any status arrived."""
+    """What one attempt came to: an HTTP status, or an error before any status arrived.
+
+    `error_class` is None when the attempt succeeded. `retry_after` is the receiver's Retry-After
+    in seconds from when its answer arrived (given as seconds or as an HTTP date), if it sent one.
+    """
 
     started_at: int
     duration_ms: float
     status_code: int | None
     error: str | None
+    error_class: ErrorClass | None = None
+    retry_after: float | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -29,7 +29,7 @@ rewrite the request.
 
 Timeouts. `timeout` covers the whole attempt: lookup, connect, TLS handshake, send and the
 complete answer. While a request waits, its deadline sits in a bucket of 10 ms checked by one
-timer per client, so a timeout may fire up to 10 ms late (see `_Deadlines` for why).
+timer per client, so a timeout may fire up to 10 ms late (see `Deadlines` for why).
 
 Answers. The body is read up to `max_response_bytes`; a longer body is cut there
 (`HttpResponse.truncated`) and its connection closed rather than drained, because draining
@@ -46,26 +46,28 @@ folded (obs-fold) header lines or lines ending in a bare LF (llhttp refuses them
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import re
 import socket
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
 from ipaddress import ip_address
-from typing import NamedTuple, cast
 
 from yarl import URL
 
+from wahooks.delivery.http_connection import Connection, Deadlines, Origin, Target
 from wahooks.delivery.http_response import (
     ClosedBeforeAnswer,
     ConnectFailed,
+    ConnectionClosed,
+    ConnectRefused,
+    DnsLookupFailed,
     HttpClientError,
     HttpResponse,
     ProtocolError,
     RequestTimeout,
     ResponseParser,
+    TlsHandshakeFailed,
 )
 from wahooks.delivery.targets import TargetPolicy, TargetRefused
 
@@ -86,178 +88,6 @@ _MAX_TARGETS = 4096  # parsed URLs kept; webhooks are few, so this only bounds a
 # smuggling) or change the framing.
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", "user-agent"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-class _Origin(NamedTuple):
-    scheme: str
-    host: str  # as connected to: IDNA-encoded name or IP literal (IPv6 without brackets)
-    port: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """What a URL means to the client, computed once per URL string."""
-
-    origin: _Origin
-    label: str  # host:port for messages
-    literal: bool  # the host is an IP address: checked directly, never resolved
-    prefix: str  # request line and the headers the client sets, but for Content-Length
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection carrying one request at a time."""
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, target: _Target, max_body: int
-    ) -> None:
-        self.target = target
-        self.parser = ResponseParser(max_body)
-        self.transport: asyncio.Transport | None = None
-        self.lost: asyncio.Future[None] = loop.create_future()
-        self.closed = False
-        self.reused = False
-        self.idle_since = 0.0
-        self.timeout = 0.0  # of the request in flight, for its RequestTimeout message
-        self.slot = 0  # its bucket in _Deadlines
-        self._waiter: asyncio.Future[HttpResponse] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
-
-    def send(self, data: bytes, waiter: asyncio.Future[HttpResponse]) -> None:
-        assert self.transport is not None
-        self.parser.reset()
-        self._waiter = waiter
-        self.transport.write(data)
-
-    def data_received(self, data: bytes) -> None:
-        waiter = self._waiter
-        if waiter is None:  # bytes nobody asked for: this connection can no longer be trusted
-            self.abort()
-            return
-        try:
-            response = self.parser.feed(data)
-        except ProtocolError as exc:
-            self._fail(ProtocolError(f"malformed response from {self.target.label}: {exc}"))
-            return
-        if response is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(response)
-
-    def eof_received(self) -> bool | None:
-        return None  # the transport closes itself and connection_lost settles the request
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        waiter = self._waiter
-        self._waiter = None
-        if waiter is not None and not waiter.done():
-            try:
-                waiter.set_result(self.parser.feed_eof())
-            except ClosedBeforeAnswer:
-                waiter.set_exception(
-                    ClosedBeforeAnswer(f"connection to {self.target.label} closed before any response")
-                )
-            except ProtocolError as error:
-                waiter.set_exception(ProtocolError(f"{self.target.label}: {error}"))
-        if not self.lost.done():
-            self.lost.set_result(None)
-
-    def expire(self) -> None:
-        """The request's deadline passed: fail it and drop the connection."""
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            self._waiter = None
-            waiter.set_exception(RequestTimeout(f"no complete response within {self.timeout:g} s"))
-            self.abort()
-
-    def reusable(self) -> bool:
-        return (
-            self.parser.keep_alive
-            and not self.closed
-            and self.transport is not None
-            and not self.transport.is_closing()
-            and self.transport.get_write_buffer_size() == 0  # not still sending a refused body
-        )
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def discard(self) -> None:
-        """Close after a response: gracefully, unless request bytes are still unsent."""
-        if self.transport is not None and self.transport.get_write_buffer_size():
-            self.abort()
-        else:
-            self.close()
-
-    def abort(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    def _fail(self, error: ProtocolError) -> None:
-        waiter = self._waiter
-        self._waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
-        self.abort()
-
-
-class _Deadlines:
-    """The deadlines of the requests in flight, in buckets of TICK seconds, with one timer.
-
-    A timer per request costs ~3 us to arm and cancel on uvloop, about a sixth of a whole POST;
-    bucketing costs a set insert and removal, and lets a timeout fire up to TICK late.
-    """
-
-    TICK = 0.01
-
-    def __init__(self) -> None:
-        self._buckets: dict[int, set[_Connection]] = {}
-        self._slots: list[int] = []  # heap of the buckets' numbers
-        self._timer: asyncio.TimerHandle | None = None
-        self._armed = 0  # the bucket the timer fires for
-
-    def watch(self, loop: asyncio.AbstractEventLoop, conn: _Connection, deadline: float) -> None:
-        slot = int(deadline / self.TICK) + 1  # the first tick at or after the deadline
-        conn.slot = slot
-        bucket = self._buckets.get(slot)
-        if bucket is None:
-            bucket = self._buckets[slot] = set()
-            heapq.heappush(self._slots, slot)
-            if self._timer is None or slot < self._armed:
-                self._arm(loop, slot)
-        bucket.add(conn)
-
-    def unwatch(self, conn: _Connection) -> None:
-        bucket = self._buckets.get(conn.slot)
-        if bucket is not None:
-            bucket.discard(conn)
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, slot: int) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._armed = slot
-        self._timer = loop.call_at(slot * self.TICK, self._fire, loop)
-
-    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = None
-        # The armed bucket is due even if the clock reads a hair early (timer resolution).
-        due = max(self._armed, int(loop.time() / self.TICK))
-        slots = self._slots
-        while slots and slots[0] <= due:
-            for conn in self._buckets.pop(heapq.heappop(slots)):
-                conn.expire()
-        if slots:
-            self._arm(loop, max(slots[0], due + 1))
 
 
 class HttpClient:
@@ -285,13 +115,13 @@ class HttpClient:
         if "\n" in user_agent or "\r" in user_agent:
             raise ValueError("user_agent must not contain CR or LF")
         self._user_agent = user_agent
-        self._targets: dict[str, _Target] = {}
+        self._targets: dict[str, Target] = {}
         self._names: set[str] = set()  # header names already found valid
-        self._idle: dict[_Origin, list[_Connection]] = {}
-        self._connections: set[_Connection] = set()
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._connections: set[Connection] = set()
         self._ssl: ssl.SSLContext | None = None
         self._sweeper: asyncio.TimerHandle | None = None
-        self._deadlines = _Deadlines()
+        self._deadlines = Deadlines()
         self._closed = False
 
     async def post(
@@ -320,8 +150,8 @@ class HttpClient:
         conn = await self._connect(loop, target, deadline, timeout)
         try:
             return await self._exchange(loop, conn, data, deadline, timeout)
-        except ClosedBeforeAnswer as exc:
-            raise ProtocolError(str(exc)) from None
+        except ClosedBeforeAnswer as exc:  # a fresh connection: not stale, so no second try
+            raise ConnectionClosed(str(exc)) from None
 
     async def close(self) -> None:
         """Close every connection, idle or busy; a busy request fails with ProtocolError."""
@@ -339,7 +169,7 @@ class HttpClient:
 
     # -- requests
 
-    def _target(self, url: str) -> _Target:
+    def _target(self, url: str) -> Target:
         normalised = self._policy.check_url(url)  # InvalidTargetURL / TargetRefused, no I/O
         parsed = URL(normalised)
         host = parsed.raw_host
@@ -357,7 +187,7 @@ class HttpClient:
             f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {self._user_agent}\r\n"
             "Connection: keep-alive\r\n"
         )
-        target = _Target(_Origin(parsed.scheme, host, port), label, literal, prefix)
+        target = Target(Origin(parsed.scheme, host, port), label, literal, prefix)
         if len(self._targets) >= _MAX_TARGETS:
             self._targets.clear()
         self._targets[url] = target
@@ -387,7 +217,7 @@ class HttpClient:
     async def _exchange(
         self,
         loop: asyncio.AbstractEventLoop,
-        conn: _Connection,
+        conn: Connection,
         data: bytes,
         deadline: float,
         timeout: float,
@@ -408,7 +238,7 @@ class HttpClient:
 
     # -- the pool
 
-    def _acquire(self, origin: _Origin, now: float) -> _Connection | None:
+    def _acquire(self, origin: Origin, now: float) -> Connection | None:
         stack = self._idle.get(origin)
         while stack:
             conn = stack.pop()
@@ -424,7 +254,7 @@ class HttpClient:
             return conn
         return None
 
-    def _release(self, loop: asyncio.AbstractEventLoop, conn: _Connection) -> None:
+    def _release(self, loop: asyncio.AbstractEventLoop, conn: Connection) -> None:
         if self._closed or not conn.reusable():
             conn.discard()
             return
@@ -460,8 +290,8 @@ class HttpClient:
     # -- connecting
 
     async def _connect(
-        self, loop: asyncio.AbstractEventLoop, target: _Target, deadline: float, timeout: float
-    ) -> _Connection:
+        self, loop: asyncio.AbstractEventLoop, target: Target, deadline: float, timeout: float
+    ) -> Connection:
         try:
             async with asyncio.timeout_at(deadline):
                 addresses = await self._addresses(loop, target)
@@ -474,7 +304,7 @@ class HttpClient:
         return conn
 
     async def _addresses(
-        self, loop: asyncio.AbstractEventLoop, target: _Target
+        self, loop: asyncio.AbstractEventLoop, target: Target
     ) -> list[tuple[socket.AddressFamily, str]]:
         """The addresses to try, in the resolver's order, each one allowed by the policy."""
         host, port = target.origin.host, target.origin.port
@@ -485,7 +315,7 @@ class HttpClient:
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:  # socket.gaierror
-            raise ConnectFailed(f"DNS lookup for {host} failed: {exc}") from None
+            raise DnsLookupFailed(f"DNS lookup for {host} failed: {exc}") from None
         allowed: list[tuple[socket.AddressFamily, str]] = []
         refused: TargetRefused | None = None
         for family, _, _, _, sockaddr in infos:
@@ -507,40 +337,45 @@ class HttpClient:
                     address=refused.address,
                     category=refused.category,
                 )
-            raise ConnectFailed(f"DNS lookup for {host} returned no IP address")
+            raise DnsLookupFailed(f"DNS lookup for {host} returned no IP address")
         return allowed
 
     async def _open(
         self,
         loop: asyncio.AbstractEventLoop,
-        target: _Target,
+        target: Target,
         addresses: list[tuple[socket.AddressFamily, str]],
-    ) -> _Connection:
+    ) -> Connection:
         tls = target.origin.scheme == "https"
         if tls and self._ssl is None:
             self._ssl = ssl.create_default_context()
-        failures: list[str] = []
+        failures: list[ConnectFailed] = []
         for family, address in addresses:
             try:
                 return await self._open_one(loop, target, family, address, tls)
             except ssl.SSLError as exc:  # an OSError too: test it first
-                failures.append(f"TLS handshake with {target.label} ({address}) failed: {exc}")
+                failures.append(TlsHandshakeFailed(
+                    f"TLS handshake with {target.label} ({address}) failed: {exc}"
+                ))
             except ConnectionRefusedError:
-                failures.append(f"connection to {target.label} ({address}) refused")
+                failures.append(ConnectRefused(f"connection to {target.label} ({address}) refused"))
             except OSError as exc:
-                failures.append(f"could not connect to {target.label} ({address}): {exc}")
+                failures.append(ConnectFailed(
+                    f"could not connect to {target.label} ({address}): {exc}"
+                ))
         more = f" (and {len(failures) - 1} other address(es) failed)" if len(failures) > 1 else ""
-        raise ConnectFailed(failures[0] + more)
+        # The first address's failure names the class: it is the one the resolver preferred.
+        raise type(failures[0])(failures[0].message + more)
 
     async def _open_one(
         self,
         loop: asyncio.AbstractEventLoop,
-        target: _Target,
+        target: Target,
         family: socket.AddressFamily,
         address: str,
         tls: bool,
-    ) -> _Connection:
-        conn = _Connection(loop, target, self._max_body)
+    ) -> Connection:
+        conn = Connection(loop, target, self._max_body)
         await loop.create_connection(
             lambda: conn,
             address,

@@ -13,12 +13,18 @@ from dataclasses import dataclass
 import httptools
 
 __all__ = [
+    "ClosedBeforeAnswer",
     "ConnectFailed",
+    "ConnectRefused",
+    "ConnectionClosed",
+    "DnsLookupFailed",
     "HttpClientError",
     "HttpResponse",
     "ProtocolError",
     "RequestTimeout",
+    "ResponseHeadTooLarge",
     "ResponseParser",
+    "TlsHandshakeFailed",
 ]
 
 MAX_HEAD_BYTES = 65536  # bytes read before the final answer's head is complete
@@ -40,12 +46,32 @@ class ConnectFailed(HttpClientError):
     """Could not connect to the webhook host (DNS, refused, unreachable or TLS handshake)."""
 
 
+class DnsLookupFailed(ConnectFailed):
+    """The webhook host's name did not resolve to an IP address."""
+
+
+class ConnectRefused(ConnectFailed):
+    """The webhook host refused the connection."""
+
+
+class TlsHandshakeFailed(ConnectFailed):
+    """The TLS handshake with the webhook host failed."""
+
+
 class ProtocolError(HttpClientError):
     """The answer was not a valid HTTP/1.x response, or the connection closed before it was."""
 
 
-class ClosedBeforeAnswer(ProtocolError):
+class ConnectionClosed(ProtocolError):
+    """The connection closed (or was reset) before the answer was complete."""
+
+
+class ClosedBeforeAnswer(ConnectionClosed):
     """The connection closed before any byte of the answer arrived."""
+
+
+class ResponseHeadTooLarge(ProtocolError):
+    """The answer's head was longer than this client reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +143,7 @@ class ResponseParser:
             # llhttp sets no limit of its own: a head that never ends would grow until the timeout.
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
-                raise ProtocolError(f"response head longer than {MAX_HEAD_BYTES} bytes")
+                raise ResponseHeadTooLarge(f"response head longer than {MAX_HEAD_BYTES} bytes")
         elif self._response is None and self._truncated:
             self._finish()
         return self._response
@@ -127,9 +153,9 @@ class ResponseParser:
         if not self.received:
             raise ClosedBeforeAnswer("connection closed before any response")
         if not self._status:
-            raise ProtocolError("connection closed in the middle of the response headers")
+            raise ConnectionClosed("connection closed in the middle of the response headers")
         if not _delimited_by_close(self._headers):
-            raise ProtocolError("connection closed in the middle of the response body")
+            raise ConnectionClosed("connection closed in the middle of the response body")
         self._finish()
         assert self._response is not None
         return self._response

@@ -3,12 +3,20 @@
 The product page promises exponential backoff of 5, 10, 20, 40 and 80 seconds: after the first attempt
 fails, five retries follow at those intervals, and when the last one fails the delivery is
 dead-lettered. The schedule is a setting so tests can shorten it.
+
+The policy sees the whole outcome (status, error class, duration, the receiver's Retry-After) so
+that rules such as honouring Retry-After or treating a refused target differently have one place
+to live; today every failure follows the same schedule, and Retry-After is parsed but not applied.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from enum import Enum
+
+from wahooks.models import AttemptOutcome
 
 
 class Verdict(Enum):
@@ -31,13 +39,31 @@ class RetryPolicy:
     def max_attempts(self) -> int:
         return 1 + len(self.schedule)
 
-    def decide(self, attempt_in_cycle: int, succeeded: bool) -> RetryDecision:
+    def decide(self, attempt_in_cycle: int, outcome: AttemptOutcome) -> RetryDecision:
         """The verdict after attempt number `attempt_in_cycle` (1-based, counted since the last
-        redelivery) succeeded or failed."""
+        redelivery) came to `outcome`."""
         if attempt_in_cycle < 1:
             raise ValueError("attempts are numbered from 1")
-        if succeeded:
+        if outcome.succeeded:
             return RetryDecision(Verdict.DELIVERED)
         if attempt_in_cycle <= len(self.schedule):
             return RetryDecision(Verdict.RETRY, self.schedule[attempt_in_cycle - 1])
         return RetryDecision(Verdict.DEAD_LETTER)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from `now` (Unix seconds) that a Retry-After header value asks for: a
+    number of seconds or an HTTP date (RFC 9110 section 10.2.3). A date in the past asks for 0;
+    a value that is neither form is ignored (None), as a receiver's typo should not stop retries."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # asctime form, or "-0000": HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)

@@ -11,9 +11,19 @@ import time
 
 from wahooks.clock import now_ms
 from wahooks.delivery.http_client import HttpClient
-from wahooks.delivery.http_response import HttpClientError, RequestTimeout
+from wahooks.delivery.http_response import (
+    ConnectionClosed,
+    ConnectRefused,
+    DnsLookupFailed,
+    HttpClientError,
+    HttpResponse,
+    RequestTimeout,
+    ResponseHeadTooLarge,
+    TlsHandshakeFailed,
+)
+from wahooks.delivery.retry import parse_retry_after
 from wahooks.delivery.targets import TargetPolicy, TargetRefused
-from wahooks.models import AttemptOutcome, DeliveryJob
+from wahooks.models import AttemptOutcome, DeliveryJob, ErrorClass
 from wahooks.signing import signed_headers
 from wahooks.version import __version__
 
@@ -38,7 +48,8 @@ class Sender:
             self._client = None
 
     async def send(self, job: DeliveryJob) -> AttemptOutcome:
-        """Make the attempt; never raises: every failure becomes an outcome with an error text."""
+        """Make the attempt; never raises: every failure becomes an outcome with an error text
+        and an error class."""
         assert self._client is not None, "sender not started"
         started_at = now_ms()
         clock = time.perf_counter()
@@ -49,29 +60,51 @@ class Sender:
             response = await self._client.post(
                 job.url, job.body, list(headers.items()), timeout=self._timeout
             )
-        except TargetRefused as exc:
-            return AttemptOutcome(started_at, _elapsed(clock), None, f"refused: {exc}")
-        except RequestTimeout:
-            return AttemptOutcome(
-                started_at, _elapsed(clock), None,
-                f"timeout: no response within {self._timeout:g} s",
-            )
-        except HttpClientError as exc:
-            return AttemptOutcome(
-                started_at, _elapsed(clock), None, f"connection error: {_short(str(exc))}"
-            )
         except Exception as exc:  # a receiver must never be able to crash the dispatcher
-            return AttemptOutcome(
-                started_at, _elapsed(clock), None, f"error: {_short(str(exc) or repr(exc))}"
-            )
-        status = response.status
-        error = None
-        if 300 <= status < 400:
-            location = response.header("Location") or ""
-            error = f"HTTP {status}: redirect to {location!r} not followed"
-        elif not 200 <= status < 300:
-            error = f"HTTP {status}: {_short(response.body.decode('utf-8', 'replace'))}"
-        return AttemptOutcome(started_at, _elapsed(clock), status, error)
+            error, error_class = self._failure(exc)
+            return AttemptOutcome(started_at, _elapsed(clock), None, error, error_class)
+        return _answered(started_at, _elapsed(clock), response)
+
+    def _failure(self, exc: Exception) -> tuple[str, ErrorClass]:
+        """The attempt's error text (as stored and shown in the logs) and its class."""
+        if isinstance(exc, TargetRefused):
+            return f"refused: {exc}", ErrorClass.TARGET_REFUSED
+        if isinstance(exc, RequestTimeout):
+            return f"timeout: no response within {self._timeout:g} s", ErrorClass.TIMEOUT
+        if isinstance(exc, HttpClientError):
+            return f"connection error: {_short(str(exc))}", _connection_error_class(exc)
+        return f"error: {_short(str(exc) or repr(exc))}", ErrorClass.OTHER
+
+
+def _answered(started_at: int, duration_ms: float, response: HttpResponse) -> AttemptOutcome:
+    status = response.status
+    if 200 <= status < 300:
+        return AttemptOutcome(started_at, duration_ms, status, None)
+    if 300 <= status < 400:
+        location = response.header("Location") or ""
+        error = f"HTTP {status}: redirect to {location!r} not followed"
+    else:
+        error = f"HTTP {status}: {_short(response.body.decode('utf-8', 'replace'))}"
+    retry_after = parse_retry_after(response.header("Retry-After"), time.time())
+    return AttemptOutcome(
+        started_at, duration_ms, status, error, ErrorClass.HTTP_STATUS, retry_after
+    )
+
+
+_CONNECTION_ERROR_CLASSES: tuple[tuple[type[HttpClientError], ErrorClass], ...] = (
+    (DnsLookupFailed, ErrorClass.DNS),
+    (ConnectRefused, ErrorClass.CONNECT_REFUSED),
+    (TlsHandshakeFailed, ErrorClass.TLS),
+    (ConnectionClosed, ErrorClass.CONNECT_RESET),
+    (ResponseHeadTooLarge, ErrorClass.RESPONSE_TOO_LARGE),
+)
+
+
+def _connection_error_class(exc: HttpClientError) -> ErrorClass:
+    for kind, error_class in _CONNECTION_ERROR_CLASSES:
+        if isinstance(exc, kind):
+            return error_class
+    return ErrorClass.OTHER  # unreachable host, malformed answer, client closed
 
 
 def _elapsed(clock: float) -> float:

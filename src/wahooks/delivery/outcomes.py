@@ -1,0 +1,131 @@
+"""Outcome writing: each attempt's outcome gets its verdict, goes past the observers, and is written
+back to the queue in batches.
+
+Batches: while one batch commits, the next accumulates, so a burst of answers costs a few
+transactions rather than one each. A batch that fails to commit is kept and written again: the
+leases stay held meanwhile, so nothing is attempted twice. When a batch holds a retry, the writer
+says so (`on_pending`): the claim loop then looks at its due time instead of sleeping past it.
+
+Observers are the seam for endpoint health and metrics: they see every outcome with its verdict,
+before it is written, in the order the answers came. An observer that raises is logged and skipped:
+a metric must never stop a delivery from being recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from wahooks.delivery.retry import RetryDecision, RetryPolicy, Verdict
+from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus
+from wahooks.storage.records import RecordedOutcome
+
+log = logging.getLogger(__name__)
+
+RETRY_WRITE_SECONDS = 1.0  # between tries to write a batch the database refused
+
+
+class OutcomeStore(Protocol):
+    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None: ...
+
+
+class OutcomeObserver(Protocol):
+    def observe(self, job: DeliveryJob, outcome: AttemptOutcome, decision: RetryDecision) -> None:
+        """Called once for every outcome, with the policy's verdict; must not block."""
+
+
+class OutcomeWriter:
+    def __init__(
+        self,
+        store: OutcomeStore,
+        policy: RetryPolicy,
+        *,
+        on_pending: Callable[[], None],
+        observers: Sequence[OutcomeObserver] = (),
+        retry_write_after: float = RETRY_WRITE_SECONDS,
+    ) -> None:
+        self._store = store
+        self._retry_write_after = retry_write_after
+        self._policy = policy
+        self._on_pending = on_pending
+        self._observers = tuple(observers)
+        self._unwritten: list[RecordedOutcome] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def unwritten(self) -> int:
+        """Outcomes recorded but not yet committed."""
+        return len(self._unwritten)
+
+    def record(self, job: DeliveryJob, outcome: AttemptOutcome) -> None:
+        decision = self._policy.decide(job.attempt - job.attempts_before_cycle, outcome)
+        if self._observers:
+            self._tell_observers(job, outcome, decision)
+        # An if chain, not a dict keyed by Verdict: an Enum's hash is a Python call, per attempt.
+        retry_in_ms = None
+        if decision.verdict is Verdict.DELIVERED:
+            status = DeliveryStatus.DELIVERED
+        elif decision.verdict is Verdict.RETRY:
+            status = DeliveryStatus.PENDING
+            retry_in_ms = int(decision.delay * 1000)
+        else:
+            status = DeliveryStatus.FAILED
+            log.warning(
+                "delivery dead-lettered",
+                extra={"action": "delivery.dead_letter", "delivery_id": job.delivery_id,
+                       "webhook_id": job.webhook_id, "error": outcome.error},
+            )
+        self._unwritten.append(
+            RecordedOutcome(job.delivery_id, job.attempt, outcome, status, retry_in_ms)
+        )
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="wahooks-outcomes")
+
+    async def drain(self) -> None:
+        """Return once every outcome recorded so far is committed (retrying while it is not)."""
+        while self._unwritten or self._flusher is not None:
+            if self._flusher is None:
+                self._flusher = asyncio.create_task(self._flush(), name="wahooks-outcomes")
+            # Shielded: a caller that gives up waiting must not cancel a batch mid-commit.
+            await asyncio.shield(self._flusher)
+
+    async def abandon(self) -> None:
+        """Stop writing (the database stayed away past shutdown's grace): the leases of what is
+        left run out, and those attempts are logged as interrupted later."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+
+    def _tell_observers(
+        self, job: DeliveryJob, outcome: AttemptOutcome, decision: RetryDecision
+    ) -> None:
+        for observer in self._observers:
+            try:
+                observer.observe(job, outcome, decision)
+            except Exception:
+                log.exception("outcome observer failed", extra={"action": "delivery.observe"})
+
+    async def _flush(self) -> None:
+        try:
+            while self._unwritten:
+                batch, self._unwritten = self._unwritten, []
+                if not await self._write(batch):
+                    self._unwritten[:0] = batch
+                    await asyncio.sleep(self._retry_write_after)
+        finally:
+            self._flusher = None
+
+    async def _write(self, batch: list[RecordedOutcome]) -> bool:
+        try:
+            await self._store.record_outcomes(batch)
+        except Exception:
+            # Kept for the next try: the leases stay held, so nothing is attempted twice meanwhile.
+            log.exception("recording outcomes failed", extra={"action": "delivery.record"})
+            return False
+        if any(o.status is DeliveryStatus.PENDING for o in batch):
+            self._on_pending()
+        return True

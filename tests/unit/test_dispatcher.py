@@ -1,0 +1,228 @@
+"""The dispatcher at its seams: a transport answered by hand and an in-memory queue.
+
+What is proved here is scheduling (endpoints take turns, per-endpoint caps, saturation and spill
+to the database), shutdown (grace, release of unsent jobs, outcomes written) and that observers
+see every outcome. Each step waits for the event it needs (a send, a write), never for time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from support.delivery_fakes import FakeQueue, FakeTransport, job, ok, server_error, until
+from wahooks.config import DEFAULT_RETRY_SCHEDULE
+from wahooks.delivery.dispatcher import Dispatcher
+from wahooks.delivery.outcomes import OutcomeObserver, OutcomeWriter
+from wahooks.delivery.retry import RetryDecision, RetryPolicy, Verdict
+from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus
+
+POLICY = RetryPolicy(DEFAULT_RETRY_SCHEDULE)
+NEVER = 3600.0  # poll interval: the claim loop only looks when woken
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+
+
+def dispatcher(
+    queue: FakeQueue, transport: FakeTransport, *, max_in_flight: int = 100,
+    per_endpoint: int = 100, observers: Sequence[OutcomeObserver] = (),
+) -> Dispatcher:
+    return Dispatcher(
+        queue, transport, POLICY, max_in_flight=max_in_flight,
+        max_in_flight_per_endpoint=per_endpoint, lease_ms=60_000, poll_interval=NEVER,
+        observers=observers,
+    )
+
+
+def test_endpoints_take_turns() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, max_in_flight=1)
+        d.submit([job(1), job(2), job(3), job(1, "b.example")])
+        for sent in range(1, 5):
+            await transport.wait_sent(sent)
+            transport.answer(transport.sent[-1].delivery_id, ok())
+        assert transport.sent_ids() == ["a.example-1", "b.example-1", "a.example-2", "a.example-3"]
+        await d.stop()
+        assert len(queue.written) == 4
+
+    run(scenario)
+
+
+def test_a_hung_endpoint_does_not_delay_another() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, max_in_flight=4, per_endpoint=2)
+        d.submit([job(n) for n in range(1, 11)] + [job(n, "b.example") for n in range(1, 4)])
+        await transport.wait_sent(4)
+        assert sorted(transport.on_the_wire()) == [
+            "a.example-1", "a.example-2", "b.example-1", "b.example-2"
+        ]
+        transport.answer("b.example-1", ok())
+        transport.answer("b.example-2", ok())
+        await transport.wait_sent(5)
+        assert transport.sent[-1].delivery_id == "b.example-3"
+        transport.answer("b.example-3", ok())
+        await until(lambda: len(queue.written) == 3)
+        # a.example still holds its two connections and nothing more; b.example is all delivered.
+        assert sorted(transport.on_the_wire()) == ["a.example-1", "a.example-2"]
+        assert (d.in_flight, d.queued) == (2, 8)
+        assert set(queue.statuses()) == {"b.example-1", "b.example-2", "b.example-3"}
+        await d.stop(grace=0)
+
+    run(scenario)
+
+
+def test_the_per_endpoint_cap_holds_as_attempts_finish() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, per_endpoint=3)
+        d.submit([job(n) for n in range(1, 11)])
+        assert (d.in_flight, d.queued) == (3, 7)
+        await transport.wait_sent(3)
+        transport.answer("a.example-1", server_error())
+        await transport.wait_sent(4)
+        assert (d.in_flight, d.queued) == (3, 6)
+        assert sorted(transport.on_the_wire()) == ["a.example-2", "a.example-3", "a.example-4"]
+        await d.stop(grace=0)
+
+    run(scenario)
+
+
+def test_a_saturated_endpoint_spills_to_the_database_until_it_drains_to_half() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        queue.due = [job(71), job(1, "b.example")]
+        d = dispatcher(queue, transport, per_endpoint=1)  # queue cap: 64 jobs per endpoint
+        d.submit([job(n) for n in range(1, 71)])
+        # 64 fit the queue (one of them goes on the wire), 6 go back: released, never attempted.
+        assert (d.in_flight, d.queued) == (1, 63)
+        assert d.saturated_webhooks() == {"wh-a.example"}
+        assert d.wants_more() is False  # not started yet
+        await until(lambda: len(queue.released) == 6)
+        assert queue.released == [f"a.example-{n}" for n in range(65, 71)]
+
+        await d.start()
+        assert d.wants_more()  # a saturated endpoint's queue does not hold up other webhooks
+        await until(lambda: "b.example-1" in transport.sent_ids())
+        assert queue.claims[0] == {"wh-a.example"}
+        assert queue.due == [job(71)]  # left in the database while a.example is saturated
+
+        transport.answer("b.example-1", ok())
+        answered = 0
+        while d.saturated_webhooks():
+            current = next(i for i in transport.on_the_wire() if i.startswith("a.example"))
+            sent = len(transport.sent)
+            transport.answer(current, ok())
+            answered += 1
+            await transport.wait_sent(sent + 1)  # it finished and the next one started
+        assert answered == 32  # 63 waiting, and 63 - 32 is under half the cap of 64
+        await until(lambda: not queue.due)  # open again: what waited in the database is claimed
+        assert frozenset() in queue.claims
+        await until(lambda: len(queue.written) == answered + 1)
+        await d.stop(grace=0)
+        attempted = set(transport.sent_ids())
+        assert not attempted & {f"a.example-{n}" for n in range(65, 71)}
+        assert not {o.delivery_id for o in queue.written} - attempted
+
+    run(scenario)
+
+
+def test_stop_waits_for_attempts_writes_outcomes_and_releases_unsent_jobs() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, per_endpoint=1)
+        await d.start()
+        d.submit([job(1), job(2), job(3), job(1, "b.example")])
+        await transport.wait_sent(2)
+        transport.answer("b.example-1", ok())
+        stopping = asyncio.create_task(d.stop(grace=60))
+        await until(lambda: d.queued == 0)  # stop has taken the unsent jobs back
+        assert not stopping.done()  # a.example-1 is still on the wire, within the grace
+        transport.answer("a.example-1", server_error())
+        await stopping
+        assert sorted(queue.released) == ["a.example-2", "a.example-3"]
+        assert queue.statuses() == {
+            "b.example-1": DeliveryStatus.DELIVERED, "a.example-1": DeliveryStatus.PENDING,
+        }
+        assert transport.sent_ids() == ["a.example-1", "b.example-1"]
+        assert not d.active and not d.wants_more()
+
+    run(scenario)
+
+
+def test_stop_abandons_attempts_past_the_grace() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport)
+        d.submit([job(1)])
+        await transport.wait_sent(1)
+        await d.stop(grace=0)
+        # Neither written nor released: its lease runs out and it is logged as interrupted.
+        assert (queue.written, queue.released) == ([], [])
+        assert d.in_flight == 0
+
+    run(scenario)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int | None, RetryDecision]] = []
+
+    def observe(self, job: DeliveryJob, outcome: AttemptOutcome, decision: RetryDecision) -> None:
+        self.seen.append((job.delivery_id, outcome.status_code, decision))
+
+
+class Broken:
+    def observe(self, job: DeliveryJob, outcome: AttemptOutcome, decision: RetryDecision) -> None:
+        raise RuntimeError("observer bug")
+
+
+def test_observers_see_every_outcome_with_its_verdict() -> None:
+    async def scenario() -> None:
+        queue, transport, recorder = FakeQueue(), FakeTransport(), Recorder()
+        d = dispatcher(queue, transport, observers=[Broken(), recorder])
+        d.submit([job(1), job(1, "b.example"), job(1, "c.example", attempt=6)])
+        await transport.wait_sent(3)
+        transport.answer("a.example-1", ok())
+        transport.answer("b.example-1", server_error())
+        transport.answer("c.example-1", server_error())
+        await until(lambda: len(queue.written) == 3)
+        assert sorted(recorder.seen, key=lambda s: s[0]) == [
+            ("a.example-1", 200, RetryDecision(Verdict.DELIVERED)),
+            ("b.example-1", 500, RetryDecision(Verdict.RETRY, 5)),
+            ("c.example-1", 500, RetryDecision(Verdict.DEAD_LETTER)),
+        ]
+        # A broken observer is skipped: every outcome is still written, with its verdict.
+        assert queue.statuses() == {
+            "a.example-1": DeliveryStatus.DELIVERED, "b.example-1": DeliveryStatus.PENDING,
+            "c.example-1": DeliveryStatus.FAILED,
+        }
+        assert {o.delivery_id: o.retry_in_ms for o in queue.written}["b.example-1"] == 5000
+        await d.stop()
+
+    run(scenario)
+
+
+def test_outcomes_that_fail_to_commit_are_written_again_once_in_order() -> None:
+    async def scenario() -> None:
+        queue = FakeQueue(fail_writes=2)
+        pokes: list[None] = []
+        writer = OutcomeWriter(
+            queue, POLICY, on_pending=lambda: pokes.append(None), retry_write_after=0
+        )
+        writer.record(job(1), ok())
+        writer.record(job(2), server_error())
+        await writer.drain()
+        writer.record(job(3), ok())
+        await writer.drain()
+        assert [o.delivery_id for o in queue.written] == [
+            "a.example-1", "a.example-2", "a.example-3"
+        ]
+        assert writer.unwritten == 0
+        assert len(pokes) == 1  # the batch with a retry in it, once it was committed
+
+    run(scenario)

@@ -3,7 +3,9 @@ OpenAPI schema documents the same declarations.
 
 The application runs in this process so that what reaches FastAPI can be recorded: a declared
 route that the lean path stopped matching would still be answered (by FastAPI's documented copy,
-or as an unknown route), only slower, so the answer alone could not tell.
+or as an unknown route), only slower, so the answer alone could not tell. It runs on PostgreSQL:
+a SQLite database stays locked for the rest of the process that served it (one server per
+process), and these tests start several.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -61,8 +62,8 @@ class Recorded:
         return [*self.services.engine.routes(), *absent_routes(self.services.settings.engine)]
 
 
-def _settings(tmp_path: Path, engine: str) -> Settings:
-    options: dict[str, Any] = {"database": str(tmp_path / "wahooks.db"), "engine": engine}
+def _settings(database: str, engine: str) -> Settings:
+    options: dict[str, Any] = {"database": database, "engine": engine}
     if engine == "waha":
         # Nothing listens there: the reconciler logs that WAHA is down and carries on.
         options["waha_url"] = f"http://127.0.0.1:{free_port()}"
@@ -91,8 +92,10 @@ def _concrete(path: str) -> str:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_the_lean_path_answers_every_declared_route(engine: str, tmp_path: Path) -> None:
-    recorded = Recorded(create_app(_settings(tmp_path, engine)))
+def test_the_lean_path_answers_every_declared_route(
+    engine: str, postgres_schema_url: Callable[[], str]
+) -> None:
+    recorded = Recorded(create_app(_settings(postgres_schema_url(), engine)))
     declared = recorded.declared()
     assert declared, "an engine without inbound routes would make this test vacuous"
 
@@ -110,8 +113,10 @@ def test_the_lean_path_answers_every_declared_route(engine: str, tmp_path: Path)
     run(scenario)
 
 
-def test_the_sandbox_routes_do_their_work_on_the_lean_path(tmp_path: Path) -> None:
-    recorded = Recorded(create_app(_settings(tmp_path, "sandbox")))
+def test_the_sandbox_routes_do_their_work_on_the_lean_path(
+    postgres_schema_url: Callable[[], str]
+) -> None:
+    recorded = Recorded(create_app(_settings(postgres_schema_url(), "sandbox")))
 
     async def scenario() -> None:
         async with serving(recorded) as (client, token):
@@ -135,9 +140,9 @@ def test_the_sandbox_routes_do_their_work_on_the_lean_path(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_openapi_documents_the_engine_routes_from_their_declaration(
-    engine: str, tmp_path: Path
+    engine: str, postgres_schema_url: Callable[[], str]
 ) -> None:
-    recorded = Recorded(create_app(_settings(tmp_path, engine)))
+    recorded = Recorded(create_app(_settings(postgres_schema_url(), engine)))
     paths = recorded.fastapi.openapi()["paths"]
     for route in recorded.services.engine.routes():
         operation = paths[route.path]["post"]

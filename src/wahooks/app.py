@@ -205,9 +205,13 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(Exception, on_unexpected)
     for module in (meta, tokens, connections, messaging, webhooks, ws):
         app.include_router(module.router)
-    # The engine's routes, and what the other engines' paths answer, in the lean path's one table;
-    # the running engine's are documented from the same declarations.
-    routes = [*services.engine.routes(), *absent_routes(settings.engine)]
+    return with_engine_routes(app, services)
+
+
+def with_engine_routes(app: FastAPI, services: Services) -> HotPath:
+    """The engine's routes, and what the other engines' paths answer, in the lean path's one
+    table in front of `app`; the running engine's are documented from the same declarations."""
+    routes = [*services.engine.routes(), *absent_routes(services.settings.engine)]
     table = InboundTable(routes, services.accounts)
     document(app, table)
     return HotPath(app, table)

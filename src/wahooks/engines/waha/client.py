@@ -93,23 +93,7 @@ class WahaClient:
         if json is not None:
             data = orjson.dumps(json)
             headers["Content-Type"] = "application/json"
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._http().request(
-                    method, self.base_url + path, params=query, content=data, headers=headers
-                )
-        # The server's address and the low-level reason go to the log, not to API clients: in a
-        # shared installation they would show every account the internal network.
-        except (TimeoutError, httpx.TimeoutException):
-            self._log_failure(method, path, "timeout")
-            raise EngineUnavailable(
-                "The WhatsApp engine did not answer in time; please retry"
-            ) from None
-        except (httpx.HTTPError, OSError) as exc:
-            self._log_failure(method, path, _reason(exc))
-            raise EngineUnavailable(
-                "The WhatsApp engine is unreachable right now; please retry"
-            ) from None
+        response = await self._send(method, path, query, data, headers)
         body, status = response.content, response.status_code
         content_type = response.headers.get("Content-Type", "application/octet-stream")
         if status >= 400:
@@ -121,6 +105,29 @@ class WahaClient:
             )
             raise WahaRefused(status, detail, method, path)
         return body, content_type
+
+    async def _send(
+        self, method: str, path: str, query: dict[str, str], data: bytes | None,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """WAHA's answer, read whole within the timeout; EngineUnavailable when there is none."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._http().request(
+                    method, self.base_url + path, params=query, content=data, headers=headers
+                )
+        # The server's address and the low-level reason go to the log, not to API clients: in a
+        # shared installation they would show every account the internal network.
+        except (TimeoutError, httpx.TimeoutException):
+            self._log_failure(method, path, "timeout")
+            raise EngineUnavailable(
+                "The WhatsApp engine did not answer in time; please retry"
+            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            self._log_failure(method, path, _reason(exc))
+            raise EngineUnavailable(
+                "The WhatsApp engine is unreachable right now; please retry"
+            ) from None
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -1,7 +1,8 @@
 """The sandbox engine: a simulated WhatsApp account per connection, the default engine.
 
 It behaves like a WAHA NOWEB session from the outside: a new session waits for a QR scan (a real QR
-PNG), a simulated scan links it, and contacts can write to it or start typing. Every event it emits
+PNG), a simulated scan links it, and contacts can write to it or start typing (its inbound routes,
+`routes.py`, stand in for the phone and the contacts). Every event it emits
 has WAHA's exact shape, so receivers built against the sandbox work unchanged on real WhatsApp.
 Session state lives in the connection row; chats exist only in memory (a sandbox restart forgets
 them). Messages sent through the API appear as WAHA shows them: `message.any` (fromMe, source api,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from wahooks.config import Settings
@@ -10,12 +9,11 @@ from wahooks.engines.waha.engine import WahaEngine
 from wahooks.engines.waha.events import signature_matches
 from wahooks.engines.waha.reconcile import ConnectionLister, Exclusive
 from wahooks.engines.waha.routes import INGEST_PATH
-from wahooks.engines.waha.servers import WahaServer, waha_servers
+from wahooks.engines.waha.servers import waha_servers
 from wahooks.engines.waha.sessions import WEBHOOK_RETRIES, WahaSessionStore
 
 __all__ = ["INGEST_PATH", "WEBHOOK_RETRIES", "WahaEngine", "WahaSessionStore", "WahaStorage",
-           "build_waha",
-           "signature_matches", "waha_servers"]
+           "build_waha", "signature_matches", "waha_servers"]
 
 
 class WahaStorage(Protocol):
@@ -31,7 +29,7 @@ class WahaStorage(Protocol):
 
 def build_waha(settings: Settings, storage: WahaStorage) -> WahaEngine:
     """The engine the `waha_*` settings describe."""
-    servers: Sequence[WahaServer] = waha_servers(
+    servers = waha_servers(
         settings.waha_url, settings.waha_api_key, settings.waha_capacity,
         timeout=settings.waha_timeout,
     )

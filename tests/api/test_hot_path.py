@@ -24,11 +24,13 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from support.server import free_port
+from wahooks.accounts import Principal
 from wahooks.api.hot_path import HotPath
+from wahooks.api.inbound import InboundTable
 from wahooks.app import create_app, running
 from wahooks.config import Settings
 from wahooks.engines import absent_routes
-from wahooks.engines.routes import InboundRoute
+from wahooks.engines.routes import InboundRequest, InboundRoute
 from wahooks.engines.sandbox.routes import INBOUND_PATH, PRESENCE_PATH, SCAN_PATH
 from wahooks.engines.waha import INGEST_PATH
 from wahooks.services import Services
@@ -156,3 +158,21 @@ def test_openapi_documents_the_engine_routes_from_their_declaration(
             assert body == route.request_schema
     for path in OTHER_ENGINES_PATHS[engine]:
         assert path not in paths, "another engine's route is not documented"
+
+
+class _NoAccounts:
+    async def authenticate(self, authorization: str | None) -> Principal:
+        raise AssertionError("matching a path authenticates nobody")
+
+
+def test_a_declared_path_matches_whole_segments_only() -> None:
+    async def handler(request: InboundRequest) -> None:
+        return None
+
+    table = InboundTable([InboundRoute("/api/things/{thing_id}/poke", "", handler, "t")],
+                         _NoAccounts())
+    matched = table.match("/api/things/abc%40c.us/poke")
+    assert matched is not None and matched[1] == {"thing_id": "abc%40c.us"}
+    for path in ("/api/things/a/b/poke", "/api/things//poke", "/api/things/a/poke/",
+                 "/api/things/a/pokes", "/x/api/things/a/poke"):
+        assert table.match(path) is None, path

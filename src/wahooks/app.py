@@ -29,16 +29,8 @@ from wahooks.api.errors import (
     on_wahooks_error,
 )
 from wahooks.api.hot_path import HotPath
-from wahooks.api.routes import (
-    connections,
-    messaging,
-    meta,
-    sandbox,
-    tokens,
-    waha_events,
-    webhooks,
-    ws,
-)
+from wahooks.api.inbound import InboundTable, document
+from wahooks.api.routes import connections, messaging, meta, tokens, webhooks, ws
 from wahooks.config import Settings
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
@@ -46,17 +38,14 @@ from wahooks.delivery.retention import Retention
 from wahooks.delivery.retry import RetryPolicy
 from wahooks.delivery.sender import Sender
 from wahooks.delivery.targets import TargetPolicy
-from wahooks.engines.base import Engine
-from wahooks.engines.sandbox import SandboxEngine
-from wahooks.engines.waha import WahaEngine
-from wahooks.engines.waha_servers import waha_servers
+from wahooks.engines import absent_routes, build_engine
 from wahooks.errors import WahooksError
 from wahooks.ingest import Ingest
 from wahooks.live import LiveEvents
 from wahooks.live_fanout import LiveFanout
 from wahooks.mcp.http import mount_mcp
 from wahooks.services import Services
-from wahooks.storage import Storage, open_storage
+from wahooks.storage import open_storage
 from wahooks.version import __version__
 from wahooks.webhooks import WebhookService
 
@@ -65,16 +54,6 @@ log = logging.getLogger(__name__)
 
 class DatabaseInUse(WahooksError):
     """Another wahooks server is already running on this database file"""
-
-
-def build_engine(settings: Settings, storage: Storage) -> Engine:
-    if settings.engine == "waha":
-        servers = waha_servers(settings.waha_url, settings.waha_api_key, settings.waha_capacity,
-                               timeout=settings.waha_timeout)
-        return WahaEngine(storage.waha_sessions, servers, storage.connections, storage.processes,
-                          ingest_url=settings.ingest_base_url,
-                          reconcile_interval=settings.waha_reconcile_interval)
-    return SandboxEngine(public_url=settings.ingest_base_url)
 
 
 def build_services(settings: Settings) -> Services:
@@ -94,10 +73,8 @@ def build_services(settings: Settings) -> Services:
     )
     engine = build_engine(settings, storage)
     connections_service = ConnectionService(storage.connections, storage.webhooks, engine)
-    if isinstance(engine, WahaEngine):
-        engine.observe_with(connections_service)
     ingest = Ingest(storage.queue, dispatcher, connections_service, lease_ms=lease_ms)
-    engine.attach(ingest.accept)
+    engine.attach(ingest.accept, connections_service)
     retention = Retention(
         storage.retention,
         interval=settings.retention_interval,
@@ -227,9 +204,18 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(Exception, on_unexpected)
-    for module in (meta, tokens, connections, messaging, sandbox, waha_events, webhooks, ws):
+    for module in (meta, tokens, connections, messaging, webhooks, ws):
         app.include_router(module.router)
-    asgi = HotPath(app, services)
+    asgi = with_engine_routes(app, services)
     # /mcp: the MCP tools call the API in-process through `asgi`, as any client would.
     mount_mcp(app, asgi)
     return asgi
+
+
+def with_engine_routes(app: FastAPI, services: Services) -> HotPath:
+    """The engine's routes, and what the other engines' paths answer, in the lean path's one
+    table in front of `app`; the running engine's are documented from the same declarations."""
+    routes = [*services.engine.routes(), *absent_routes(services.settings.engine)]
+    table = InboundTable(routes, services.accounts)
+    document(app, table)
+    return HotPath(app, table)

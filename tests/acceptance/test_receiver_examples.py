@@ -29,8 +29,8 @@ import httpx
 import pytest
 
 from support.server import ServerProcess, free_port, wait_until
-from wahooks.api.routes.sandbox import MAX_BODY_CHARS
 from wahooks.engines.sandbox import PRESENCES
+from wahooks.engines.sandbox.routes import MAX_BODY_CHARS
 from wahooks.serialization import dumps
 from wahooks.signing import signed_headers, signing_secret
 

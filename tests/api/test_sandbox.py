@@ -355,3 +355,8 @@ def test_sandbox_bodies_answer_201_or_400_never_500(
         assert isinstance(body, dict) and body["from"] in (CONTACT, "14155550123@s.whatsapp.net")
     else:
         assert_bad_request(response)
+
+
+def test_the_waha_ingest_route_is_not_served_on_the_sandbox(owner: httpx.Client) -> None:
+    response = owner.post("/events/waha", content=b'{"event": "message", "session": "x"}')
+    assert_error(response, 404, "Cannot POST /api/events/waha")

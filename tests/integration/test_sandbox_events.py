@@ -15,7 +15,7 @@ from wahooks.clock import now_ms
 from wahooks.engines.base import EngineEvent
 from wahooks.engines.sandbox import SandboxEngine
 from wahooks.ids import uuid7
-from wahooks.models import Connection, ConnectionStatus
+from wahooks.models import Connection, ConnectionStatus, User
 from wahooks.serialization import dumps, is_canonical
 
 
@@ -52,6 +52,19 @@ def _same_shape(ours: Any, theirs: Any, path: str = "$") -> list[str]:
     return [] if ours == theirs else [f"{path}: {ours} where WAHA has {theirs}"]
 
 
+class _NoDirectory:
+    """The engine driven directly, not through its routes: nothing asks about connections."""
+
+    async def owned(self, user: User, connection_id: str) -> Connection:
+        raise AssertionError("not used: the scenario drives the engine directly")
+
+    async def observe_engine_status(
+        self, session_name: str, status: str, me: Mapping[str, Any] | None, *,
+        seen_at: float | None = None,
+    ) -> None:
+        raise AssertionError("not used: the sandbox reports statuses as events")
+
+
 def _events() -> list[dict[str, Any]]:
     emitted: list[dict[str, Any]] = []
 
@@ -61,7 +74,7 @@ def _events() -> list[dict[str, Any]]:
 
     async def scenario() -> None:
         engine = SandboxEngine()
-        engine.attach(sink)
+        engine.attach(sink, _NoDirectory())
         now = now_ms()
         connection = Connection(uuid7(), uuid7(), "Acme", "u_a80ffc98e1d2_s_3f9c2b7a1d4e", None,
                                 ConnectionStatus.SCAN_QR, "NOWEB", now, now)

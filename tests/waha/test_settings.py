@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from wahooks.config import Settings
-from wahooks.engines.waha_servers import waha_servers
+from wahooks.engines.waha.servers import waha_servers
 
 
 def test_servers_take_one_key_and_capacity_for_all_or_one_each() -> None:

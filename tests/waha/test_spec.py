@@ -21,7 +21,7 @@ from wahooks.engines.messages import (
     TextMessage,
 )
 from wahooks.engines.waha import WEBHOOK_RETRIES, signature_matches
-from wahooks.engines.waha_payloads import send_request
+from wahooks.engines.waha.payloads import send_request
 
 SESSION = "u_a80ffc98e1d2_s_3f9c2b7a1d4e"
 FIXTURE_FILES = sorted(path.name for path in FIXTURES.glob("*.json"))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 from fastapi import Depends
 from starlette.requests import Request
 
 from wahooks.accounts import Principal
-from wahooks.errors import BadRequest, PayloadTooLarge
+from wahooks.api.body import read_body
+from wahooks.engines.routes import parse_json_object
 
 if TYPE_CHECKING:
     from wahooks.services import Services
@@ -29,35 +29,10 @@ async def principal_of(request: Request) -> Principal:
     return await services_from(request).accounts.authenticate(request.headers.get("authorization"))
 
 
-MAX_BODY_BYTES = 50 * 1024 * 1024  # the original's JSON body limit
-
-
 async def json_object(request: Request) -> dict[str, Any]:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return parse_json_object(b"".join(chunks))
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is an empty object (the SDKs send none)."""
-    if not raw.strip():
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from None
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
-    return body
+    return parse_json_object(
+        await read_body(request.receive, request.headers.get("content-length"))
+    )
 
 
 ServicesDep = Annotated["Services", Depends(services_of)]

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wahooks.engines.messages import MediaContent, OutgoingMessage
-from wahooks.models import Connection
+from wahooks.engines.routes import InboundRoute
+from wahooks.models import Connection, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +27,32 @@ EventSink = Callable[[Sequence[EngineEvent]], Awaitable[int]]
 accepted (the others had no live connection and were dropped)."""
 
 
+class ConnectionDirectory(Protocol):
+    """What an engine may ask of the connections above it (the connection service)."""
+
+    async def owned(self, user: User, connection_id: str) -> Connection:
+        """The user's connection; NotFound or Forbidden otherwise."""
+        ...
+
+    async def observe_engine_status(
+        self, session_name: str, status: str, me: Mapping[str, Any] | None, *,
+        seen_at: float | None = None,
+    ) -> None:
+        """A session status learnt outside an event, as it was at `seen_at` (time.monotonic())."""
+        ...
+
+
 class Engine(Protocol):
     name: str
     """The engine name shown on connections (WAHA's engine: NOWEB)."""
 
-    def attach(self, sink: EventSink) -> None:
-        """Where to send events; called once, before any session starts."""
+    def attach(self, sink: EventSink, connections: ConnectionDirectory) -> None:
+        """Where to send events and whom to ask about connections; called once, before any
+        session starts and before any inbound route is served."""
+        ...
+
+    def routes(self) -> Sequence[InboundRoute]:
+        """The inbound routes this engine serves (the API serves and documents them)."""
         ...
 
     async def start(self) -> None:

@@ -1,7 +1,8 @@
 """The sandbox engine: a simulated WhatsApp account per connection, the default engine.
 
 It behaves like a WAHA NOWEB session from the outside: a new session waits for a QR scan (a real QR
-PNG), a simulated scan links it, and contacts can write to it or start typing. Every event it emits
+PNG), a simulated scan links it, and contacts can write to it or start typing (its inbound routes,
+`routes.py`, stand in for the phone and the contacts). Every event it emits
 has WAHA's exact shape, so receivers built against the sandbox work unchanged on real WhatsApp.
 Session state lives in the connection row; chats exist only in memory (a sandbox restart forgets
 them). Messages sent through the API appear as WAHA shows them: `message.any` (fromMe, source api,
@@ -15,7 +16,6 @@ import base64
 import hashlib
 import io
 import mimetypes
-import random
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -23,8 +23,7 @@ from typing import Any
 
 import segno
 
-from wahooks.engines import sandbox_messages as wa
-from wahooks.engines.base import EngineEvent, EventSink
+from wahooks.engines.base import ConnectionDirectory, EngineEvent, EventSink
 from wahooks.engines.envelope import envelope
 from wahooks.engines.messages import (
     MediaContent,
@@ -32,11 +31,13 @@ from wahooks.engines.messages import (
     OutgoingMessage,
     split_message_id,
 )
+from wahooks.engines.routes import InboundRoute
+from wahooks.engines.sandbox import payloads as wa
+from wahooks.engines.sandbox.routes import sandbox_routes
 from wahooks.errors import BadRequest, Conflict, EngineUnavailable, NotFound
 from wahooks.models import Connection, ConnectionStatus
 from wahooks.version import __version__
 
-PRESENCES = ("online", "offline", "typing", "recording", "paused")
 ACK_DELAYS = ((1, 0.05), (2, 0.2), (3, 0.5))  # (ack level, seconds after the previous one)
 EDIT_WINDOW_SECONDS = 15 * 60
 _VERSION = f"wahooks-sandbox/{__version__}"
@@ -46,10 +47,6 @@ def sandbox_phone_number(connection: Connection) -> str:
     """The number a sandbox account gets when scanned: stable per connection, in the 1555 range."""
     digest = int(hashlib.sha256(connection.id.encode()).hexdigest(), 16)
     return f"1555{digest % 10_000_000:07d}"
-
-
-def whatsapp_message_id() -> str:
-    return f"3EB0{random.getrandbits(64):016X}"  # unique, not secret: no system call per message
 
 
 @dataclass
@@ -66,12 +63,18 @@ class SandboxEngine:
 
     def __init__(self, *, public_url: str = "http://127.0.0.1:3001") -> None:
         self._sink: EventSink | None = None
+        self._connections: ConnectionDirectory | None = None
         self._sessions: dict[str, _Session] = {}
         self._public_url = public_url.rstrip("/")
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def attach(self, sink: EventSink) -> None:
+    def attach(self, sink: EventSink, connections: ConnectionDirectory) -> None:
         self._sink = sink
+        self._connections = connections
+
+    def routes(self) -> list[InboundRoute]:
+        assert self._connections is not None, "engine not attached"
+        return sandbox_routes(self, self._connections)
 
     async def start(self) -> None:
         return None
@@ -240,40 +243,9 @@ class SandboxEngine:
         """A contact writes to the account: `message` then `message.any`. Returns the message id."""
         me = self._require_working(connection)
         now = int(time.time())
-        wa_id = whatsapp_message_id()
+        wa_id = wa.whatsapp_message_id()
         message_id = f"false_{sender}_{wa_id}"
-        payload = {
-            "id": message_id,
-            "timestamp": now,
-            "from": sender,
-            "fromMe": False,
-            "source": "app",
-            "body": body,
-            "to": None,
-            "participant": None,
-            "hasMedia": False,
-            "media": None,
-            "ack": 2,
-            "ackName": "DEVICE",
-            "location": None,
-            "vCards": [],
-            "replyTo": None,
-            "_data": {
-                "key": {
-                    "remoteJid": sender.replace("@c.us", "@s.whatsapp.net"),
-                    "fromMe": False,
-                    "id": wa_id,
-                },
-                "messageTimestamp": now,
-                "pushName": "",
-                "broadcast": False,
-                "message": {
-                    "conversation": body,
-                    "messageContextInfo": {"deviceListMetadataVersion": 2},
-                },
-                "status": 3,
-            },
-        }
+        payload = wa.incoming(message_id, wa_id, sender, body, now)
         self._remember_chat(connection, sender, payload, unread=True)
         await self._emit(connection, [("message", payload), ("message.any", payload)], me)
         return message_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from wahooks.engines.waha_client import WahaClient
+from wahooks.engines.waha.client import WahaClient
 from wahooks.errors import EngineUnavailable
 
 

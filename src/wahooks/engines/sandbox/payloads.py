@@ -18,6 +18,7 @@ from wahooks.engines.messages import (
     TextMessage,
 )
 
+PRESENCES = ("online", "offline", "typing", "recording", "paused")
 ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
 _MEDIA_KEYS = {
     "image": "imageMessage",
@@ -160,3 +161,39 @@ def _content(message: OutgoingMessage) -> dict[str, Any]:
                                     "name": message.title}}
     assert isinstance(message, ContactMessage)
     return {"contactMessage": {"displayName": message.name, "vcard": message.vcard()}}
+
+
+def incoming(message_id: str, wa_id: str, sender: str, body: str, now: int) -> dict[str, Any]:
+    """What a contact's text message looks like to NOWEB (`message` and `message.any`)."""
+    return {
+        "id": message_id,
+        "timestamp": now,
+        "from": sender,
+        "fromMe": False,
+        "source": "app",
+        "body": body,
+        "to": None,
+        "participant": None,
+        "hasMedia": False,
+        "media": None,
+        "ack": 2,
+        "ackName": "DEVICE",
+        "location": None,
+        "vCards": [],
+        "replyTo": None,
+        "_data": {
+            "key": {
+                "remoteJid": sender.replace("@c.us", "@s.whatsapp.net"),
+                "fromMe": False,
+                "id": wa_id,
+            },
+            "messageTimestamp": now,
+            "pushName": "",
+            "broadcast": False,
+            "message": {
+                "conversation": body,
+                "messageContextInfo": {"deviceListMetadataVersion": 2},
+            },
+            "status": 3,
+        },
+    }

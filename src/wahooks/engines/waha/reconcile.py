@@ -27,16 +27,13 @@ import logging
 import time
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from wahooks.engines.waha_client import segment
+from wahooks.engines.waha.client import segment
+from wahooks.engines.waha.servers import WahaServer
 from wahooks.errors import EngineUnavailable, WahooksError
 from wahooks.models import Connection, ConnectionStatus
 from wahooks.storage.records import WahaSession
-
-if TYPE_CHECKING:
-    from wahooks.engines.waha import WahaEngine
-    from wahooks.engines.waha_servers import WahaServer
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +56,28 @@ class SessionLister(Protocol):
     async def list_waha_sessions(self) -> list[WahaSession]: ...
 
 
+class SessionLifecycle(Protocol):
+    """What the reconciler does to sessions (`sessions.WahaSessions`)."""
+
+    servers: list[WahaServer]
+    busy: set[str]
+    """Sessions with a lifecycle call under way: it knows better than a snapshot."""
+    webhook_url: str
+
+    def server_of(self, session: WahaSession) -> WahaServer | None: ...
+    def session_config(self, session: WahaSession) -> dict[str, Any]: ...
+    async def create_remote(self, session: WahaSession) -> None: ...
+    async def delete_remote(self, session: WahaSession) -> None: ...
+    async def forget(self, session: WahaSession) -> None: ...
+    async def observe(
+        self, session_name: str, info: Mapping[str, Any], *, seen_at: float | None = None
+    ) -> None: ...
+
+
 class WahaReconciler:
     def __init__(
         self,
-        engine: WahaEngine,
+        sessions: SessionLifecycle,
         store: SessionLister,
         connections: ConnectionLister,
         processes: Exclusive,
@@ -70,7 +85,7 @@ class WahaReconciler:
         interval: float,
         restart_backoff: float = RESTART_BACKOFF,
     ) -> None:
-        self._engine = engine
+        self._sessions = sessions
         self._store = store
         self._connections = connections
         self._processes = processes
@@ -102,7 +117,7 @@ class WahaReconciler:
             await asyncio.sleep(self._interval)
 
     async def run_once(self) -> None:
-        for server in self._engine.servers:
+        for server in self._sessions.servers:
             await self._reconcile_server(server)
 
     async def _reconcile_server(self, server: WahaServer) -> None:
@@ -130,7 +145,7 @@ class WahaReconciler:
             for connection in await self._connections.list_connections(include_stopped=True)
         }
         for session in mine:
-            if session.session_name in self._engine.busy:
+            if session.session_name in self._sessions.busy:
                 continue  # a restart or delete is under way: it knows better than a snapshot
             try:
                 await self._reconcile_session(
@@ -149,26 +164,26 @@ class WahaReconciler:
         connection: Connection | None,
         asked_at: float,
     ) -> None:
-        engine = self._engine
+        sessions = self._sessions
         name = session.session_name
         if connection is None or connection.status is ConnectionStatus.STOPPED:
             if info is not None:
-                await engine.delete_remote(session)
-            await engine.forget(session)
+                await sessions.delete_remote(session)
+            await sessions.forget(session)
             log.info("deleted connection's WAHA session removed",
                      extra={"action": "waha.cleanup", "session": name})
             return
         if info is None:
             log.info("WAHA lost a session: creating it again",
                      extra={"action": "waha.recreate", "session": name})
-            await engine.create_remote(session)
+            await sessions.create_remote(session)
             return
-        server = self._engine.server_of(session)
+        server = self._sessions.server_of(session)
         assert server is not None
         client = server.client
         if not self._webhook_current(info):
             await client.call("PUT", f"/api/sessions/{segment(name)}",
-                                     json={"config": engine.session_config(session)})
+                                     json={"config": sessions.session_config(session)})
             log.info("WAHA session's webhook updated", extra={"action": "waha.rewire", "session": name})
         status = info.get("status")
         if status == "STOPPED":
@@ -180,7 +195,7 @@ class WahaReconciler:
             log.info("failed WAHA session restarted",
                      extra={"action": "waha.restart", "session": name})
             return
-        await engine.observe(name, info, seen_at=asked_at)
+        await sessions.observe(name, info, seen_at=asked_at)
 
     def _webhook_current(self, info: Mapping[str, Any]) -> bool:
         config = info.get("config")
@@ -188,7 +203,7 @@ class WahaReconciler:
         if not isinstance(hooks, list):
             return True  # WAHA did not show its config: never rewrite blindly (a PUT restarts)
         return any(
-            isinstance(hook, Mapping) and hook.get("url") == self._engine.webhook_url
+            isinstance(hook, Mapping) and hook.get("url") == self._sessions.webhook_url
             for hook in hooks
         )
 

@@ -8,12 +8,13 @@ is `EngineError` (502).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
+import httpx
 import orjson
 
 from wahooks.errors import EngineError, EngineUnavailable
@@ -38,18 +39,19 @@ def segment(value: str) -> str:
 
 
 class WahaClient:
-    """One WAHA server: its base URL, API key and the HTTP session that talks to it."""
+    """One WAHA server: its base URL, API key and the HTTP client that talks to it."""
 
     def __init__(self, base_url: str, api_key: str | None, *, timeout: float) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = {"X-Api-Key": api_key} if api_key else {}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
+        self._timeout = timeout
+        """For the whole call, connecting to the last byte (httpx's own timeouts are per phase)."""
+        self._client: httpx.AsyncClient | None = None
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def call(
         self,
@@ -91,26 +93,9 @@ class WahaClient:
         if json is not None:
             data = orjson.dumps(json)
             headers["Content-Type"] = "application/json"
-        url = self.base_url + path
-        try:
-            async with self._client().request(
-                method, url, params=query, data=data, headers=headers, allow_redirects=False
-            ) as response:
-                body = await response.read()
-                content_type = response.headers.get("Content-Type", "application/octet-stream")
-                status = response.status
-        # The server's address and the low-level reason go to the log, not to API clients: in a
-        # shared installation they would show every account the internal network.
-        except TimeoutError:
-            self._log_failure(method, path, "timeout")
-            raise EngineUnavailable(
-                "The WhatsApp engine did not answer in time; please retry"
-            ) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            self._log_failure(method, path, _reason(exc))
-            raise EngineUnavailable(
-                "The WhatsApp engine is unreachable right now; please retry"
-            ) from None
+        response = await self._send(method, path, query, data, headers)
+        body, status = response.content, response.status_code
+        content_type = response.headers.get("Content-Type", "application/octet-stream")
         if status >= 400:
             detail = _detail(body) or f"HTTP {status}"
             log.warning(
@@ -121,10 +106,34 @@ class WahaClient:
             raise WahaRefused(status, detail, method, path)
         return body, content_type
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
+    async def _send(
+        self, method: str, path: str, query: dict[str, str], data: bytes | None,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """WAHA's answer, read whole within the timeout; EngineUnavailable when there is none."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._http().request(
+                    method, self.base_url + path, params=query, content=data, headers=headers
+                )
+        # The server's address and the low-level reason go to the log, not to API clients: in a
+        # shared installation they would show every account the internal network.
+        except (TimeoutError, httpx.TimeoutException):
+            self._log_failure(method, path, "timeout")
+            raise EngineUnavailable(
+                "The WhatsApp engine did not answer in time; please retry"
+            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            self._log_failure(method, path, _reason(exc))
+            raise EngineUnavailable(
+                "The WhatsApp engine is unreachable right now; please retry"
+            ) from None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # No proxy from the environment, no redirects: WAHA is called directly, as it answers.
+            self._client = httpx.AsyncClient(timeout=None, trust_env=False, follow_redirects=False)
+        return self._client
 
     def _log_failure(self, method: str, path: str, reason: str) -> None:
         log.warning(

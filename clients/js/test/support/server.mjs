@@ -26,7 +26,9 @@ export function freePort() {
 }
 
 export class WahooksServer {
-  constructor() {
+  /** `env`: settings for the server, such as WAHOOKS_RETRY_SCHEDULE. */
+  constructor(env = {}) {
+    this.env = env;
     this.folder = mkdtempSync(join(tmpdir(), 'wahooks-js-'));
     this.database = join(this.folder, 'wahooks.db');
     this.token = null;
@@ -44,7 +46,7 @@ export class WahooksServer {
     const child = spawn(
       PYTHON,
       ['-m', 'wahooks.cli', 'serve', '--database', this.database, '--port', String(this.port), '--allow-private-targets'],
-      { env: { ...env, PYTHONUNBUFFERED: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: { ...env, ...this.env, PYTHONUNBUFFERED: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.process = child;
     const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
@@ -108,8 +110,3 @@ export class WahooksServer {
 }
 
 /** Start a server for one test file; stopped (and its files removed) when the file is done. */
-export async function startServer(after) {
-  const server = await new WahooksServer().start();
-  after(() => server.close());
-  return server;
-}

@@ -180,3 +180,21 @@ test('answers: parsed JSON, null when empty, WAHooksError with the message other
     answer = { status: 200, body: '{"ok":true}', headers: {} };
   }
 });
+
+test('ESM and CommonJS export the same names, and VERSION is the package version', async () => {
+  const { createRequire } = await import('node:module');
+  const { readFileSync } = await import('node:fs');
+  const esm = await import('wahooks');
+  const cjs = createRequire(import.meta.url)('wahooks');
+  assert.deepEqual(Object.keys(cjs).sort(), Object.keys(esm).sort());
+  assert.deepEqual(Object.keys(esm).sort(), [
+    'DEFAULT_BASE_URL', 'DEFAULT_TOLERANCE_SECONDS', 'EVENT_HEADER', 'InvalidSignature',
+    'MissingSignatureHeaders', 'NO_WEBSOCKET_MESSAGE', 'SIGNATURE_HEADER', 'SignatureVerificationError',
+    'TIMESTAMP_HEADER', 'TimestampOutsideTolerance', 'VERSION', 'WAHooks', 'WAHooksError',
+    'WAHooksEventStream', 'computeSignature', 'verifySignature',
+  ]);
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  assert.equal(esm.VERSION, manifest.version);
+  // Distinct classes per format, but each format's error is its own WAHooksError.
+  assert.equal(new cjs.WAHooksError('x', 400, null).name, 'WAHooksError');
+});

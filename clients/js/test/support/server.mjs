@@ -51,13 +51,17 @@ export class WahooksServer {
     this.process = child;
     const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
     this.exited = exited;
+    // The token comes on stdout and the "running" line on stderr, two pipes read in no fixed
+    // order: ready once both were seen (the token only on the first start).
+    let running = false;
     const ready = new Promise((done) => {
       for (const stream of [child.stdout, child.stderr]) {
         createInterface({ input: stream }).on('line', (line) => {
           this.output.push(line);
           const token = TOKEN.exec(line);
           if (token && this.token === null) this.token = token[1];
-          if (line.includes('Uvicorn running')) done(true);
+          running ||= line.includes('Uvicorn running');
+          if (running && this.token !== null) done(true);
         });
       }
     });

@@ -70,7 +70,7 @@ export class WAHooks {
   }
 
   /** A new connection waiting for its QR scan; wahooks: optionally with a `name`. */
-  async createConnection(options?: { name?: string }): Promise<Connection> {
+  async createConnection(options?: { name?: string | undefined }): Promise<Connection> {
     return this.request('POST', '/connections', { body: options?.name ? { name: options.name } : undefined });
   }
 
@@ -79,7 +79,7 @@ export class WAHooks {
    * else creates one. wahooks: `virginOnly` reuses only connections never linked and without
    * webhooks.
    */
-  async getOrCreateScannableConnection(options?: { virginOnly?: boolean }): Promise<ScannableConnection> {
+  async getOrCreateScannableConnection(options?: { virginOnly?: boolean | undefined }): Promise<ScannableConnection> {
     const body = options?.virginOnly ? { virgin_only: true } : undefined;
     return this.request('POST', '/connections/get-or-create', { body });
   }
@@ -99,7 +99,7 @@ export class WAHooks {
 
   /** The QR code as base64 PNG (`{ value, mimetype }`), or `{ connected: true }` once linked.
    * wahooks: `format: 'raw'` gives the text the QR code encodes instead. */
-  async getQR(connectionId: string, options?: { format?: 'raw' }): Promise<QRCode> {
+  async getQR(connectionId: string, options?: { format?: 'raw' | undefined }): Promise<QRCode> {
     return this.request('GET', `/connections/${segment(connectionId)}/qr`, { query: { format: options?.format } });
   }
 
@@ -253,7 +253,7 @@ export class WAHooks {
   }
 
   /** wahooks: a page of a chat's messages, newest first; pass `nextBefore` as `before` for the next. */
-  async getMessages(connectionId: string, chatId: string, options?: { limit?: number; before?: string }): Promise<MessagePage> {
+  async getMessages(connectionId: string, chatId: string, options?: { limit?: number | undefined; before?: string | undefined }): Promise<MessagePage> {
     const path = `/connections/${segment(connectionId)}/chats/${segment(chatId)}/messages`;
     return this.request('GET', path, { query: { ...options } });
   }

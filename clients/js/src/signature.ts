@@ -27,9 +27,9 @@ export interface VerifyOptions {
    * How far, in whole seconds, the timestamp may lie from now either way (default 300). `null`
    * turns the check off, for archived requests; 0 accepts only the current second.
    */
-  toleranceSeconds?: number | null;
+  toleranceSeconds?: number | null | undefined;
   /** The time to check against (default: now). */
-  now?: Date;
+  now?: Date | undefined;
 }
 
 /** The delivery could not be verified; `message` says why. */

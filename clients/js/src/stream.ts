@@ -37,11 +37,11 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface ListenOptions {
   /** The WebSocket class to use instead of the global one (e.g. `import WebSocket from 'ws'`). */
-  webSocket?: WebSocketConstructor;
+  webSocket?: WebSocketConstructor | undefined;
   /** Wait this long before reconnecting (default 5000 ms, as the official SDK). */
-  reconnectDelayMs?: number;
+  reconnectDelayMs?: number | undefined;
   /** Add each event's whole webhook body to its frame, as `envelope`. */
-  envelope?: boolean;
+  envelope?: boolean | undefined;
 }
 
 export const RECONNECT_DELAY_MS = 5000;

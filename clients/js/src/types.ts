@@ -9,11 +9,11 @@ import type { WebSocketConstructor } from './stream.js';
 export interface WAHooksOptions {
   apiKey: string;
   /** The server, without `/api` (default `https://api.wahooks.com`, the hosted original). */
-  baseUrl?: string;
+  baseUrl?: string | undefined;
   /** Give up on a request after this many milliseconds (default 30 000; 0 waits forever). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** The WebSocket class `listen()` uses where the runtime has no global one (the `ws` package). */
-  webSocket?: WebSocketConstructor;
+  webSocket?: WebSocketConstructor | undefined;
 }
 
 export interface Connection {
@@ -178,46 +178,46 @@ export interface Account {
 
 /** Where `sendImage`, `sendVideo` and the others take their file from: `url`, or `data` (base64). */
 export interface MediaOptions {
-  url?: string;
-  data?: string;
-  mimetype?: string;
-  caption?: string;
-  skipPresence?: boolean;
+  url?: string | undefined;
+  data?: string | undefined;
+  mimetype?: string | undefined;
+  caption?: string | undefined;
+  skipPresence?: boolean | undefined;
 }
 
 export interface DocumentOptions extends MediaOptions {
-  filename?: string;
+  filename?: string | undefined;
 }
 
 export type AudioOptions = Omit<MediaOptions, 'caption'>;
 
 export interface SendOptions {
   /** Send at once, without "typing..." first. */
-  skipPresence?: boolean;
+  skipPresence?: boolean | undefined;
 }
 
 export interface SendMessageOptions extends SendOptions {
   /** The id of the message this one replies to. */
-  replyTo?: string;
+  replyTo?: string | undefined;
 }
 
 export interface WebhookUpdate {
-  url?: string;
-  events?: string[];
-  active?: boolean;
+  url?: string | undefined;
+  events?: string[] | undefined;
+  active?: boolean | undefined;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 export interface WebhookLogOptions {
-  status?: DeliveryStatus;
+  status?: DeliveryStatus | undefined;
   /** 1 to 1000, default 100. */
-  limit?: number;
+  limit?: number | undefined;
   /** A log id: only deliveries older than it. */
-  before?: string;
+  before?: string | undefined;
 }
 
 export interface PageOptions {
-  limit?: number;
-  offset?: number;
+  limit?: number | undefined;
+  offset?: number | undefined;
 }

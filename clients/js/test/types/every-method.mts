@@ -43,6 +43,7 @@ export async function everyMethod(): Promise<void> {
 
   const sent: SendResult = await client.sendMessage(c, chat, 'hi');
   await client.sendMessage(c, chat, 'hi', { skipPresence: true, replyTo: sent.id });
+  await client.sendMessage(c, chat, 'hi', { skipPresence: undefined, replyTo: undefined });
   const reacted: { success: boolean } = await client.react(c, chat, sent.id, '👍');
   await client.markRead(c, chat);
   await client.startTyping(c, chat);

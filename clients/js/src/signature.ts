@@ -7,6 +7,7 @@
  * captured them. The errors mirror the Python SDK's (`wahooks.signing`).
  */
 
+import { Buffer } from 'node:buffer';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'X-WAHooks-Signature';

@@ -198,3 +198,16 @@ test('ESM and CommonJS export the same names, and VERSION is the package version
   // Distinct classes per format, but each format's error is its own WAHooksError.
   assert.equal(new cjs.WAHooksError('x', 400, null).name, 'WAHooksError');
 });
+
+test('timeoutMs bounds a request to a server that never answers', async () => {
+  const silent = createServer(() => {});
+  await new Promise((done) => silent.listen(0, '127.0.0.1', done));
+  try {
+    const slow = new WAHooks({ apiKey: 'wh_test', baseUrl: `http://127.0.0.1:${silent.address().port}`, timeoutMs: 50 });
+    const error = await slow.listConnections().catch((e) => e);
+    assert.equal(error.name, 'TimeoutError');
+  } finally {
+    silent.closeAllConnections();
+    silent.close();
+  }
+});

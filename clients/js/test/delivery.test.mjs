@@ -1,0 +1,88 @@
+// Deliveries from a real `wahooks serve` to the README's Express receiver, which keeps the raw
+// body and verifies each one with verifySignature.
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { WAHooks } from 'wahooks';
+import { startReceiver } from './support/receiver.mjs';
+import { WahooksServer } from './support/server.mjs';
+
+let server;
+let client;
+
+before(async () => {
+  server = await new WahooksServer().start();
+  client = new WAHooks({ apiKey: server.token, baseUrl: server.baseUrl });
+});
+after(() => server.close());
+
+/** Poll until `check` answers something truthy: the server records a delivery a moment after
+ * the receiver has answered it. */
+async function eventually(check) {
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    await delay(50);
+  }
+}
+
+test('sandbox events and the test event reach the Express receiver, verified', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const { id } = await client.createConnection();
+  await server.scan(id);
+  const webhook = await client.createWebhook(id, receiver.url, ['message', 'message.any']);
+  receiver.secret = webhook.signingSecret;
+
+  await server.inbound(id, 'Hi! Is my order #4821 shipped yet?');
+  const received = [await receiver.next(), await receiver.next()];
+  assert.ok(received.every((delivery) => delivery.verified));
+  const byType = Object.fromEntries(received.map((delivery) => [delivery.event.event, delivery]));
+  assert.deepEqual(Object.keys(byType).sort(), ['message', 'message.any']);
+  const message = byType.message.event;
+  assert.equal(message.payload.body, 'Hi! Is my order #4821 shipped yet?');
+  assert.equal(message.payload.from, '14155550123@c.us');
+  assert.equal(message.payload.fromMe, false);
+  assert.match(message.id, /^evt_/);
+  assert.equal(byType.message.headers['x-wahooks-event'], 'message');
+
+  await client.testWebhook(webhook.id);
+  const tested = await receiver.next();
+  assert.equal(tested.verified, true);
+  assert.deepEqual(Object.keys(tested.event).sort(), ['event', 'payload', 'session']);
+  assert.equal(tested.event.event, 'test');
+  assert.equal(tested.event.payload.message, 'This is a test webhook event from WAHooks');
+
+  const logs = await eventually(async () => {
+    const found = await client.getWebhookLogs(webhook.id, { status: 'delivered' });
+    return found.length === 3 && found;
+  });
+  assert.ok(logs.every((log) => log.attempts === 1 && log.attemptLog[0].statusCode === 200));
+
+  // A redelivery is the same event, signed again; the receiver verifies it with either secret
+  // of a rotation.
+  receiver.secret = ['0'.repeat(64), webhook.signingSecret];
+  const original = logs.find((log) => log.eventType === 'message');
+  await client.redeliver(webhook.id, original.id);
+  const again = await receiver.next();
+  assert.equal(again.verified, true);
+  assert.equal(again.event.id, message.id);
+});
+
+test('a receiver with the wrong secret refuses the delivery with 401', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const { id } = await client.createConnection();
+  const webhook = await client.createWebhook(id, receiver.url, ['test']);
+  receiver.secret = 'f'.repeat(64);
+  const { logId } = await client.testWebhook(webhook.id);
+  const refused = await receiver.next();
+  assert.equal(refused.verified, false);
+  assert.equal(refused.error.name, 'InvalidSignature');
+  const log = await eventually(async () => {
+    const [found] = await client.getWebhookLogs(webhook.id);
+    return found.attemptLog.length > 0 && found;
+  });
+  assert.equal(log.id, logId);
+  assert.equal(log.lastStatusCode, 401);
+});

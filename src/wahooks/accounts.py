@@ -55,6 +55,9 @@ class Accounts:
         user = await self._store.create_user(name, is_owner=is_owner)
         return user, await self.create_token(user, "default")
 
+    async def user_named(self, name: str) -> User | None:
+        return await self._store.user_named(name)
+
     async def create_token(self, user: User, name: str) -> NewToken:
         raw = _make_raw_token()
         token = await self._store.create_token(user.id, name, hash_token(raw), raw[:10] + "...")

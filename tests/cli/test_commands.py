@@ -78,7 +78,7 @@ def test_status_and_config(server: ServerProcess, tmp_path: Path) -> None:
     fresh = run_cli(path, "status")
     assert "API URL: http://localhost:3001" in fresh.stdout and "not authenticated" in fresh.stdout
     _error(run_cli(path, "connections", "list"), "Not logged in", "wahooks login --token")
-    _error(run_cli(path, "config", "api-url", "localhost:3001"), "Not an http(s) URL")
+    _error(run_cli(path, "config", "api-url", "localhost:3001"), "has no scheme")
     assert "✓ Set api-url = " + server.base_url in run_cli(
         path, "config", "api-url", server.base_url + "/"
     ).stdout
@@ -124,8 +124,8 @@ def test_connections_list_create_get_and_aliases(wahooks: Wahooks) -> None:
     listed = parsed(wahooks("connections", "list", "--json"))
     assert any(c["id"] == connection_id and c["name"] == "shop" for c in listed)
     shown = wahooks("connections", "get", connection_id)
-    assert re.match(r"\d+ms HTTP 200", shown.stdout)
-    assert json.loads(shown.stdout.split("\n", 1)[1])["id"] == connection_id
+    assert re.match(r"\d+ms HTTP 200", shown.stderr)  # timings on stderr: stdout is the data
+    assert json.loads(shown.stdout)["id"] == connection_id  # so `connections get ID | jq` works
     assert parsed(wahooks("c", "get", connection_id, "--json"))["name"] == "shop"
     _error(wahooks("connections", "get", UNKNOWN), "Connection not found", "HTTP 404")
     _error(wahooks("connections", "get", "not-an-id"), "Connection not found")
@@ -171,7 +171,7 @@ def test_quick_me_chats_restart_and_delete(server: ServerProcess, wahooks: Wahoo
     assert parsed(wahooks("c", "me", connection_id, "--json")) is None
     _scan(server, connection_id)
     assert parsed(wahooks("c", "me", connection_id, "--json"))["id"].endswith("@c.us")
-    assert "HTTP 200" in wahooks("c", "me", connection_id).stdout
+    assert "HTTP 200" in wahooks("c", "me", connection_id).stderr
 
     assert "No chats yet" in wahooks("c", "chats", connection_id).stdout
     with server.client() as http:
@@ -230,7 +230,11 @@ def test_webhooks_from_creation_to_logs(server: ServerProcess, wahooks: Wahooks)
                              "--events", "message, message.any", "--json"))
     assert updated["active"] is False and updated["events"] == ["message", "message.any"]
     human = wahooks("webhooks", "update", webhook_id, "--active", "true")
-    assert f"✓ Updated webhook {webhook_id}" in human.stdout and '"active": true' in human.stdout
+    assert f"✓ Updated webhook {webhook_id}" in human.stderr and '"active": true' in human.stdout
+    assert "signingSecret" not in human.stdout and "signingSecret" not in updated  # not asked
+    shown = parsed(wahooks("webhooks", "update", webhook_id, "--active", "true", "--show-secret",
+                           "--json"))
+    assert shown["signingSecret"] == secret  # asked for
     _error(wahooks("webhooks", "update", webhook_id), "Nothing to change")
     _error(wahooks("webhooks", "update", webhook_id, "--url", "ftp://x"),
            "url must be a URL address", "HTTP 400")

@@ -13,6 +13,7 @@ client commands only, and these say so instead of failing on an import.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -304,10 +305,8 @@ def serve(database_wait: float, **flags: Any) -> None:
         proxy_headers=False,  # wahooks reads no client addresses; the middleware costs per request
         timeout_graceful_shutdown=10,
     ))
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutting down
         server.run(sockets=[listener])
-    except KeyboardInterrupt:  # uvicorn hands Ctrl+C back once it has shut down cleanly
-        pass
 
 
 def _server_class() -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.text import Text
@@ -33,6 +34,28 @@ EVENT_NAMES = (
     "engine.event", "test",
 )
 _EVENTS_HELP = "Event names: " + ", ".join(EVENT_NAMES) + " (* = all)."
+
+
+def _webhook_url(url: str) -> str:
+    """Say what is wrong with a webhook URL before the server answers its one catch-all message
+    (`url must be a URL address`, kept word for word for the official clients)."""
+    example = "e.g. http://localhost:3000/webhook"
+    if "://" not in url:
+        output.fail(f"The webhook URL {url!r} has no scheme",
+                    f"Write it with http:// or https://, {example}")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        output.fail(f"The webhook URL {url!r} must use http or https, not {parts.scheme!r}",
+                    example)
+    try:
+        port = parts.port
+    except ValueError:
+        output.fail(f"The webhook URL {url!r} has an invalid port", "Ports are 1 to 65535.")
+    if port == 0:
+        output.fail(f"The webhook URL {url!r} has an invalid port", "Ports are 1 to 65535.")
+    if not parts.hostname:
+        output.fail(f"The webhook URL {url!r} has no host", example)
+    return url
 
 
 def _events(value: str) -> list[str]:
@@ -70,7 +93,7 @@ def list_webhooks(api: Api, connection_id: str) -> None:
 @api_command()
 def create_webhook(api: Api, connection_id: str, url: str, events: str) -> None:
     """Create a webhook for EVENTS (comma separated; default: all, `*`)."""
-    created = api.client.create_webhook(connection_id, url, _events(events))
+    created = api.client.create_webhook(connection_id, _webhook_url(url), _events(events))
     if api.as_json:
         return output.emit_json(created)
     output.success(f"Created webhook {created['id']}")
@@ -95,8 +118,8 @@ def update_webhook(
 ) -> None:
     """Change a webhook's URL, events or active flag."""
     changes: dict[str, Any] = {}
-    if url:
-        changes["url"] = url
+    if url is not None:
+        changes["url"] = _webhook_url(url)
     if events is not None:
         changes["events"] = _events(events)
     if active is not None:

@@ -443,6 +443,9 @@ def user_create(name: str, database: str | None) -> None:
 def migrate(database: str | None) -> None:
     """Create or upgrade the database schema, then exit."""
     settings = _settings(database=database)
+    from wahooks.logs import configure
+
+    configure("info")  # each migration applied is logged, so an upgrade says what it did
 
     async def work(accounts: Accounts) -> None:
         return None

@@ -386,3 +386,12 @@ def test_sandbox_commands_drive_the_quick_start(server: ServerProcess, wahooks: 
     assert any(body["payload"].get("body") == "Hello!" for body in bodies)
     _error(wahooks("sandbox", "scan", UNKNOWN), "Connection not found", "HTTP 404")
     assert made["events"] == ["message", "presence.update"]
+
+
+def test_errors_off_a_terminal_are_never_cut(tmp_path: Path) -> None:
+    long_host = "h" + "-very-long-label" * 3 + ".example"
+    url = f"{long_host}:3001/{'segment/' * 40}"
+    done = run_process(tmp_path / "wahooks.json", "connections", "list", "--api-url", url)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: ")
+    assert url in done.stderr  # whole, on one line, whatever the width

@@ -147,7 +147,8 @@ async def _postgres_has_schema(settings: Settings) -> bool:
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         if schema:
-            await conn.execute(f'SET search_path TO "{schema}"')
+            quoted = schema.replace('"', '""')
+            await conn.execute(f'SET search_path TO "{quoted}"')
         return bool(await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"))
     finally:
         await conn.close()
@@ -478,7 +479,7 @@ def db_copy(source: str, destination: str) -> None:
         raise click.UsageError("--from must be a SQLite file")
     source_path = from_settings.sqlite_path
     if not Path(source_path).is_file():
-        raise OperatorError(f"No SQLite database at {describe_database(from_settings)}")
+        raise OperatorError(f"No SQLite database at {Path(source_path).resolve()}")
     click.echo(f"From: {describe_database(from_settings)}", err=True)
     click.echo(f"To:   {describe_database(to_settings)}", err=True)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import stat
 import threading
 import time
@@ -395,3 +396,19 @@ def test_errors_off_a_terminal_are_never_cut(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("Error: ")
     assert url in done.stderr  # whole, on one line, whatever the width
+
+
+def test_logs_verbose_shows_when_a_pending_delivery_is_next_attempted(wahooks: Wahooks) -> None:
+    connection_id = _new_connection(wahooks)
+    with socket.socket() as closed:  # bound, never listening: every attempt is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/webhook"
+        webhook_id = parsed(wahooks("webhooks", "create", connection_id, url, "test", "--json"))["id"]
+        wahooks("webhooks", "test", webhook_id)
+        # The retry schedule (5, 10, 20, 40, 80 s) keeps it pending long after its first failure.
+        wait_until(lambda: [
+            log for log in parsed(wahooks("webhooks", "logs", webhook_id, "--json"))
+            if log["status"] == "pending" and log["attempts"] >= 1
+        ])
+        shown = wahooks("webhooks", "logs", webhook_id, "-v").stdout
+    assert re.search(r"└─ next attempt at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", shown), shown

@@ -43,6 +43,7 @@ from harness import (
     run_loadgen,
     run_queue_seconds,
     thread_count,
+    versions_line,
 )
 from hotspots import summarize
 
@@ -401,6 +402,7 @@ def main() -> None:
           f" {Path('/proc/loadavg').read_text().split()[0]}, Python {platform.python_version()},"
           f" workdir {workdir}")
     print(f"server settings: {server_env(args)}")
+    print(versions_line())
     healthy = ReceiverProcess().start()
     hung = ReceiverProcess(hang=True).start() if any(c.hung for c in cases) else None
     results: list[Result] = []

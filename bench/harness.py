@@ -18,6 +18,24 @@ import orjson
 HERE = Path(__file__).resolve().parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+# The packages whose versions move a figure: printed with every run, so two runs can be compared
+# knowing whether they ran the same code (scripts/install installs them from requirements/dev.lock).
+_MEASURED_PACKAGES = ("wahooks-server", "uvicorn", "uvloop", "httptools", "fastapi", "starlette",
+                      "orjson", "asyncpg", "aiohttp", "httpx", "websockets")
+
+
+def versions_line() -> str:
+    """`versions: Python 3.11.2, wahooks-server 0.1.0, uvicorn 0.30.1, ...` for a report."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in _MEASURED_PACKAGES:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} absent")
+    return f"versions: Python {sys.version.split()[0]}, " + ", ".join(found)
+
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, all its threads included."""

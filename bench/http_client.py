@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 import uvloop
-from harness import ReceiverProcess, cpu_seconds
+from harness import ReceiverProcess, cpu_seconds, versions_line
 
 from wahooks.delivery.http_client import HttpClient
 from wahooks.delivery.targets import TargetPolicy, make_connector
@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
+    print(versions_line())
     receiver = ReceiverProcess().start()
     try:
         url = receiver.url("/h/bench-client")

@@ -38,7 +38,13 @@ from typing import Any
 import asyncpg
 import httpx
 from delivery import CONCURRENCY, LOG_PATTERN, ORIGINAL_RATE, drain, ms, server_env
-from harness import ReceiverProcess, cpu_seconds, machine_busy_seconds, run_loadgen
+from harness import (
+    ReceiverProcess,
+    cpu_seconds,
+    machine_busy_seconds,
+    run_loadgen,
+    versions_line,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.server import ServerProcess, connected_connection  # noqa: E402
@@ -423,6 +429,7 @@ def main() -> None:
     print(f"cases: burst {args.events} events closed loop ({args.concurrency} connections),"
           f" paced {args.paced_rate:g} events/s for {args.paced_seconds:g} s; 1 webhook each")
     print(f"server settings: {server_env(args)}")
+    print(versions_line())
     receiver = ReceiverProcess().start()
     schemas: list[str] = []
     results: list[Result] = []

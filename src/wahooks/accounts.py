@@ -51,6 +51,7 @@ class AccountStore(Protocol):
     async def create_user(self, name: str, *, is_owner: bool) -> User: ...
     async def get_user(self, user_id: str) -> User | None: ...
     async def owner(self) -> User | None: ...
+    async def user_named(self, name: str) -> User | None: ...
     async def create_first_owner(self, name: str) -> User | None: ...
     async def create_token(
         self, user_id: str, name: str, token_hash: str, token_prefix: str
@@ -72,6 +73,9 @@ class Accounts:
     async def create_user(self, name: str, *, is_owner: bool = False) -> tuple[User, NewToken]:
         user = await self._store.create_user(name, is_owner=is_owner)
         return user, await self.create_token(user, "default")
+
+    async def user_named(self, name: str) -> User | None:
+        return await self._store.user_named(name)
 
     async def create_token(self, user: User, name: str) -> NewToken:
         raw = _make_raw_token()

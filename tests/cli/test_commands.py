@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import stat
 import threading
 import time
@@ -78,7 +79,7 @@ def test_status_and_config(server: ServerProcess, tmp_path: Path) -> None:
     fresh = run_cli(path, "status")
     assert "API URL: http://localhost:3001" in fresh.stdout and "not authenticated" in fresh.stdout
     _error(run_cli(path, "connections", "list"), "Not logged in", "wahooks login --token")
-    _error(run_cli(path, "config", "api-url", "localhost:3001"), "Not an http(s) URL")
+    _error(run_cli(path, "config", "api-url", "localhost:3001"), "has no scheme")
     assert "✓ Set api-url = " + server.base_url in run_cli(
         path, "config", "api-url", server.base_url + "/"
     ).stdout
@@ -124,8 +125,8 @@ def test_connections_list_create_get_and_aliases(wahooks: Wahooks) -> None:
     listed = parsed(wahooks("connections", "list", "--json"))
     assert any(c["id"] == connection_id and c["name"] == "shop" for c in listed)
     shown = wahooks("connections", "get", connection_id)
-    assert re.match(r"\d+ms HTTP 200", shown.stdout)
-    assert json.loads(shown.stdout.split("\n", 1)[1])["id"] == connection_id
+    assert re.match(r"\d+ms HTTP 200", shown.stderr)  # timings on stderr: stdout is the data
+    assert json.loads(shown.stdout)["id"] == connection_id  # so `connections get ID | jq` works
     assert parsed(wahooks("c", "get", connection_id, "--json"))["name"] == "shop"
     _error(wahooks("connections", "get", UNKNOWN), "Connection not found", "HTTP 404")
     _error(wahooks("connections", "get", "not-an-id"), "Connection not found")
@@ -171,7 +172,7 @@ def test_quick_me_chats_restart_and_delete(server: ServerProcess, wahooks: Wahoo
     assert parsed(wahooks("c", "me", connection_id, "--json")) is None
     _scan(server, connection_id)
     assert parsed(wahooks("c", "me", connection_id, "--json"))["id"].endswith("@c.us")
-    assert "HTTP 200" in wahooks("c", "me", connection_id).stdout
+    assert "HTTP 200" in wahooks("c", "me", connection_id).stderr
 
     assert "No chats yet" in wahooks("c", "chats", connection_id).stdout
     with server.client() as http:
@@ -230,10 +231,16 @@ def test_webhooks_from_creation_to_logs(server: ServerProcess, wahooks: Wahooks)
                              "--events", "message, message.any", "--json"))
     assert updated["active"] is False and updated["events"] == ["message", "message.any"]
     human = wahooks("webhooks", "update", webhook_id, "--active", "true")
-    assert f"✓ Updated webhook {webhook_id}" in human.stdout and '"active": true' in human.stdout
+    assert f"✓ Updated webhook {webhook_id}" in human.stderr and '"active": true' in human.stdout
+    assert "signingSecret" not in human.stdout and "signingSecret" not in updated  # not asked
+    shown = parsed(wahooks("webhooks", "update", webhook_id, "--active", "true", "--show-secret",
+                           "--json"))
+    assert shown["signingSecret"] == secret  # asked for
     _error(wahooks("webhooks", "update", webhook_id), "Nothing to change")
     _error(wahooks("webhooks", "update", webhook_id, "--url", "ftp://x"),
-           "url must be a URL address", "HTTP 400")
+           "must use http or https, not 'ftp'")
+    _error(wahooks("webhooks", "update", webhook_id, "--url", "http://-x-/"),
+           "url must be a URL address", "HTTP 400")  # what only the server checks
     assert "✓ Webhook deleted" in wahooks("webhooks", "delete", webhook_id).stdout
     _error(wahooks("webhooks", "rm", webhook_id), "Webhook config not found", "HTTP 404")
     _error(wahooks("webhooks", "test", UNKNOWN), "Webhook config not found")
@@ -304,3 +311,104 @@ def test_sending_through_the_real_server(server: ServerProcess, wahooks: Wahooks
     answer = parsed(wahooks("c", "send-location", connection_id, "14155550123", "1.5", "2.5",
                             "--skip-presence", "--json"))
     assert answer["id"]
+
+
+@pytest.mark.parametrize(
+    ("url", "events", "says"),
+    [
+        ("localhost:3000/webhook", "*", "has no scheme"),
+        ("example.com", "*", "has no scheme"),
+        ("ftp://example.com/hook", "*", "must use http or https, not 'ftp'"),
+        ("http://example.com:99999/hook", "*", "has an invalid port"),
+        ("http:///hook", "*", "has no host"),
+        ("http://localhost:3000/webhook", ",,", "No event names in ',,'"),
+        ("http://localhost:3000/webhook", " , ", "No event names"),
+    ],
+)
+def test_webhook_create_says_what_is_wrong(
+    wahooks: Wahooks, url: str, events: str, says: str
+) -> None:
+    _error(wahooks("webhooks", "create", UNKNOWN, url, events), says)
+
+
+def test_help_lists_event_names_and_every_setting(wahooks: Wahooks) -> None:
+    create_help = wahooks("webhooks", "create", "--help").stdout
+    assert "message.any" in create_help and "session.status" in create_help
+    serve_help = " ".join(wahooks("serve", "--help").stdout.split())
+    from wahooks.config import Settings
+
+    for field in Settings.model_fields:
+        assert f"WAHOOKS_{field.upper()}" in serve_help
+    summary = next(line for line in wahooks("--help").stdout.splitlines()
+                   if line.strip().startswith("serve"))
+    assert "..." not in summary
+
+
+def test_cli_event_names_are_the_servers() -> None:
+    from wahooks.cli.sandbox_commands import PRESENCES as CLI_PRESENCES
+    from wahooks.cli.webhook_commands import EVENT_NAMES as CLI_EVENT_NAMES
+    from wahooks.engines.sandbox import PRESENCES
+    from wahooks.schemas import EVENT_NAMES
+
+    assert CLI_EVENT_NAMES == EVENT_NAMES
+    assert CLI_PRESENCES == PRESENCES
+
+
+def test_the_api_url_as_the_banner_prints_it_or_without_a_scheme(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    assert server.token is not None
+    path = tmp_path / "wahooks.json"
+    done = run_cli(path, "login", "--token", server.token, "--api-url", server.base_url + "/api")
+    assert done.exit_code == 0, done.output
+    assert json.loads(path.read_text())["api_url"] == server.base_url  # the SDK adds /api
+    assert run_cli(path, "health", "--api-url", server.base_url + "/api/").exit_code == 0
+    bare = server.base_url.removeprefix("http://")
+    _error(run_cli(path, "login", "--token", server.token, "--api-url", bare),
+           f"The API URL '{bare}' has no scheme", "http://")
+    _error(run_cli(path, "connections", "list", "--api-url", bare), "has no scheme")
+
+
+def test_sandbox_commands_drive_the_quick_start(server: ServerProcess, wahooks: Wahooks) -> None:
+    connection_id = _new_connection(wahooks)
+    scanned = wahooks("sandbox", "scan", connection_id)
+    assert scanned.exit_code == 0, scanned.output
+    assert "✓ Connected as +" in scanned.stdout
+    with Receiver() as receiver:
+        made = parsed(wahooks("webhooks", "create", connection_id, receiver.url,
+                              "message,presence.update", "--json"))
+        said = wahooks("sandbox", "inbound", connection_id, "+1 415 555 0123", "Hello!")
+        assert said.exit_code == 0, said.output
+        assert "received from 14155550123@c.us" in said.stdout
+        assert parsed(wahooks("sandbox", "presence", connection_id, "14155550123", "typing",
+                              "--json")) == {"success": True}
+        bodies = [json.loads(got.body) for got in receiver.wait_for(2)]
+    assert sorted(body["event"] for body in bodies) == ["message", "presence.update"]
+    assert any(body["payload"].get("body") == "Hello!" for body in bodies)
+    _error(wahooks("sandbox", "scan", UNKNOWN), "Connection not found", "HTTP 404")
+    assert made["events"] == ["message", "presence.update"]
+
+
+def test_errors_off_a_terminal_are_never_cut(tmp_path: Path) -> None:
+    long_host = "h" + "-very-long-label" * 3 + ".example"
+    url = f"{long_host}:3001/{'segment/' * 40}"
+    done = run_process(tmp_path / "wahooks.json", "connections", "list", "--api-url", url)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: ")
+    assert url in done.stderr  # whole, on one line, whatever the width
+
+
+def test_logs_verbose_shows_when_a_pending_delivery_is_next_attempted(wahooks: Wahooks) -> None:
+    connection_id = _new_connection(wahooks)
+    with socket.socket() as closed:  # bound, never listening: every attempt is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/webhook"
+        webhook_id = parsed(wahooks("webhooks", "create", connection_id, url, "test", "--json"))["id"]
+        wahooks("webhooks", "test", webhook_id)
+        # The retry schedule (5, 10, 20, 40, 80 s) keeps it pending long after its first failure.
+        wait_until(lambda: [
+            log for log in parsed(wahooks("webhooks", "logs", webhook_id, "--json"))
+            if log["status"] == "pending" and log["attempts"] >= 1
+        ])
+        shown = wahooks("webhooks", "logs", webhook_id, "-v").stdout
+    assert re.search(r"└─ next attempt at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", shown), shown

@@ -37,7 +37,7 @@ def test_a_websocket_on_one_process_hears_events_ingested_by_another(
             connection = connected_connection(client)
             url = f"ws://127.0.0.1:{listening.port}/api/ws?token={token}"
             async with connect(url, max_size=None) as ws:
-                await asyncio.sleep(1.0)  # the other process learns there is a listener
+                await _until_heard(ws, client, connection["id"])
                 for text in texts:
                     sent = client.post(f"/connections/{connection['id']}/sandbox/inbound",
                                        json={"from": "14155550123@c.us", "body": text})
@@ -45,10 +45,31 @@ def test_a_websocket_on_one_process_hears_events_ingested_by_another(
                 frames = []
                 while len(frames) < len(texts):
                     frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                    if frame["event"] == "message":
+                    if frame["event"] == "message" and frame["payload"]["body"] != PROBE:
                         frames.append(frame)
                 assert all(f["connectionId"] == connection["id"] for f in frames)
                 return frames
 
     frames = asyncio.run(scenario())
     assert [frame["payload"]["body"] for frame in frames] == texts
+
+
+PROBE = "probe: is the listener known yet?"
+
+
+async def _until_heard(ws: Any, client: Any, connection_id: str) -> None:
+    """Send probe events until one reaches the socket: then the ingesting process knows about
+    the listener. (A fixed pause for that announcement fails on a loaded machine.)"""
+    deadline = asyncio.get_running_loop().time() + 30
+    while asyncio.get_running_loop().time() < deadline:
+        sent = client.post(f"/connections/{connection_id}/sandbox/inbound",
+                           json={"from": "14155550123@c.us", "body": PROBE})
+        assert sent.status_code == 201
+        try:
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                if frame["event"] == "message" and frame["payload"]["body"] == PROBE:
+                    return
+        except TimeoutError:
+            continue
+    raise AssertionError("no probe event reached the WebSocket within 30 s")

@@ -7,7 +7,7 @@ import httpx
 
 from wahooks.cli import output
 from wahooks.cli.aliases import AliasedGroup
-from wahooks.cli.api_access import Api, api_command, load_config
+from wahooks.cli.api_access import Api, api_base_url, api_command, load_config
 from wahooks.cli.root import main
 from wahooks.client import WAHooks, WAHooksError
 
@@ -20,8 +20,7 @@ from wahooks.client import WAHooks, WAHooksError
 def login(token: str | None, api_url: str | None, no_verify: bool) -> None:
     """Save an API token and the server's URL in ~/.wahooks.json."""
     config = load_config()
-    if api_url:
-        config.api_url = api_url.rstrip("/")
+    config.api_url = api_base_url(api_url or config.api_url)
     if not token:
         token = click.prompt("API token (wh_...)", hide_input=True).strip()
     if not token.startswith("wh_"):
@@ -71,10 +70,8 @@ def config_group() -> None:
 @click.argument("url")
 def config_api_url(url: str) -> None:
     """Set the server's base URL, e.g. http://127.0.0.1:3001."""
-    if not url.startswith(("http://", "https://")):
-        output.fail(f"Not an http(s) URL: {url}", "Example: http://127.0.0.1:3001")
     config = load_config()
-    config.api_url = url.rstrip("/")
+    config.api_url = api_base_url(url)
     config.save()
     output.success(f"Set api-url = {config.api_url}")
 

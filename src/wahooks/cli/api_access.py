@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 import httpx
@@ -86,7 +87,7 @@ def api_command(*, auth: bool = True, json_flag: bool = True) -> Callable[[F], F
         @functools.wraps(func)
         def run(*args: Any, api_url: str | None, as_json: bool = False, **kwargs: Any) -> Any:
             config = load_config()
-            url = (api_url or config.api_url).rstrip("/")
+            url = api_base_url(api_url or config.api_url)
             if auth and not config.token:
                 output.fail(f"Not logged in ({config.path} holds no token)", LOGIN_HINT)
             timing = TimingTransport()
@@ -106,6 +107,28 @@ def api_command(*, auth: bool = True, json_flag: bool = True) -> Callable[[F], F
         return json_option(decorated) if json_flag else decorated  # type: ignore[return-value]
 
     return decorate
+
+
+def api_base_url(url: str) -> str:
+    """The base URL the SDK takes (it adds `/api` itself), from what a user may type: the start
+    banner's `.../api` is accepted; a URL without its scheme is refused with the reason."""
+    url = url.strip()
+    example = "e.g. http://127.0.0.1:3001"
+    if "://" not in url:
+        output.fail(f"The API URL {url!r} has no scheme",
+                    f"Write it with http:// or https://, {example}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        output.fail(f"The API URL {url!r} must start with http:// or https://", example)
+    try:
+        parts.port  # noqa: B018 - parsing it validates it
+    except ValueError:
+        output.fail(f"The API URL {url!r} has an invalid port", example)
+    if not parts.hostname:
+        output.fail(f"The API URL {url!r} has no host", example)
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/api")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def error_hint(exc: WAHooksError) -> str:

@@ -26,11 +26,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from wahooks.cli import output
-from wahooks.cli.api_access import LOGIN_HINT, load_config
+from wahooks.cli.api_access import LOGIN_HINT, api_base_url, load_config
 from wahooks.cli.root import main
 from wahooks.client import AsyncWAHooks, WAHooks, WAHooksError
 from wahooks.ids import uuid7
-from wahooks.serialization import dumps
 from wahooks.signing import signed_headers
 from wahooks.version import __version__
 
@@ -73,6 +72,8 @@ class Forwarder:
 def webhook_body(frame: dict[str, Any]) -> bytes:
     """What a webhook receives for this frame's event: the envelope, written as JSON.stringify
     writes it (the bytes the server delivered), else the frame itself."""
+    from wahooks.serialization import dumps  # orjson: the realtime extra, checked by `listen`
+
     envelope = frame.get("envelope")
     return dumps(envelope if isinstance(envelope, dict) else frame)
 
@@ -93,8 +94,9 @@ def listen(forward_to: str | None, events: str, print_secret: bool, as_json: boo
     secret = listen_secret(config.token)
     if print_secret:
         return click.echo(secret)
+    _require_realtime_extra()
     wanted = {name.strip() for name in events.split(",") if name.strip()} or {"*"}
-    base_url = (api_url or config.api_url).rstrip("/")
+    base_url = api_base_url(api_url or config.api_url)
     _check_access(base_url, config.token)
     session = _Session(base_url, config.token, forward_to, secret, wanted, as_json)
     try:
@@ -104,6 +106,15 @@ def listen(forward_to: str | None, events: str, print_secret: bool, as_json: boo
             output.dim("Stopped.")
     except WAHooksError as exc:
         output.fail(f"The server refused the event stream: {exc.message}", LOGIN_HINT)
+
+
+def _require_realtime_extra() -> None:
+    try:
+        import orjson  # noqa: F401
+        import websockets  # noqa: F401
+    except ImportError as exc:
+        output.fail(f"wahooks listen needs the {exc.name} package",
+                    "Install the realtime extra: pip install 'wahooks-server[realtime]'")
 
 
 def _check_access(base_url: str, token: str) -> None:

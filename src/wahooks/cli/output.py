@@ -1,6 +1,10 @@
 """How the client commands print, in the official Go CLI's style: ` ✓` lines, boxed tables with a
 count under them, ` <ms>ms HTTP <code>` before a JSON answer, and errors in a red panel on stderr.
 `--json` output is plain JSON on stdout, nothing else, for scripts.
+
+Stdout carries the data only: timings, status lines before an answer and errors go to stderr, so
+`wahooks connections get ID | jq` works. Off a terminal, panels are written as plain lines: a
+pipe or a log file gets every character, never a box cut at some width.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ _PIPE_WIDTH = 240
 
 
 def _console(stream: Any, *, stderr: bool = False) -> Console:
-    interactive = hasattr(stream, "isatty") and stream.isatty()
+    interactive = _interactive(stream)
     return Console(
         file=stream, stderr=stderr, highlight=False, soft_wrap=not interactive,
         width=None if interactive else _PIPE_WIDTH,
@@ -72,9 +76,9 @@ def answer(data: Any, *, status: int | None, ms: int | None) -> None:
     """The Go CLI's `Response.Print()`: timing and status, then the JSON answer."""
     if status is not None:
         colour = "green" if 200 <= status < 300 else "red"
-        out().print(f"[dim]{ms if ms is not None else '?'}ms[/] [{colour}]HTTP {status}[/]")
+        err().print(f"[dim]{ms if ms is not None else '?'}ms[/] [{colour}]HTTP {status}[/]")
     if data is None:
-        dim("(empty answer)")
+        err().print("[dim](empty answer)[/]")
     else:
         out().print_json(data=data)
 
@@ -99,13 +103,23 @@ def count(number: int, noun: str) -> None:
     dim(f"  {number} {noun}{'' if number == 1 else 's'}")
 
 
+def _interactive(stream: Any) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
 def panel(title: str, message: str, *, style: str) -> None:
+    if not _interactive(sys.stdout):
+        click.echo(f"{title}: {message}")
+        return
     out().print(Panel(escape(message), title=f"[bold]{title}[/]", title_align="left",
                       border_style=style, expand=False))
 
 
 def fail(message: str, hint: str = "") -> NoReturn:
-    """The red Error panel on stderr, then exit 1."""
+    """The red Error panel on stderr (plain `Error: ...` lines off a terminal), then exit 1."""
+    if not _interactive(sys.stderr):
+        click.echo(f"Error: {message}" + (f"\n{hint}" if hint else ""), err=True)
+        sys.exit(1)
     content = escape(message) + (f"\n\n[dim]{escape(hint)}[/]" if hint else "")
     err().print(Panel(content, title="[bold red]Error[/]", title_align="left",
                       border_style="red", expand=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.text import Text
@@ -21,8 +22,48 @@ def webhooks() -> None:
     """Manage webhooks: URLs that receive a connection's events, signed."""
 
 
+# The event names a webhook may subscribe to (the server's list; a unit test keeps them equal).
+# Kept here so the light install's CLI can show them without the server's modules.
+EVENT_NAMES = (
+    "*", "session.status", "message", "message.reaction", "message.any", "message.ack",
+    "message.ack.group", "message.waiting", "message.revoked", "message.edited", "state.change",
+    "group.join", "group.leave", "group.v2.join", "group.v2.leave", "group.v2.update",
+    "group.v2.participants", "presence.update", "poll.vote", "poll.vote.failed", "chat.archive",
+    "call.received", "call.accepted", "call.rejected", "label.upsert", "label.deleted",
+    "label.chat.added", "label.chat.deleted", "event.response", "event.response.failed",
+    "engine.event", "test",
+)
+_EVENTS_HELP = "Event names: " + ", ".join(EVENT_NAMES) + " (* = all)."
+
+
+def _webhook_url(url: str) -> str:
+    """Say what is wrong with a webhook URL before the server answers its one catch-all message
+    (`url must be a URL address`, kept word for word for the official clients)."""
+    example = "e.g. http://localhost:3000/webhook"
+    if "://" not in url:
+        output.fail(f"The webhook URL {url!r} has no scheme",
+                    f"Write it with http:// or https://, {example}")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        output.fail(f"The webhook URL {url!r} must use http or https, not {parts.scheme!r}",
+                    example)
+    try:
+        port = parts.port
+    except ValueError:
+        output.fail(f"The webhook URL {url!r} has an invalid port", "Ports are 1 to 65535.")
+    if port == 0:
+        output.fail(f"The webhook URL {url!r} has an invalid port", "Ports are 1 to 65535.")
+    if not parts.hostname:
+        output.fail(f"The webhook URL {url!r} has no host", example)
+    return url
+
+
 def _events(value: str) -> list[str]:
-    return [name.strip() for name in value.split(",") if name.strip()]
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        output.fail(f"No event names in {value!r}",
+                    "Give one or more, comma separated, or * for all. " + _EVENTS_HELP)
+    return names
 
 
 @webhooks.command("list", aliases=("ls",))
@@ -45,14 +86,14 @@ def list_webhooks(api: Api, connection_id: str) -> None:
     output.table(("ID", "ACTIVE", "URL", "EVENTS"), rows, noun="webhook")
 
 
-@webhooks.command("create")
+@webhooks.command("create", epilog=_EVENTS_HELP)
 @click.argument("connection_id")
 @click.argument("url")
 @click.argument("events", required=False, default="*", metavar="[EVENTS]")
 @api_command()
 def create_webhook(api: Api, connection_id: str, url: str, events: str) -> None:
     """Create a webhook for EVENTS (comma separated; default: all, `*`)."""
-    created = api.client.create_webhook(connection_id, url, _events(events) or ["*"])
+    created = api.client.create_webhook(connection_id, _webhook_url(url), _events(events))
     if api.as_json:
         return output.emit_json(created)
     output.success(f"Created webhook {created['id']}")
@@ -69,24 +110,30 @@ def create_webhook(api: Api, connection_id: str, url: str, events: str) -> None:
 @click.option("--url", help="New URL")
 @click.option("--events", help="New events, comma separated")
 @click.option("--active", type=bool, help="true to deliver, false to pause")
+@click.option("--show-secret", is_flag=True, help="Also print the webhook's signing secret")
 @api_command()
 def update_webhook(
-    api: Api, webhook_id: str, url: str | None, events: str | None, active: bool | None
+    api: Api, webhook_id: str, url: str | None, events: str | None, active: bool | None,
+    show_secret: bool,
 ) -> None:
     """Change a webhook's URL, events or active flag."""
     changes: dict[str, Any] = {}
-    if url:
-        changes["url"] = url
-    if events:
+    if url is not None:
+        changes["url"] = _webhook_url(url)
+    if events is not None:
         changes["events"] = _events(events)
     if active is not None:
         changes["active"] = active
     if not changes:
         output.fail("Nothing to change", "Give at least one of --url, --events, --active.")
     updated = api.client.update_webhook(webhook_id, **changes)
+    if isinstance(updated, dict) and not show_secret:
+        # The answer carries the secret, but changing a URL is no reason to put it on a screen
+        # or in a terminal log; it is shown when created, or here on request.
+        updated.pop("signingSecret", None)
     if api.as_json:
         return output.emit_json(updated)
-    output.success(f"Updated webhook {webhook_id}")
+    output.err().print(f"[green] ✓ Updated webhook {webhook_id}[/]")
     api.show(updated)
 
 
@@ -103,7 +150,8 @@ def delete_webhook(api: Api, webhook_id: str) -> None:
 
 @webhooks.command("logs")
 @click.argument("webhook_id")
-@click.option("-v", "--verbose", is_flag=True, help="Show each event's whole body")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show each event's whole body, its attempts and when a pending one is next tried")
 @click.option("--status", type=click.Choice(["pending", "delivered", "failed"]),
               help="Only deliveries in this state")
 @click.option("--limit", type=click.IntRange(1, 1000), help="Deliveries to show at most [100]")
@@ -139,6 +187,8 @@ def _detail(entry: dict[str, Any], verbose: bool) -> None:
         output.dim(f"  └─ {body}")
     if error:
         output.dim(f"  └─ last error: {error}")
+    if verbose and entry.get("nextAttemptAt"):
+        output.dim(f"  └─ next attempt at {entry['nextAttemptAt']}")
     if verbose:
         output.dim("  └─ payload: " + json.dumps(payload, ensure_ascii=False))
         for attempt in entry.get("attemptLog") or []:

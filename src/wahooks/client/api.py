@@ -296,6 +296,27 @@ class _Api(ABC, Generic[R]):
         """Deliver every dead-lettered event of the webhook again: `{"success", "count"}`."""
         return self._call("POST", f"/webhooks/{webhook_id}/redeliver-failed")
 
+    # --- Sandbox engine (this server's extras; 404 with another engine) ---
+
+    def sandbox_scan(self, connection_id: str) -> R:
+        """Simulate a phone scanning the QR code: the connection becomes connected."""
+        return self._call("POST", f"/connections/{connection_id}/sandbox/scan")
+
+    def sandbox_inbound(self, connection_id: str, sender: str, body: str) -> R:
+        """Simulate a contact (`sender`, e.g. "14155550123@c.us") writing `body` to the account:
+        `{"id"}` of the message; webhooks get `message` and `message.any`."""
+        return self._call(
+            "POST", f"/connections/{connection_id}/sandbox/inbound",
+            json={"from": sender, "body": body},
+        )
+
+    def sandbox_presence(self, connection_id: str, sender: str, presence: str) -> R:
+        """Simulate a contact's presence (online, offline, typing, recording, paused)."""
+        return self._call(
+            "POST", f"/connections/{connection_id}/sandbox/presence",
+            json={"from": sender, "presence": presence},
+        )
+
     # --- API tokens ---
 
     def list_tokens(self) -> R:

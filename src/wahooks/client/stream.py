@@ -6,7 +6,7 @@ asked for it. A stream reconnects after `reconnect_delay` seconds whenever the c
 like the official client, except when the server refuses the token (close code 4001 or 4003, or
 an HTTP 4xx answer to the upgrade): that raises WAHooksError, since retrying cannot help.
 
-Needs the `websockets` package (`pip install 'wahooks[realtime]'`), imported only when a stream
+Needs the `websockets` package (`pip install 'wahooks-server[realtime]'`), imported only when a stream
 starts, so the SDK itself needs nothing beyond httpx.
 """
 

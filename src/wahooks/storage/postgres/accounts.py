@@ -44,6 +44,13 @@ class PostgresAccounts:
         ))
         return None if row is None else user_row(row)
 
+    async def user_named(self, name: str) -> User | None:
+        row = await self._db.run(lambda c: c.fetchrow(
+            "SELECT id, name, is_owner, created_at FROM users WHERE name = $1 ORDER BY id LIMIT 1",
+            name,
+        ))
+        return None if row is None else user_row(row)
+
     async def create_first_owner(self, name: str) -> User | None:
         row = await self._db.run(lambda c: c.fetchrow(
             f"INSERT INTO users (id, name, is_owner, created_at) VALUES ($1, $2, true, {_NOW})"

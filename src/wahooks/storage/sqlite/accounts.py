@@ -51,6 +51,15 @@ class SqliteAccounts:
         )
         return None if row is None else user_row(row)
 
+    async def user_named(self, name: str) -> User | None:
+        row = await self.db.read(
+            lambda c: c.execute(
+                "SELECT id, name, is_owner, created_at FROM users WHERE name = ?"
+                " ORDER BY id LIMIT 1", (name,)
+            ).fetchone()
+        )
+        return None if row is None else user_row(row)
+
     async def create_first_owner(self, name: str) -> User | None:
         user = User(uuid7(), name, True, now_ms())
 

@@ -8,8 +8,9 @@ from wahooks.cli import account_commands as _account_commands  # noqa: F401
 from wahooks.cli import connection_commands as _connection_commands  # noqa: F401
 from wahooks.cli import listen as _listen  # noqa: F401
 from wahooks.cli import mcp_command as _mcp_command  # noqa: F401
+from wahooks.cli import operator_commands as _operator_commands  # noqa: F401
 from wahooks.cli import sandbox_commands as _sandbox_commands  # noqa: F401
-from wahooks.cli import server as _server  # noqa: F401  (registers the operator commands)
+from wahooks.cli import server as _server  # noqa: F401
 from wahooks.cli import webhook_commands as _webhook_commands  # noqa: F401
 from wahooks.cli.root import main
 

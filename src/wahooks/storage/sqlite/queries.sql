@@ -89,7 +89,7 @@ WHERE id = ? AND webhook_id = ? AND status IN ('failed', 'delivered') RETURNING 
 
 -- name: aged_delivered
 SELECT id, event_id FROM deliveries
-WHERE status = 'delivered' AND delivered_at < ? ORDER BY delivered_at, id LIMIT ?;
+WHERE status = 'delivered' AND delivered_at < ? ORDER BY delivered_at LIMIT ?;
 
 -- name: webhooks_after
 SELECT id FROM webhooks WHERE id > ? ORDER BY id LIMIT ?;

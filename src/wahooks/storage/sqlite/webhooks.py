@@ -15,8 +15,8 @@ from wahooks.storage.rows import (
     WEBHOOK_COLUMNS,
     webhook_row,
 )
-from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
+from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.retention import delete_deliveries, delete_orphan_events
 from wahooks.storage.sqlite.sql import SQL
 

@@ -153,6 +153,7 @@ def test_one_postgres_process_prunes_at_a_time(postgres_schema_url: Any) -> None
         await store.open()
         try:
             await _history(store)
+            await _coordination_rows(store)
             before = await _snapshot(store)
             async with store.database.connection() as other_pruner:
                 await other_pruner.execute("SELECT pg_advisory_lock($1)", PRUNE_LOCK)
@@ -166,7 +167,30 @@ def test_one_postgres_process_prunes_at_a_time(postgres_schema_url: Any) -> None
                 delivered_max_age_ms=HOUR_MS, delivered_kept=0, dead_letters_kept=0
             )
             assert done.delivered > 0 and done.dead_letters > 0
+            # The pruner also clears what process coordination leaves behind.
+            assert await _rows(store, "SELECT id FROM workers") == [("recent",)]
+            assert await _rows(store, "SELECT body FROM live_events") == [(b"recent",)]
+            assert await _rows(store, "SELECT process_id FROM live_listeners") == [("recent",)]
         finally:
             await store.close()
 
     asyncio.run(main())
+
+
+async def _coordination_rows(store: PostgresStorage) -> None:
+    """A worker last seen two days ago, a live event and a listener from an hour ago; and recent
+    ones of each."""
+    owner = await store.accounts.owner()
+    assert owner is not None
+    user_id = owner.id
+    now, old = now_ms(), now_ms() - HOUR_MS
+
+    async def work(c: Any) -> None:
+        await c.execute("INSERT INTO workers (id, started_at, seen_at)"
+                        " VALUES ('old', $1, $1), ('recent', $2, $2)", now - 48 * HOUR_MS, now)
+        await c.execute("INSERT INTO live_events (body, created_at)"
+                        " VALUES ('old', $1), ('recent', $2)", old, now)
+        await c.execute("INSERT INTO live_listeners (process_id, user_id, seen_at)"
+                        " VALUES ('old', $3, $1), ('recent', $3, $2)", old, now, user_id)
+
+    await store.database.run(work)

@@ -179,12 +179,9 @@ WITH candidates AS (DELETE FROM orphan_candidates RETURNING event_id)
 DELETE FROM events e USING candidates c
 WHERE e.id = c.event_id AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id);
 
--- name: prune_workers
--- Workers not seen for a day, live fan-out rows past their use.
+-- name: prune_coordination
+-- Workers not seen for a day, stashed live events past their minute, live listeners not seen for
+-- ten minutes: three statements, one round trip (no parameters).
 DELETE FROM workers WHERE seen_at < wahooks_now_ms() - 86400000;
-
--- name: prune_live_events
 DELETE FROM live_events WHERE created_at < wahooks_now_ms() - 60000;
-
--- name: prune_live_listeners
 DELETE FROM live_listeners WHERE seen_at < wahooks_now_ms() - 600000;

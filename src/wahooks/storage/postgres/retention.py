@@ -28,8 +28,7 @@ class PostgresRetention:
                 return PruneCounts(0, 0, 0)
             try:
                 counts = await prune_in_steps(_PostgresPruneSteps(c), policy)
-                for housekeeping in ("prune_workers", "prune_live_events", "prune_live_listeners"):
-                    await c.execute(SQL[housekeeping])
+                await c.execute(SQL["prune_coordination"])
                 return counts
             finally:
                 await c.fetchval(SQL["prune_unlock"], PRUNE_LOCK)

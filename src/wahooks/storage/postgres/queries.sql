@@ -144,12 +144,12 @@ SELECT count(*) FROM gone;
 SELECT id FROM webhooks WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2;
 
 -- name: delete_beyond_newest
--- Each listed webhook's deliveries in one status, all but its newest N (ids are time-ordered).
+-- Each listed webhook's deliveries in one status, all but its newest N (ids are time-ordered): per
+-- webhook, a walk down the (webhook_id, status, id) index.
 WITH doomed AS (
-    SELECT id FROM (
-        SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY id DESC) AS newness
-        FROM deliveries WHERE webhook_id = ANY($1::uuid[]) AND status = $2
-    ) ranked WHERE newness > $3
+    SELECT d.id FROM unnest($1::uuid[]) AS w(id) CROSS JOIN LATERAL (
+        SELECT id FROM deliveries WHERE webhook_id = w.id AND status = $2 ORDER BY id DESC OFFSET $3
+    ) d
 ), gone AS (
     DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id AND d.status = $2
     RETURNING d.id, d.event_id

@@ -95,26 +95,26 @@ WHERE status = 'delivered' AND delivered_at < ? ORDER BY delivered_at LIMIT ?;
 SELECT id FROM webhooks WHERE id > ? ORDER BY id LIMIT ?;
 
 -- name: beyond_newest
--- Each listed webhook's deliveries in one status, all but its newest N (ids are time-ordered).
-SELECT id, event_id FROM (
-    SELECT id, event_id,
-           row_number() OVER (PARTITION BY webhook_id ORDER BY id DESC) AS newness
-    FROM deliveries
-    WHERE webhook_id IN (SELECT value FROM json_each(?)) AND status = ?
-) WHERE newness > ?;
+-- One webhook's deliveries in one status, all but its newest N (ids are time-ordered): a walk down
+-- the (webhook_id, status, id) index.
+SELECT id, event_id FROM deliveries
+WHERE webhook_id = ? AND status = ? ORDER BY id DESC LIMIT -1 OFFSET ?;
 
 -- name: webhook_deliveries
 SELECT id, event_id FROM deliveries WHERE webhook_id = ?;
 
+-- Deleting deliveries: the ids (and then their events) as one JSON array each, so a slice costs
+-- three statements however many rows it deletes.
+
 -- name: delete_attempts
-DELETE FROM attempts WHERE delivery_id = ?;
+DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?));
 
--- name: delete_delivery
-DELETE FROM deliveries WHERE id = ?;
+-- name: delete_deliveries
+DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?));
 
--- name: note_orphan_candidate
--- Its delivery is gone: the orphan sweep looks at this event instead of scanning every event.
-INSERT OR IGNORE INTO orphan_candidates (event_id) VALUES (?);
+-- name: note_orphan_candidates
+-- Their deliveries are gone: the orphan sweep looks at these events instead of every event.
+INSERT OR IGNORE INTO orphan_candidates (event_id) SELECT value FROM json_each(?);
 
 -- name: delete_orphan_events
 DELETE FROM events WHERE id IN (SELECT event_id FROM orphan_candidates)

@@ -48,13 +48,12 @@ class _SqlitePruneSteps:
     async def trim(
         self, webhook_ids: list[str], kept: tuple[tuple[DeliveryStatus, int], ...]
     ) -> list[int]:
-        listed = orjson.dumps(webhook_ids).decode()
-
         def work(conn: sqlite3.Connection) -> list[int]:
             return [
-                delete_deliveries(conn, conn.execute(
-                    SQL["beyond_newest"], (listed, status.value, keep)
-                ).fetchall())
+                delete_deliveries(conn, [
+                    row for id_ in webhook_ids
+                    for row in conn.execute(SQL["beyond_newest"], (id_, status.value, keep))
+                ])
                 for status, keep in kept
             ]
 
@@ -66,11 +65,13 @@ class _SqlitePruneSteps:
 
 def delete_deliveries(conn: sqlite3.Connection, doomed: list[Any]) -> int:
     """Delete these deliveries (rows of id, event_id) and their attempts; note their events."""
-    ids = [(row[0],) for row in doomed]
-    conn.executemany(SQL["delete_attempts"], ids)
-    conn.executemany(SQL["delete_delivery"], ids)
-    conn.executemany(SQL["note_orphan_candidate"], {(row[1],) for row in doomed})
-    return len(ids)
+    if not doomed:
+        return 0
+    ids = orjson.dumps([row[0] for row in doomed]).decode()
+    conn.execute(SQL["delete_attempts"], (ids,))
+    conn.execute(SQL["delete_deliveries"], (ids,))
+    conn.execute(SQL["note_orphan_candidates"], (orjson.dumps([row[1] for row in doomed]).decode(),))
+    return len(doomed)
 
 
 def delete_orphan_events(conn: sqlite3.Connection) -> int:

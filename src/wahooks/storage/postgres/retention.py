@@ -4,10 +4,11 @@ coordination tables (workers, live fan-out) are pruned too."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from wahooks.models import DeliveryStatus
-from wahooks.storage.postgres.database import PRUNE_LOCK, PostgresDatabase
+from wahooks.storage.postgres.database import CONNECTION_ERRORS, PRUNE_LOCK, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import PruneCounts
 from wahooks.storage.retention import RetentionPolicy, prune_in_steps
@@ -31,7 +32,8 @@ class PostgresRetention:
                 await c.execute(SQL["prune_coordination"])
                 return counts
             finally:
-                await c.fetchval(SQL["prune_unlock"], PRUNE_LOCK)
+                with contextlib.suppress(*CONNECTION_ERRORS):  # a lost connection let go of it
+                    await c.fetchval(SQL["prune_unlock"], PRUNE_LOCK)
 
 
 class _PostgresPruneSteps:

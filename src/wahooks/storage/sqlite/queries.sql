@@ -103,8 +103,8 @@ WHERE webhook_id = ? AND status = ? ORDER BY id DESC LIMIT -1 OFFSET ?;
 -- name: webhook_deliveries
 SELECT id, event_id FROM deliveries WHERE webhook_id = ?;
 
--- Deleting deliveries: the ids (and then their events) as one JSON array each, so a slice costs
--- three statements however many rows it deletes.
+-- Deleting deliveries: their ids (and then their events) as one JSON array each, so a deletion
+-- costs three statements however many rows it deletes.
 
 -- name: delete_attempts
 DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?));

@@ -85,9 +85,6 @@ class Webhook:
     created_at: int
     updated_at: int
 
-    def wants(self, event_type: str) -> bool:
-        return "*" in self.events or event_type in self.events
-
 
 @dataclass(frozen=True, slots=True)
 class DeliveryJob:

@@ -1,9 +1,12 @@
-"""The Store contract, written once for every backend (a real SQLite file here; PostgreSQL joins
-the `backend` parameter when its store exists)."""
+"""The storage contract, written once and run on both backends (a real SQLite file and a fresh
+PostgreSQL schema): every public method of every aggregate has a scenario here, which the last test
+checks against the aggregates themselves."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from wahooks.models import (
 )
 from wahooks.storage import PostgresStorage, SqliteStorage
 from wahooks.storage import Storage as Store
-from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
+from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome, WahaSession
 
 Scenario = Callable[[Store], Awaitable[None]]
 
@@ -361,3 +364,174 @@ def test_events_go_when_their_last_delivery_goes(
         assert (counts.delivered, counts.events) == (1, 1)
 
     run(scenario)
+
+
+def test_users_and_tokens_are_found_by_id_and_touched(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        user = await store.accounts.create_user("bob", is_owner=False)
+        assert await store.accounts.get_user(user.id) == user
+        assert await store.accounts.get_user(uuid7()) is None
+        token = await store.accounts.create_token(user.id, "ci", "t" * 64, "wh_abcdefg...")
+        assert await store.accounts.get_token(token.id) == token
+        await store.accounts.touch_token(token.id, 1_700_000_000_123)
+        touched = await store.accounts.get_token(token.id)
+        assert touched is not None and touched.last_used_at == 1_700_000_000_123
+        await store.accounts.revoke_token(token.id)
+        revoked = await store.accounts.get_token(token.id)
+        assert revoked is not None and not revoked.active  # kept, for the audit of who used it
+        assert await store.accounts.get_token(uuid7()) is None
+
+    run(scenario)
+
+
+def test_users_are_found_by_name_oldest_first(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        assert await store.accounts.user_named("carol") is None
+        first = await store.accounts.create_user("carol", is_owner=False)
+        await store.accounts.create_user("dave", is_owner=False)
+        assert await store.accounts.user_named("carol") == first
+        assert await store.accounts.user_named("Carol") is None  # names are compared exactly
+
+    run(scenario)
+
+
+def test_connections_are_listed_per_owner_newest_first_without_stopped_ones(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, first = await _account(store)
+        second = await _account_for(store, user_id)
+        other = await _account_for(store, (await store.accounts.create_user("eve", is_owner=False)).id)
+        assert await store.connections.get_connection(first.id) == first
+        assert await store.connections.get_connection(uuid7()) is None
+        stopped = await store.connections.set_connection_status(second.id, ConnectionStatus.STOPPED)
+
+        assert await store.connections.list_connections(user_id) == [first]
+        assert await store.connections.list_connections(user_id, include_stopped=True) == [
+            stopped, first,
+        ]
+        everyone = await store.connections.list_connections(include_stopped=True)
+        assert [c.id for c in everyone] == [other.id, second.id, first.id]
+
+    run(scenario)
+
+
+def test_webhooks_are_listed_per_connection_in_creation_order(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        elsewhere = await _account_for(store, user_id)
+        first = await _webhook(store, user_id, connection, ("message",))
+        second = await _webhook(store, user_id, connection, ("*",), active=False)
+        await _webhook(store, user_id, elsewhere)
+        assert await store.webhooks.list_webhooks(connection.id) == [first, second]
+        assert await store.webhooks.list_webhooks(uuid7()) == []
+
+    run(scenario)
+
+
+def test_waha_sessions_are_saved_replaced_listed_and_deleted(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        other = await _account_for(store, user_id)
+        b = WahaSession(connection.id, "b_session", "http://127.0.0.1:3000", "k1", 1)
+        a = WahaSession(other.id, "a_session", "http://127.0.0.1:3001", "k2", 2)
+        await store.waha_sessions.save_waha_session(b)
+        await store.waha_sessions.save_waha_session(a)
+        moved = WahaSession(connection.id, "b_session", "http://127.0.0.1:3002", "k3", 3)
+        await store.waha_sessions.save_waha_session(moved)  # the same session, on another server
+
+        assert await store.waha_sessions.get_waha_session("b_session") == moved
+        assert await store.waha_sessions.list_waha_sessions() == [a, moved]
+        await store.waha_sessions.delete_waha_session("a_session")
+        assert await store.waha_sessions.get_waha_session("a_session") is None
+        assert await store.waha_sessions.list_waha_sessions() == [moved]
+
+    run(scenario)
+
+
+def test_exclusive_jobs_and_worker_heartbeats(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        await store.ping()
+        async with (
+            store.processes.exclusive("reconcile") as first,
+            store.processes.exclusive("reconcile") as second,
+        ):
+            assert first
+            # One process on a SQLite file: nobody else can want the job.
+            assert second is store.single_process
+        async with store.processes.exclusive("reconcile") as again:
+            assert again
+        await store.processes.heartbeat("worker-1")
+        await store.processes.heartbeat("worker-1")
+        # SQLite's one process knows its own dispatcher runs: it counts no separate workers.
+        assert await store.processes.live_workers(60_000) == (0 if store.single_process else 1)
+
+    run(scenario)
+
+
+def test_due_deliveries_left_by_another_process_are_announced(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        await _webhook(store, user_id, connection)
+        calls: asyncio.Queue[None] = asyncio.Queue()
+        store.queue.listen_due(lambda: calls.put_nowait(None))
+        if store.single_process:
+            return  # nothing to listen to: the one process wakes its dispatcher directly
+        await asyncio.wait_for(calls.get(), 30)  # listening: one call to catch up
+        await store.queue.ingest([NewEvent(connection.id, "message", b"{}")], claim_lease_ms=None)
+        await asyncio.wait_for(calls.get(), 30)  # the NOTIFY of the unclaimed delivery
+
+    run(scenario)
+
+
+def test_live_events_fan_out_across_processes(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        if store.live is None:
+            assert store.single_process  # one process serves every WebSocket: no fan-out
+            return
+        user_id = (await store.accounts.create_user("alice", is_owner=True)).id
+        await store.live.announce_live_listeners("process-1", [user_id])
+        assert await store.live.live_listener_accounts("process-2", 60_000) == {user_id}
+        assert await store.live.live_listener_accounts("process-1", 60_000) == set()
+        await store.live.announce_live_listeners("process-1", [])
+        assert await store.live.live_listener_accounts("process-2", 60_000) == set()
+
+        stash_id = await store.live.stash_live_event(b"x" * 10_000)
+        assert await store.live.stashed_live_event(stash_id) == b"x" * 10_000
+        assert await store.live.stashed_live_event(stash_id + 1) is None
+
+        listening = asyncio.Event()
+        payloads: asyncio.Queue[str] = asyncio.Queue()
+        store.live.listen("wahooks_contract", payloads.put_nowait, on_connect=listening.set)
+        await asyncio.wait_for(listening.wait(), 30)
+        await store.live.notify("wahooks_contract", "hello")
+        assert await asyncio.wait_for(payloads.get(), 30) == "hello"
+
+    run(scenario)
+
+
+def _aggregate_methods(storage: object) -> set[tuple[str, str]]:
+    """(aggregate, method) for every public method of every aggregate the storage bundles."""
+    return {
+        (name, method)
+        for name, aggregate in vars(storage).items()
+        if name != "database" and aggregate is not None
+        for method, _ in inspect.getmembers(type(aggregate), inspect.isfunction)
+        if not method.startswith("_")
+    }
+
+
+def test_every_storage_method_has_a_contract_scenario(tmp_path: Path) -> None:
+    sqlite = _aggregate_methods(SqliteStorage(str(tmp_path / "unopened.db")))
+    postgres = _aggregate_methods(PostgresStorage("postgresql://127.0.0.1/unopened"))
+    # The same operations on both backends; only PostgreSQL fans live events out to other processes.
+    assert postgres - sqlite == {m for m in postgres if m[0] == "live"}
+    assert sqlite - postgres == set()
+    called = set(re.findall(r"store\.(\w+)\.(\w+)\(", Path(__file__).read_text("utf-8")))
+    assert sorted(postgres - called) == []

@@ -2,7 +2,10 @@
 the boundary (records.py), and migrations per dialect.
 
 The protocols each aggregate implements are declared by the code that uses it, so a caller depends
-on exactly the operations it needs.
+on exactly the operations it needs. What is not SQL is written once, here, and both backends use it:
+the subscription rule (subscriptions.py), rows to records and delivery-log assembly (rows.py), what
+retention deletes and in what order (retention.py). The SQL that matters is named in each dialect's
+queries.sql (loaded by queries.py), so the two versions of a statement read side by side.
 """
 
 from __future__ import annotations

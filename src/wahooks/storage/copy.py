@@ -3,8 +3,9 @@ webhooks, events, deliveries and attempts, so a user who outgrows the default ke
 
 The copy runs with the server stopped (the SQLite file is locked meanwhile). Deliveries that were
 in flight when it stopped are first settled the way a restart would (attempt logged as
-interrupted, due again), then everything is written to an empty PostgreSQL database in one
-transaction: either all of it arrives, or nothing.
+interrupted, due again), and events a retention sweep noted as orphans but had not yet deleted (it
+was interrupted) are deleted, so no note is left behind; then everything is written to an empty
+PostgreSQL database in one transaction: either all of it arrives, or nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from wahooks.errors import Conflict
 from wahooks.storage.postgres import PostgresStorage, split_schema
 from wahooks.storage.sqlite import SqliteStorage
+from wahooks.storage.sqlite.retention import delete_orphan_events
 
 # Parents before children; the columns of each table, as both schemas name them.
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -45,6 +47,7 @@ async def copy_sqlite_to_postgres(sqlite_path: str, postgres_url: str) -> dict[s
     await source.open()
     try:
         await source.queue.recover_expired_leases(all_leases=True)
+        await source.database.write(delete_orphan_events)
     finally:
         await source.close()
     destination = PostgresStorage(postgres_url)

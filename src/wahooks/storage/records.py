@@ -1,7 +1,7 @@
 """Records that cross the storage boundary: what callers hand the backends and what they get back.
 
 Every backend implements, one module per aggregate, the narrow protocols that the code using it
-declares (`wahooks.accounts.AccountStore`, `wahooks.delivery.queue.DeliveryQueue`, ...).
+declares (`wahooks.accounts.AccountStore`, `wahooks.delivery.dispatcher.DeliveryQueue`, ...).
 
 Scheduling times (due times, leases, retention ages) are given as durations and turned into
 instants by the store with the database's clock, so several machines whose clocks differ share one

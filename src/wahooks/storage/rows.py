@@ -7,7 +7,16 @@ from typing import Any
 
 import orjson
 
-from wahooks.models import ApiToken, Connection, ConnectionStatus, User, Webhook
+from wahooks.models import (
+    ApiToken,
+    Attempt,
+    Connection,
+    ConnectionStatus,
+    DeliveryLog,
+    DeliveryStatus,
+    User,
+    Webhook,
+)
 from wahooks.storage.records import WahaSession
 
 # The columns each record is built from, in the order the row converters read them.
@@ -23,6 +32,7 @@ DELIVERY_COLUMNS = (
     "d.id, d.webhook_id, d.event_id, d.event_type, e.body, d.status, d.attempts,"
     " d.next_attempt_at, d.delivered_at, d.created_at"
 )
+ATTEMPT_COLUMNS = "delivery_id, number, started_at, duration_ms, status_code, error"
 
 
 def user_row(row: Any) -> User:
@@ -62,4 +72,26 @@ def waha_session_row(row: Any) -> WahaSession:
     return WahaSession(
         connection_id=str(connection_id), session_name=str(session_name),
         server_url=str(server_url), hmac_key=str(hmac_key), created_at=int(created_at),
+    )
+
+
+def delivery_logs(rows: list[Any], attempt_rows: list[Any]) -> list[DeliveryLog]:
+    """Deliveries (DELIVERY_COLUMNS) with their attempts (ATTEMPT_COLUMNS, in number order)."""
+    by_delivery: dict[str, list[Attempt]] = {}
+    for delivery_id, number, started_at, duration_ms, status_code, error in attempt_rows:
+        by_delivery.setdefault(str(delivery_id), []).append(Attempt(
+            int(number), int(started_at), None if duration_ms is None else float(duration_ms),
+            None if status_code is None else int(status_code), error,
+        ))
+    return [_delivery_log(row, by_delivery.get(str(row[0]), [])) for row in rows]
+
+
+def _delivery_log(row: Any, attempts: list[Attempt]) -> DeliveryLog:
+    id_, webhook_id, event_id, event_type, body, status, attempt_count, next_at, done_at, at = row
+    return DeliveryLog(
+        id=str(id_), webhook_id=str(webhook_id), event_id=str(event_id),
+        event_type=str(event_type), body=bytes(body), status=DeliveryStatus(status),
+        attempts=int(attempt_count), next_attempt_at=None if next_at is None else int(next_at),
+        delivered_at=None if done_at is None else int(done_at), created_at=int(at),
+        attempt_log=tuple(attempts),
     )

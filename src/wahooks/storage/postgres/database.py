@@ -1,4 +1,5 @@
-"""The Store on PostgreSQL (asyncpg): many API and worker processes, on many machines, one database.
+"""PostgreSQL (asyncpg) for every aggregate: many API and worker processes, on many machines, one
+database. The statements that matter are named in postgres/queries.sql.
 
 What differs from SQLite, and why:
 * Claims use `FOR UPDATE SKIP LOCKED`, so concurrent dispatchers never take the same delivery and
@@ -9,6 +10,8 @@ What differs from SQLite, and why:
   commits the next accumulates, and each batch costs a fixed handful of round trips (`unnest`).
 * Deliveries left unclaimed (an API process has no dispatcher) are announced with NOTIFY on
   `wahooks_due`, so workers wake at once instead of polling.
+* Retention runs its steps in short transactions on one connection holding a session advisory
+  lock, so one process prunes at a time and a sweep never holds many rows locked for long.
 * A lost connection (PostgreSQL restarting) is retried once, then answered as 503; the pool
   reconnects by itself once the server is back.
 """
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -149,6 +153,19 @@ class PostgresDatabase:
                 extra={"action": "pg.listen", "channel": channel},
             )
             await asyncio.sleep(0.5)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """One pooled connection for several transactions (a session-level lock held across
+        them); a lost connection is answered as unavailable, without a retry."""
+        assert self.pool is not None, "store not open"
+        try:
+            async with self.pool.acquire() as conn:
+                yield conn
+        except CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailable(
+                f"The database is unavailable ({type(exc).__name__}); please retry"
+            ) from exc
 
     async def run(self, work: Callable[[Any], Awaitable[T]], *, transaction: bool = False) -> T:
         assert self.pool is not None, "store not open"

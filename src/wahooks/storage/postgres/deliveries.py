@@ -1,24 +1,14 @@
-"""The delivery log: deliveries with their attempts, and redelivery."""
+"""The delivery log on PostgreSQL: deliveries with their attempts (assembled by
+`wahooks.storage.rows.delivery_logs`), and redelivery."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wahooks.models import (
-    Attempt,
-    DeliveryLog,
-    DeliveryStatus,
-)
-from wahooks.storage.postgres.database import (
-    DUE_CHANNEL,
-    PostgresDatabase,
-)
-from wahooks.storage.postgres.database import (
-    NOW as _NOW,
-)
-from wahooks.storage.rows import (
-    DELIVERY_COLUMNS,
-)
+from wahooks.models import DeliveryLog, DeliveryStatus
+from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
+from wahooks.storage.postgres.sql import SQL
+from wahooks.storage.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, delivery_logs
 
 
 class PostgresDeliveries:
@@ -59,20 +49,9 @@ class PostgresDeliveries:
     async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         async def work(c: Any) -> list[str]:
             if delivery_ids is None:
-                rows = await c.fetch(
-                    "UPDATE deliveries SET status = 'pending', cycle_start = attempts,"
-                    f" next_attempt_at = {_NOW}, lease_until = NULL"
-                    " WHERE webhook_id = $1 AND status = 'failed' RETURNING id",
-                    webhook_id,
-                )
+                rows = await c.fetch(SQL["redeliver_failed"], webhook_id)
             else:
-                rows = await c.fetch(
-                    "UPDATE deliveries SET status = 'pending', cycle_start = attempts,"
-                    f" next_attempt_at = {_NOW}, lease_until = NULL, delivered_at = NULL"
-                    " WHERE id = ANY($2::uuid[]) AND webhook_id = $1"
-                    " AND status IN ('failed', 'delivered') RETURNING id",
-                    webhook_id, delivery_ids,
-                )
+                rows = await c.fetch(SQL["redeliver_some"], webhook_id, delivery_ids)
             if rows:
                 await c.execute(f"NOTIFY {DUE_CHANNEL}")
             return [str(row[0]) for row in rows]
@@ -83,19 +62,9 @@ class PostgresDeliveries:
 async def _with_attempts(c: Any, rows: list[Any]) -> list[DeliveryLog]:
     if not rows:
         return []
-    by_delivery: dict[str, list[Attempt]] = {}
-    for r in await c.fetch(
-        "SELECT delivery_id, number, started_at, duration_ms, status_code, error FROM attempts"
-        " WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, number",
+    attempts = await c.fetch(
+        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ANY($1::uuid[])"
+        " ORDER BY delivery_id, number",
         [row[0] for row in rows],
-    ):
-        by_delivery.setdefault(str(r[0]), []).append(Attempt(r[1], r[2], r[3], r[4], r[5]))
-    return [
-        DeliveryLog(
-            id=str(row[0]), webhook_id=str(row[1]), event_id=str(row[2]), event_type=row[3],
-            body=bytes(row[4]), status=DeliveryStatus(row[5]), attempts=row[6],
-            next_attempt_at=row[7], delivered_at=row[8], created_at=row[9],
-            attempt_log=tuple(by_delivery.get(str(row[0]), ())),
-        )
-        for row in rows
-    ]
+    )
+    return delivery_logs(rows, attempts)

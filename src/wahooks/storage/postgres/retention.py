@@ -1,21 +1,17 @@
-"""Retention: delivered rows age out, dead letters are capped per webhook, orphan events go."""
+"""Retention on PostgreSQL: the SQL of each step of `wahooks.storage.retention`, each step in its
+own short transaction on one connection that holds the pruning lock for the whole sweep; then the
+coordination tables (workers, live fan-out) are pruned too."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from wahooks.storage.postgres.database import (
-    NOW as _NOW,
-)
-from wahooks.storage.postgres.database import (
-    PRUNE_LOCK as _PRUNE_LOCK,
-)
-from wahooks.storage.postgres.database import (
-    PostgresDatabase,
-)
-from wahooks.storage.records import (
-    PruneCounts,
-)
+from wahooks.models import DeliveryStatus
+from wahooks.storage.postgres.database import CONNECTION_ERRORS, PRUNE_LOCK, PostgresDatabase
+from wahooks.storage.postgres.sql import SQL
+from wahooks.storage.records import PruneCounts
+from wahooks.storage.retention import RetentionPolicy, prune_in_steps
 
 
 class PostgresRetention:
@@ -25,48 +21,48 @@ class PostgresRetention:
     async def prune(
         self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
     ) -> PruneCounts:
-        async def work(c: Any) -> PruneCounts:
-            # One process prunes at a time; the others skip this round.
-            if not await c.fetchval("SELECT pg_try_advisory_xact_lock($1)", _PRUNE_LOCK):
+        policy = RetentionPolicy(delivered_max_age_ms, delivered_kept, dead_letters_kept)
+        async with self._db.connection() as c:
+            # One process prunes at a time; the others skip this round. A lost connection
+            # takes the lock with it, and the pool unlocks whatever a released connection held.
+            if not await c.fetchval(SQL["try_prune_lock"], PRUNE_LOCK):
                 return PruneCounts(0, 0, 0)
-            delivered = await _delete_deliveries(
-                c, f"status = 'delivered' AND delivered_at < {_NOW} - $1", delivered_max_age_ms
-            )
-            dead = 0
-            for row in await c.fetch("SELECT id FROM webhooks"):
-                delivered += await _trim(c, row[0], "delivered", delivered_kept)
-                dead += await _trim(c, row[0], "failed", dead_letters_kept)
-            events = _count(await c.execute(DELETE_ORPHAN_EVENTS))
-            await c.execute(f"DELETE FROM workers WHERE seen_at < {_NOW} - 86400000")
-            await c.execute(f"DELETE FROM live_events WHERE created_at < {_NOW} - 60000")
-            await c.execute(f"DELETE FROM live_listeners WHERE seen_at < {_NOW} - 600000")
-            return PruneCounts(delivered, dead, events)
-
-        return await self._db.run(work, transaction=True)
+            try:
+                counts = await prune_in_steps(_PostgresPruneSteps(c), policy)
+                await c.execute(SQL["prune_coordination"])
+                return counts
+            finally:
+                with contextlib.suppress(*CONNECTION_ERRORS):  # a lost connection let go of it
+                    await c.fetchval(SQL["prune_unlock"], PRUNE_LOCK)
 
 
-DELETE_ORPHAN_EVENTS = (
-    "DELETE FROM events e WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)"
-)
+class _PostgresPruneSteps:
+    def __init__(self, c: Any) -> None:
+        self._c = c
 
-def _count(status: str) -> int:
-    """Rows affected, from asyncpg's command status ("DELETE 3")."""
-    return int(status.rsplit(" ", 1)[-1])
+    async def delete_aged_delivered(self, max_age_ms: int, limit: int) -> int:
+        return int(await self._c.fetchval(SQL["delete_aged_delivered"], max_age_ms, limit))
 
-async def _delete_deliveries(c: Any, condition: str, *params: object) -> int:
-    await c.execute(
-        f"DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE {condition})",
-        *params,
-    )
-    return _count(await c.execute(f"DELETE FROM deliveries WHERE {condition}", *params))
+    async def webhooks_after(self, after: str | None, limit: int) -> list[str]:
+        rows = await self._c.fetch(SQL["webhooks_after"], after, limit)
+        return [str(row[0]) for row in rows]
 
-async def _trim(c: Any, webhook_id: Any, status: str, keep: int) -> int:
-    """Delete all but the newest `keep` deliveries of one webhook in one status."""
-    if keep <= 0:
-        return await _delete_deliveries(c, "webhook_id = $1 AND status = $2", webhook_id, status)
-    return await _delete_deliveries(
-        c,
-        "webhook_id = $1 AND status = $2 AND id < (SELECT id FROM deliveries"
-        " WHERE webhook_id = $1 AND status = $2 ORDER BY id DESC LIMIT 1 OFFSET $3)",
-        webhook_id, status, keep - 1,
-    )
+    async def trim(
+        self, webhook_ids: list[str], kept: tuple[tuple[DeliveryStatus, int], ...]
+    ) -> list[int]:
+        async with self._c.transaction():
+            return [
+                int(await self._c.fetchval(
+                    SQL["delete_beyond_newest"], webhook_ids, status.value, keep
+                ))
+                for status, keep in kept
+            ]
+
+    async def delete_orphan_events(self) -> int:
+        return await delete_orphan_events(self._c)
+
+
+async def delete_orphan_events(c: Any) -> int:
+    """Delete the noted candidate events that no delivery refers to any more."""
+    status: str = await c.execute(SQL["delete_orphan_events"])
+    return int(status.rsplit(" ", 1)[-1])  # asyncpg's command status: "DELETE 3"

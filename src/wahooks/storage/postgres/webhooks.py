@@ -14,7 +14,8 @@ from wahooks.storage.postgres.database import (
 from wahooks.storage.postgres.database import (
     PostgresDatabase,
 )
-from wahooks.storage.postgres.retention import DELETE_ORPHAN_EVENTS as _DELETE_ORPHAN_EVENTS
+from wahooks.storage.postgres.retention import delete_orphan_events
+from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.rows import (
     WEBHOOK_COLUMNS,
     webhook_row,
@@ -66,15 +67,8 @@ class PostgresWebhooks:
 
     async def delete_webhook(self, webhook_id: str) -> None:
         async def work(c: Any) -> None:
-            await c.execute(
-                "DELETE FROM attempts WHERE delivery_id IN"
-                " (SELECT id FROM deliveries WHERE webhook_id = $1)",
-                webhook_id,
-            )
-            await c.execute("DELETE FROM deliveries WHERE webhook_id = $1", webhook_id)
+            await c.fetchval(SQL["delete_webhook_deliveries"], webhook_id)
             await c.execute("DELETE FROM webhooks WHERE id = $1", webhook_id)
-            await c.execute(_DELETE_ORPHAN_EVENTS)
+            await delete_orphan_events(c)
 
         await self._db.run(work, transaction=True)
-
-

@@ -7,13 +7,13 @@ wake-ups are direct calls, and the writer thread's cache of active webhooks is e
 from __future__ import annotations
 
 from wahooks.storage.sqlite.accounts import SqliteAccounts
+from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.connections import SqliteConnections
 from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.deliveries import SqliteDeliveries
 from wahooks.storage.sqlite.processes import SqliteProcesses
 from wahooks.storage.sqlite.queue import SqliteQueue
 from wahooks.storage.sqlite.retention import SqliteRetention
-from wahooks.storage.sqlite.subscriptions import ActiveWebhooks
 from wahooks.storage.sqlite.waha_sessions import SqliteWahaSessions
 from wahooks.storage.sqlite.webhooks import SqliteWebhooks
 

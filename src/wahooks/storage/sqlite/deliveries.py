@@ -1,4 +1,5 @@
-"""The delivery log: deliveries with their attempts, and redelivery."""
+"""The delivery log on SQLite: deliveries with their attempts (assembled by
+`wahooks.storage.rows.delivery_logs`), and redelivery."""
 
 from __future__ import annotations
 
@@ -6,15 +7,10 @@ import sqlite3
 from typing import Any
 
 from wahooks.clock import now_ms
-from wahooks.models import (
-    Attempt,
-    DeliveryLog,
-    DeliveryStatus,
-)
-from wahooks.storage.rows import (
-    DELIVERY_COLUMNS,
-)
+from wahooks.models import DeliveryLog, DeliveryStatus
+from wahooks.storage.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, delivery_logs
 from wahooks.storage.sqlite.database import SqliteDatabase
+from wahooks.storage.sqlite.sql import SQL
 
 
 class SqliteDeliveries:
@@ -63,22 +59,12 @@ class SqliteDeliveries:
         def work(conn: sqlite3.Connection) -> list[str]:
             now = now_ms()
             if delivery_ids is None:
-                rows = conn.execute(
-                    "UPDATE deliveries SET status = 'pending', cycle_start = attempts,"
-                    " next_attempt_at = ?, lease_until = NULL"
-                    " WHERE webhook_id = ? AND status = 'failed' RETURNING id",
-                    (now, webhook_id),
-                ).fetchall()
+                rows = conn.execute(SQL["redeliver_failed"], (now, webhook_id)).fetchall()
             else:
-                rows = []
-                for delivery_id in delivery_ids:
-                    rows += conn.execute(
-                        "UPDATE deliveries SET status = 'pending', cycle_start = attempts,"
-                        " next_attempt_at = ?, lease_until = NULL, delivered_at = NULL"
-                        " WHERE id = ? AND webhook_id = ? AND status IN ('failed', 'delivered')"
-                        " RETURNING id",
-                        (now, delivery_id, webhook_id),
-                    ).fetchall()
+                rows = [
+                    row for id_ in delivery_ids
+                    for row in conn.execute(SQL["redeliver_one"], (now, id_, webhook_id))
+                ]
             return [row[0] for row in rows]
 
         return await self.db.write(work)
@@ -87,26 +73,10 @@ class SqliteDeliveries:
 def _with_attempts(conn: sqlite3.Connection, rows: list[Any]) -> list[DeliveryLog]:
     if not rows:
         return []
-    ids = [row[0] for row in rows]
-    marks = ",".join("?" * len(ids))
-    by_delivery: dict[object, list[Attempt]] = {}
-    for delivery_id, number, started_at, duration_ms, status_code, error in conn.execute(
-        "SELECT delivery_id, number, started_at, duration_ms, status_code, error FROM attempts"
-        f" WHERE delivery_id IN ({marks}) ORDER BY delivery_id, number",
-        ids,
-    ):
-        by_delivery.setdefault(delivery_id, []).append(
-            Attempt(number, started_at, duration_ms, status_code, error)
-        )
-    return [
-        DeliveryLog(
-            id=str(row[0]), webhook_id=str(row[1]), event_id=str(row[2]), event_type=str(row[3]),
-            body=bytes(row[4]),
-            status=DeliveryStatus(row[5]), attempts=int(row[6]),
-            next_attempt_at=None if row[7] is None else int(row[7]),
-            delivered_at=None if row[8] is None else int(row[8]),
-            created_at=int(row[9]),
-            attempt_log=tuple(by_delivery.get(row[0], ())),
-        )
-        for row in rows
-    ]
+    marks = ",".join("?" * len(rows))
+    attempts = conn.execute(
+        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id IN ({marks})"
+        " ORDER BY delivery_id, number",
+        [row[0] for row in rows],
+    ).fetchall()
+    return delivery_logs(rows, attempts)

@@ -15,10 +15,10 @@ from wahooks.storage.rows import (
     WEBHOOK_COLUMNS,
     webhook_row,
 )
+from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
-from wahooks.storage.sqlite.retention import delete_deliveries as _delete_deliveries
-from wahooks.storage.sqlite.retention import delete_orphan_events as _delete_orphan_events
-from wahooks.storage.sqlite.subscriptions import ActiveWebhooks
+from wahooks.storage.sqlite.retention import delete_deliveries, delete_orphan_events
+from wahooks.storage.sqlite.sql import SQL
 
 
 class SqliteWebhooks:
@@ -92,10 +92,10 @@ class SqliteWebhooks:
     async def delete_webhook(self, webhook_id: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
             self._active.forget()
-            _delete_deliveries(conn, "webhook_id = ?", (webhook_id,))
+            delete_deliveries(
+                conn, conn.execute(SQL["webhook_deliveries"], (webhook_id,)).fetchall()
+            )
             conn.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
-            _delete_orphan_events(conn)
+            delete_orphan_events(conn)
 
         await self.db.write(work)
-
-

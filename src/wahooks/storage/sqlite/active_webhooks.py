@@ -6,6 +6,9 @@ import sqlite3
 
 import orjson
 
+from wahooks.storage.sqlite.sql import SQL
+from wahooks.storage.subscriptions import Subscriber
+
 
 class ActiveWebhooks:
     """Each connection's active webhooks, as the writer thread sees them, so that ingest does not
@@ -14,23 +17,18 @@ class ActiveWebhooks:
     a failed commit clears it too."""
 
     def __init__(self) -> None:
-        self._by_connection: dict[str, list[tuple[str, str, str, frozenset[str]]]] = {}
+        self._by_connection: dict[str, list[Subscriber]] = {}
 
-    def of(
-        self, conn: sqlite3.Connection, connection_id: str
-    ) -> list[tuple[str, str, str, frozenset[str]]]:
+    def of(self, conn: sqlite3.Connection, connection_id: str) -> list[Subscriber]:
         found = self._by_connection.get(connection_id)
         if found is None:
             found = self._by_connection[connection_id] = [
-                (id_, url, secret, frozenset(orjson.loads(events)))
+                Subscriber(id_, url, secret, frozenset(orjson.loads(events)))
                 for id_, url, secret, events in conn.execute(
-                    "SELECT id, url, signing_secret, events FROM webhooks"
-                    " WHERE connection_id = ? AND active = 1 ORDER BY id",
-                    (connection_id,),
+                    SQL["active_webhooks"], (connection_id,)
                 )
             ]
         return found
 
     def forget(self) -> None:
         self._by_connection.clear()
-

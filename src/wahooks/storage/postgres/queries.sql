@@ -1,0 +1,187 @@
+-- The SQL that matters on PostgreSQL, by name; sqlite/queries.sql holds the same names for SQLite.
+-- Scheduling instants come from the database's clock (wahooks_now_ms()), never a process's, so
+-- processes on machines whose clocks differ share one schedule. Batches travel as arrays (unnest),
+-- so a batch costs a fixed number of round trips however large it is.
+
+-- name: now
+SELECT wahooks_now_ms();
+
+-- Ingest ------------------------------------------------------------------------------------------
+
+-- name: active_webhooks
+-- The active webhooks of every connection in an ingest batch (the subscription rule is applied in
+-- Python: storage/subscriptions.py).
+SELECT id, connection_id, url, signing_secret, events FROM webhooks
+WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
+
+-- name: webhooks_by_id
+-- A test event goes to the one webhook named, whatever it subscribes to.
+SELECT id, url, signing_secret FROM webhooks WHERE id = ANY($1::uuid[]);
+
+-- name: insert_events
+INSERT INTO events (id, connection_id, event_type, body, created_at)
+SELECT u.id, u.connection_id, u.event_type, u.body, $5
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) AS u(id, connection_id, event_type, body);
+
+-- name: insert_deliveries
+-- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
+-- index); an unclaimed one waits, due now.
+INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
+                        next_attempt_at, lease_until, created_at)
+SELECT u.id, u.webhook_id, u.event_id, u.event_type, 'pending', u.attempts, $7, u.lease_until, $7
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::bigint[])
+    AS u(id, webhook_id, event_id, event_type, attempts, lease_until);
+
+-- The queue ---------------------------------------------------------------------------------------
+
+-- name: claim_due
+-- The due deliveries, oldest due first, skipping webhooks whose queues are full; SKIP LOCKED so
+-- concurrent dispatchers never take the same delivery nor wait for each other. Leased in the same
+-- statement.
+WITH due AS (
+    SELECT id FROM deliveries
+    WHERE status = 'pending' AND lease_until IS NULL AND next_attempt_at <= wahooks_now_ms()
+      AND NOT (webhook_id = ANY($3::uuid[]))
+    ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE deliveries d SET attempts = d.attempts + 1, lease_until = wahooks_now_ms() + $2
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start
+)
+SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start
+FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id;
+
+-- name: next_due
+SELECT min(next_attempt_at) - wahooks_now_ms() FROM deliveries
+WHERE status = 'pending' AND lease_until IS NULL AND NOT (webhook_id = ANY($1::uuid[]));
+
+-- name: extend_leases
+UPDATE deliveries SET lease_until = wahooks_now_ms() + $2
+WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
+
+-- name: release
+-- Handed back unattempted (the dispatcher stopped): the attempt it counted is taken back.
+UPDATE deliveries SET attempts = attempts - 1, lease_until = NULL, next_attempt_at = wahooks_now_ms()
+WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
+
+-- name: record_attempts
+-- An outcome may replace the interrupted attempt logged for the same number; a delivery deleted
+-- meanwhile (its webhook went) gets no attempt.
+INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error)
+SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::int[], $6::text[])
+    AS u(id, n, s, d, c, e)
+WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = u.id)
+ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = excluded.started_at,
+    duration_ms = excluded.duration_ms, status_code = excluded.status_code, error = excluded.error;
+
+-- name: record_outcomes
+-- Only the holder of the current claim settles a delivery: an outcome that arrives after its lease
+-- ran out and another process re-claimed it is logged (record_attempts), not applied.
+UPDATE deliveries d SET status = u.status, lease_until = NULL,
+    next_attempt_at = CASE WHEN u.retry_in IS NULL THEN NULL ELSE wahooks_now_ms() + u.retry_in END,
+    delivered_at = CASE WHEN u.status = 'delivered' THEN u.delivered_at END
+FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[], $5::bigint[])
+    AS u(id, attempt, status, retry_in, delivered_at)
+WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'pending';
+
+-- name: recover_expired_leases
+-- Other processes may hold leases: only expired ones are ever taken back. The interrupted attempt
+-- is logged and the delivery is due again.
+WITH expired AS (
+    SELECT id, attempts FROM deliveries
+    WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_until < wahooks_now_ms()
+    FOR UPDATE SKIP LOCKED
+), logged AS (
+    INSERT INTO attempts (delivery_id, number, started_at, error)
+    SELECT id, attempts, wahooks_now_ms(), $1 FROM expired WHERE attempts > 0
+    ON CONFLICT DO NOTHING
+)
+UPDATE deliveries d SET lease_until = NULL, next_attempt_at = wahooks_now_ms()
+FROM expired WHERE d.id = expired.id RETURNING d.id;
+
+-- Redelivery --------------------------------------------------------------------------------------
+
+-- name: redeliver_failed
+-- A new cycle: the retry schedule starts over from the attempts made so far.
+UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = wahooks_now_ms(),
+                      lease_until = NULL
+WHERE webhook_id = $1 AND status = 'failed' RETURNING id;
+
+-- name: redeliver_some
+UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = wahooks_now_ms(),
+                      lease_until = NULL, delivered_at = NULL
+WHERE id = ANY($2::uuid[]) AND webhook_id = $1 AND status IN ('failed', 'delivered') RETURNING id;
+
+-- Retention (the rules are in storage/retention.py) -----------------------------------------------
+-- Each deleting statement deletes the deliveries' attempts too and notes their events as orphan
+-- candidates, in one round trip. The DELETE re-checks the status: a delivery redelivered since the
+-- selection (now pending) stays.
+
+-- name: try_prune_lock
+-- One process prunes at a time; the others skip the round. Held by the sweep's connection.
+SELECT pg_try_advisory_lock($1);
+
+-- name: prune_unlock
+SELECT pg_advisory_unlock($1);
+
+-- name: delete_aged_delivered
+WITH doomed AS (
+    SELECT id FROM deliveries
+    WHERE status = 'delivered' AND delivered_at < wahooks_now_ms() - $1
+    ORDER BY delivered_at LIMIT $2
+), gone AS (
+    DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id AND d.status = 'delivered'
+    RETURNING d.id, d.event_id
+), attempts_gone AS (
+    DELETE FROM attempts a USING gone WHERE a.delivery_id = gone.id
+), noted AS (
+    INSERT INTO orphan_candidates (event_id) SELECT DISTINCT event_id FROM gone
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM gone;
+
+-- name: webhooks_after
+SELECT id FROM webhooks WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2;
+
+-- name: delete_beyond_newest
+-- Each listed webhook's deliveries in one status, all but its newest N (ids are time-ordered): per
+-- webhook, a walk down the (webhook_id, status, id) index.
+WITH doomed AS (
+    SELECT d.id FROM unnest($1::uuid[]) AS w(id) CROSS JOIN LATERAL (
+        SELECT id FROM deliveries WHERE webhook_id = w.id AND status = $2 ORDER BY id DESC OFFSET $3
+    ) d
+), gone AS (
+    DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id AND d.status = $2
+    RETURNING d.id, d.event_id
+), attempts_gone AS (
+    DELETE FROM attempts a USING gone WHERE a.delivery_id = gone.id
+), noted AS (
+    INSERT INTO orphan_candidates (event_id) SELECT DISTINCT event_id FROM gone
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM gone;
+
+-- name: delete_webhook_deliveries
+WITH gone AS (
+    DELETE FROM deliveries WHERE webhook_id = $1 RETURNING id, event_id
+), attempts_gone AS (
+    DELETE FROM attempts a USING gone WHERE a.delivery_id = gone.id
+), noted AS (
+    INSERT INTO orphan_candidates (event_id) SELECT DISTINCT event_id FROM gone
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM gone;
+
+-- name: delete_orphan_events
+-- One statement, so the candidates taken are exactly those checked (one snapshot); a candidate
+-- noted meanwhile by another transaction stays for the next sweep.
+WITH candidates AS (DELETE FROM orphan_candidates RETURNING event_id)
+DELETE FROM events e USING candidates c
+WHERE e.id = c.event_id AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id);
+
+-- name: prune_coordination
+-- Workers not seen for a day, stashed live events past their minute, live listeners not seen for
+-- ten minutes: three statements, one round trip (no parameters).
+DELETE FROM workers WHERE seen_at < wahooks_now_ms() - 86400000;
+DELETE FROM live_events WHERE created_at < wahooks_now_ms() - 60000;
+DELETE FROM live_listeners WHERE seen_at < wahooks_now_ms() - 600000;

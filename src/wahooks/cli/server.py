@@ -65,6 +65,7 @@ def serve(**flags: Any) -> None:
     import uvicorn
     import uvloop
 
+    from wahooks.api.http_limits import http_limits, limited_protocol, raise_fd_limit
     from wahooks.app import create_app, lock_database, run_worker
     from wahooks.logs import configure
 
@@ -85,12 +86,13 @@ def serve(**flags: Any) -> None:
         f" ({_where(settings)}, engine {settings.engine}, role {settings.role})",
         err=True,
     )
+    raise_fd_limit()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=limited_protocol(http_limits(settings)),
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         log_config=None,

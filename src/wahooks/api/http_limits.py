@@ -224,7 +224,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        if self._stage == APP:
+        if self._stage == APP and not self.pipeline:  # a queued request is not waiting
             self._wait_for_next_request()
         super().on_response_complete()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -19,16 +19,19 @@ from support.server import ServerProcess
 HEAD = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
 
+StartServer = Callable[..., ServerProcess]
+
+
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[type[ServerProcess]]:
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
     servers: list[ServerProcess] = []
 
-    def start(**kwargs: object) -> ServerProcess:
-        server = ServerProcess(tmp_path / f"wahooks{len(servers)}.db", **kwargs)  # type: ignore[arg-type]
+    def start(env: dict[str, str] | None = None, fd_limit: int | None = None) -> ServerProcess:
+        server = ServerProcess(tmp_path / f"wahooks{len(servers)}.db", env=env, fd_limit=fd_limit)
         servers.append(server)
         return server.start()
 
-    yield start  # type: ignore[misc]
+    yield start
     for server in servers:
         server.stop()
 
@@ -57,7 +60,7 @@ def health(server: ServerProcess) -> str:
 
 
 def test_a_huge_header_line_sent_slowly_is_refused_and_memory_stays_bounded(
-    start_server: type[ServerProcess],
+    start_server: StartServer,
 ) -> None:
     server = start_server()
     rss_before = server.rss_mib()
@@ -78,7 +81,7 @@ def test_a_huge_header_line_sent_slowly_is_refused_and_memory_stays_bounded(
 
 
 def test_a_header_trickle_is_closed_after_the_header_timeout(
-    start_server: type[ServerProcess],
+    start_server: StartServer,
 ) -> None:
     server = start_server(env={"WAHOOKS_HEADER_TIMEOUT": "1"})
     with connect(server) as trickle, connect(server) as partial, connect(server) as silent:
@@ -98,7 +101,7 @@ def test_a_header_trickle_is_closed_after_the_header_timeout(
 
 
 def test_a_body_trickle_is_closed_after_the_body_timeout(
-    start_server: type[ServerProcess],
+    start_server: StartServer,
 ) -> None:
     server = start_server(env={"WAHOOKS_BODY_TIMEOUT": "1"})
     with connect(server) as sock:
@@ -118,7 +121,7 @@ def test_a_body_trickle_is_closed_after_the_body_timeout(
 
 
 def test_beyond_the_connection_cap_the_health_check_still_answers(
-    start_server: type[ServerProcess],
+    start_server: StartServer,
 ) -> None:
     # 256 file descriptors: 400 slow clients would use them all up; the default cap keeps room.
     server = start_server(fd_limit=256)
@@ -131,7 +134,7 @@ def test_beyond_the_connection_cap_the_health_check_still_answers(
 
 
 def test_when_every_connection_is_busy_a_new_one_is_refused_at_once(
-    start_server: type[ServerProcess],
+    start_server: StartServer,
 ) -> None:
     server = start_server(env={"WAHOOKS_MAX_CONNECTIONS": "3"})
     with ExitStack() as stack:

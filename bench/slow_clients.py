@@ -184,8 +184,9 @@ def report(count: int, latencies: list[float], failures: int, fds: int,
     if latencies:
         ordered = sorted(latencies)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        slow = sum(1 for latency in ordered if latency >= 1000)  # 1 s: a SYN was retransmitted
         figures = (f"p50 {statistics.median(ordered):7.1f} ms  p99 {p99:7.1f} ms"
-                   f"  max {ordered[-1]:7.1f} ms")
+                   f"  max {ordered[-1]:7.1f} ms  >=1 s {slow}")
     else:
         figures = "no successful check"
     print(f"{count:>6} slow  {figures}  failed {failures}/{failures + len(latencies)}"

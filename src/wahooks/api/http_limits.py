@@ -130,6 +130,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._limits = self._registry.limits
+        self._waiting = self._registry.waiting
+        self._max_head = self._limits.max_header_bytes
         self._stage = FRESH
         self._stage_started = 0.0
         self._head_bytes = 0  # bytes of reads that left the current head incomplete
@@ -150,23 +152,23 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().connection_made(transport)
         self._stage_started = self.loop.time()
-        self._registry.waiting[self] = None
+        self._waiting[self] = None
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._registry.waiting.pop(self, None)
+        self._waiting.pop(self, None)
         self._disarm()
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self) -> None:
-        self._registry.waiting.pop(self, None)  # the WebSocket protocol owns the socket from here
+        self._waiting.pop(self, None)  # the WebSocket protocol owns the socket from here
         self._stage = APP
         self._disarm()
         super().handle_websocket_upgrade()
 
     def evict(self) -> None:
         """Make room for a new connection: close this waiting one at once."""
-        self._registry.waiting.pop(self, None)
+        self._waiting.pop(self, None)
         self._given_up = True
         self._disarm()
         self.transport.abort()
@@ -182,7 +184,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 return
             if self.parser is not None and self._began:
                 self._head_bytes += self._read_size
-                if self._head_bytes > self._limits.max_header_bytes:
+                if self._head_bytes > self._max_head:
                     self._give_up(431, "Request header fields too large")
                     return
             self._arm()
@@ -201,11 +203,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._given_up:
             return
         self._began = False
-        if (self._head_bytes + self._read_size > self._limits.max_header_bytes
-                and self._head_size() > self._limits.max_header_bytes):
+        if (self._head_bytes + self._read_size > self._max_head
+                and self._head_size() > self._max_head):
             self._give_up(431, "Request header fields too large")
             return
-        self._registry.waiting.pop(self, None)
+        self._waiting.pop(self, None)
         self._stage = BODY
         self._stage_started = self.loop.time()
         super().on_headers_complete()
@@ -230,7 +232,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _wait_for_next_request(self) -> None:
         self._stage = WAITING
-        self._registry.waiting[self] = None
+        self._waiting[self] = None
 
     def _head_size(self) -> int:
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
@@ -293,6 +295,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _close_quietly(self) -> None:
         self._given_up = True
-        self._registry.waiting.pop(self, None)
+        self._waiting.pop(self, None)
         self._disarm()
         self.transport.close()

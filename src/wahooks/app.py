@@ -19,10 +19,12 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from wahooks.accounts import Accounts
 from wahooks.api.errors import (
+    on_client_disconnect,
     on_http_exception,
     on_request_validation,
     on_unexpected,
@@ -203,6 +205,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(WahooksError, on_wahooks_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(RequestValidationError, on_request_validation)
+    app.add_exception_handler(ClientDisconnect, on_client_disconnect)
     app.add_exception_handler(Exception, on_unexpected)
     for module in (meta, tokens, connections, messaging, webhooks, ws):
         app.include_router(module.router)

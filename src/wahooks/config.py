@@ -111,6 +111,32 @@ class Settings(BaseSettings):
         1.0, gt=0, description="Safety-net seconds between two looks for due retries."
     )
 
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Bytes a request's line and headers may take; beyond, 431 and the connection"
+        " closes.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's line and headers (from the"
+        " connection's start for its first request); beyond, 408 and the connection closes.",
+    )
+    body_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a client has to send a request's body once its headers are in;"
+        " beyond, 408 and the connection closes.",
+    )
+    max_connections: int | None = Field(
+        None,
+        ge=1,
+        description="Client connections open at once; a new one beyond closes the one waiting"
+        " longest for a request. Default: the fd limit less WAHOOKS_MAX_IN_FLIGHT and 256, at"
+        " least half the fd limit.",
+    )
+
     @field_validator("retry_schedule", mode="before")
     @classmethod
     def _parse_schedule(cls, value: object) -> object:

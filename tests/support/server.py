@@ -29,10 +29,12 @@ class ServerProcess:
     """Start, kill and restart `wahooks serve`; the first start captures the owner's token."""
 
     def __init__(
-        self, database: Path | str, *, env: Mapping[str, str] | None = None, role: str = "all"
+        self, database: Path | str, *, env: Mapping[str, str] | None = None, role: str = "all",
+        fd_limit: int | None = None,
     ) -> None:
         self.database = database
         self.role = role
+        self.fd_limit = fd_limit  # soft and hard RLIMIT_NOFILE of the server, when given
         self.port = free_port()
         self.env = {**_clean_environ(), **(env or {})}
         self.process: subprocess.Popen[str] | None = None
@@ -47,7 +49,7 @@ class ServerProcess:
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self._ready.clear()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wahooks.cli", "serve", "--database", str(self.database),
+            [*self._python(), "-m", "wahooks.cli", "serve", "--database", str(self.database),
              "--port", str(self.port), "--allow-private-targets", "--role", self.role],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
         )
@@ -57,6 +59,22 @@ class ServerProcess:
             self.stop()
             raise RuntimeError("wahooks serve did not start:\n" + "".join(self.output[-50:]))
         return self
+
+    def _python(self) -> list[str]:
+        if self.fd_limit is None:
+            return [sys.executable]
+        # Lower the limit in a first interpreter, which then becomes the server (exec keeps it).
+        launcher = (f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE,"
+                    f" ({self.fd_limit}, {self.fd_limit})); os.execv(sys.executable, sys.argv[1:])")
+        return [sys.executable, "-c", launcher, sys.executable]
+
+    def rss_mib(self) -> float:
+        """The server's resident memory now."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS in /proc/<pid>/status")
 
     def _read(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None

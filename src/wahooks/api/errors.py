@@ -61,6 +61,14 @@ async def on_request_validation(request: Request, exc: Exception) -> Response:
 INTERNAL_ERROR = {"statusCode": 500, "message": "Internal server error"}
 
 
+async def on_client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client left mid-body (or the server closed it: body timeout): nobody to answer, no
+    error to log."""
+    log.info("client left before its body arrived",
+             extra={"action": "api.client_disconnect", "path": request.url.path})
+    return error_response(400, "Request body incomplete")
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception(
         "unhandled error", extra={"action": "api.error", "path": request.url.path}

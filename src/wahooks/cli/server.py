@@ -99,6 +99,7 @@ def serve(database_wait: float, **flags: Any) -> None:
     import uvicorn
     import uvloop
 
+    from wahooks.api.http_limits import http_limits, limited_protocol, raise_fd_limit
     from wahooks.app import DatabaseInUse, create_app, lock_database, run_worker
     from wahooks.logs import configure
 
@@ -128,12 +129,13 @@ def serve(database_wait: float, **flags: Any) -> None:
         f" ({describe_database(settings)}, engine {settings.engine}, role {settings.role})",
         err=True,
     )
+    raise_fd_limit()
     server = _server_class()(uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=limited_protocol(http_limits(settings)),
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         log_config=None,

@@ -25,6 +25,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _PortTaken(RuntimeError):
+    """The server's port was taken by another process before the server bound it."""
+
+
 class ServerProcess:
     """Start, kill and restart `wahooks serve`; the first start captures the owner's token."""
 
@@ -41,13 +45,28 @@ class ServerProcess:
         self.token: str | None = None
         self.output: list[str] = []
         self._ready = threading.Event()
+        self._ended = False
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        # free_port() releases the port before the server binds it, so another process may take
+        # it in between: a first start that finds its port taken tries another one. (A restart
+        # keeps its port: the tests that restart a server depend on it.)
+        for _ in range(4):
+            try:
+                return self._start(timeout)
+            except _PortTaken:
+                if self.token is not None:
+                    raise
+                self.port = free_port()
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> ServerProcess:
         self._ready.clear()
+        self._ended = False
         self.process = subprocess.Popen(
             [*self._python(), "-m", "wahooks.cli", "serve", "--database", str(self.database),
              "--port", str(self.port), "--allow-private-targets", "--role", self.role],
@@ -55,9 +74,13 @@ class ServerProcess:
         )
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
         self._reader.start()
-        if not self._ready.wait(timeout):
+        started = self._ready.wait(timeout) and not self._ended
+        if not started:
             self.stop()
-            raise RuntimeError("wahooks serve did not start:\n" + "".join(self.output[-50:]))
+            tail = "".join(self.output[-50:])
+            if "already in use" in tail:
+                raise _PortTaken(tail)
+            raise RuntimeError("wahooks serve did not start:\n" + tail)
         return self
 
     def _python(self) -> list[str]:
@@ -86,6 +109,8 @@ class ServerProcess:
             if "Uvicorn running" in line or "wahooks worker running" in line:
                 self._ready.set()
         process.stdout.close()
+        self._ended = True
+        self._ready.set()  # the process ended: whoever waits for it to start need not wait on
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crash."""

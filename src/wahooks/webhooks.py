@@ -165,8 +165,10 @@ class WebhookService:
             return None
         try:
             return await self._targets.check_url_resolving(value)
-        except InvalidTargetURL:
+        except InvalidTargetURL as exc:
+            # The original's message first (clients may match it), then what exactly is wrong.
             errors.append("url must be a URL address")
+            errors.append(str(exc))
         except TargetRefused as exc:
             errors.append(str(exc))
         return None

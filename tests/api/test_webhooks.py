@@ -25,6 +25,7 @@ from support.receiver import Receiver
 from support.server import ServerProcess
 
 URL_ERROR = "url must be a URL address"
+SCHEME_ERROR = "webhook URL must start with http:// or https://"
 EVENTS_ERROR = "events must be an array"
 EACH_EVENT_ERROR = "each value in events must be a string"
 
@@ -123,12 +124,17 @@ def test_create_ignores_fields_it_does_not_know(
         ({}, [URL_ERROR, EVENTS_ERROR]),
         ({"url": None, "events": None}, [URL_ERROR, EVENTS_ERROR]),
         ({"events": ["*"]}, [URL_ERROR]),
-        ({"url": "not a url", "events": ["*"]}, [URL_ERROR]),
-        ({"url": "ftp://x", "events": ["*"]}, [URL_ERROR]),
-        ({"url": "ftp://example.com/hook", "events": ["*"]}, [URL_ERROR]),
-        ({"url": "javascript:alert(1)", "events": ["*"]}, [URL_ERROR]),
-        ({"url": "http://", "events": ["*"]}, [URL_ERROR]),
-        ({"url": "", "events": ["*"]}, [URL_ERROR]),
+        ({"url": "not a url", "events": ["*"]},
+         [URL_ERROR, "webhook URL must not contain spaces or control characters"]),
+        ({"url": "ftp://x", "events": ["*"]}, [URL_ERROR, SCHEME_ERROR]),
+        ({"url": "ftp://example.com/hook", "events": ["*"]}, [URL_ERROR, SCHEME_ERROR]),
+        ({"url": "javascript:alert(1)", "events": ["*"]}, [URL_ERROR, SCHEME_ERROR]),
+        ({"url": "localhost:3000/webhook", "events": ["*"]}, [URL_ERROR, SCHEME_ERROR]),
+        ({"url": "example.com", "events": ["*"]}, [URL_ERROR, SCHEME_ERROR]),
+        ({"url": "http://", "events": ["*"]}, [URL_ERROR, "webhook URL has no host"]),
+        ({"url": "http://example.com:99999/x", "events": ["*"]},
+         [URL_ERROR, "webhook URL is not a valid URL: Port out of range 0-65535"]),
+        ({"url": "", "events": ["*"]}, [URL_ERROR, SCHEME_ERROR]),
         ({"url": 5, "events": ["*"]}, [URL_ERROR]),
         ({"url": ["http://127.0.0.1/"], "events": ["*"]}, [URL_ERROR]),
         ({"url": "http://127.0.0.1:1/x"}, [EVENTS_ERROR]),
@@ -137,7 +143,7 @@ def test_create_ignores_fields_it_does_not_know(
         ({"url": "http://127.0.0.1:1/x", "events": {"0": "message"}}, [EVENTS_ERROR]),
         ({"url": "http://127.0.0.1:1/x", "events": [1]}, [EACH_EVENT_ERROR]),
         ({"url": "http://127.0.0.1:1/x", "events": ["*", None]}, [EACH_EVENT_ERROR]),
-        ({"url": "ftp://x", "events": [1]}, [URL_ERROR, EACH_EVENT_ERROR]),
+        ({"url": "ftp://x", "events": [1]}, [URL_ERROR, SCHEME_ERROR, EACH_EVENT_ERROR]),
     ],
 )
 def test_create_validates_like_the_original(

@@ -37,8 +37,8 @@ _EVENTS_HELP = "Event names: " + ", ".join(EVENT_NAMES) + " (* = all)."
 
 
 def _webhook_url(url: str) -> str:
-    """Say what is wrong with a webhook URL before the server answers its one catch-all message
-    (`url must be a URL address`, kept word for word for the official clients)."""
+    """Say what is wrong with a webhook URL before asking the server (which answers the
+    original's `url must be a URL address`, kept word for word, followed by the reason)."""
     example = "e.g. http://localhost:3000/webhook"
     if "://" not in url:
         output.fail(f"The webhook URL {url!r} has no scheme",

@@ -250,6 +250,11 @@ def rotate_secret(api: Api, webhook_id: str, overlap: str) -> None:
     result = api.client.rotate_secret(webhook_id, overlap_seconds=_overlap_seconds(overlap))
     if api.as_json:
         return output.emit_json(result)
-    output.success(f"New signing secret: {result['signingSecret']}")
-    if result.get("previousSecretExpiresAt"):
-        output.info(f"The old secret keeps signing until {result['previousSecretExpiresAt']}")
+    output.success(f"Rotated the signing secret of webhook {webhook_id}")
+    output.panel(
+        "New signing secret",
+        f"{result['signingSecret']}\n\nShown this once. The old secret keeps signing until"
+        f" {result['previousSecretExpiresAt']}: verify with both meanwhile"
+        " (wahooks.verify_signature takes a list). See docs/signatures.md.",
+        style="yellow",
+    )

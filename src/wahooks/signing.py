@@ -184,9 +184,10 @@ def verify_signature(
     if not (timestamp.isascii() and timestamp.isdigit()):
         raise MissingSignatureHeaders(f"{TIMESTAMP_HEADER} is not unix seconds: {timestamp!r}")
     raw = body.encode() if isinstance(body, str) else body
-    if not any(
-        _matches(one, timestamp, raw, provided, standard, message_id) for one in candidates
-    ):
+    # Every secret is tried (a list, not any()), so the time taken does not tell which one
+    # matched, as the JS SDK's verifySignature does.
+    matches = [_matches(one, timestamp, raw, provided, standard, message_id) for one in candidates]
+    if not any(matches):
         raise InvalidSignature()
     # Checked only once the signature holds, so this error means "authentic but stale", which
     # points at clock skew or a replay rather than at a wrong secret.

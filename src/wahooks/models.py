@@ -84,6 +84,9 @@ class Webhook:
     active: bool
     created_at: int
     updated_at: int
+    # After a rotation, the secret replaced and when it stops signing (Unix ms); docs/signatures.md.
+    previous_secret: str | None = None
+    previous_secret_expires_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,10 @@ class DeliveryJob:
     body: bytes
     attempt: int  # 1-based number of this attempt over the delivery's whole life
     attempts_before_cycle: int  # attempts made before the last redelivery (0 if never redelivered)
+    # During a rotation's overlap the secret replaced still signs (docs/signatures.md): read with
+    # the webhook, so the sender needs no query to know it.
+    previous_secret: str | None = None
+    previous_secret_expires_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,15 @@ class WebhookStore(Protocol):
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
     ) -> Webhook: ...
+    async def rotate_secret(
+        self, webhook_id: str, secret: str, previous_expires_at: int
+    ) -> Webhook: ...
     async def delete_webhook(self, webhook_id: str) -> None: ...
+
+
+# Secret rotation (docs/signatures.md): how long the secret replaced keeps signing.
+DEFAULT_OVERLAP_SECONDS = 24 * 3600
+MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 
 
 class DeliveryLogStore(Protocol):
@@ -119,6 +127,22 @@ class WebhookService:
         raise_if(errors)
         return await self._webhooks.update_webhook(
             webhook.id, url=checked_url, events=checked_events, active=active
+        )
+
+    async def rotate_secret(self, webhook: Webhook, *, overlap_seconds: Any = None) -> Webhook:
+        """A new signing secret; the one it replaces keeps signing for `overlap_seconds`
+        (default 24 h, 0 ends it at once, at most 7 days), as docs/signatures.md describes."""
+        overlap = DEFAULT_OVERLAP_SECONDS if overlap_seconds is None else overlap_seconds
+        if (
+            isinstance(overlap, bool) or not isinstance(overlap, int)
+            or not 0 <= overlap <= MAX_OVERLAP_SECONDS
+        ):
+            raise ValidationFailed([
+                f"overlapSeconds must be a whole number of seconds from 0 to {MAX_OVERLAP_SECONDS}"
+                " (7 days)"
+            ])
+        return await self._webhooks.rotate_secret(
+            webhook.id, signing_secret(), now_ms() + overlap * 1000
         )
 
     async def delete(self, webhook: Webhook) -> None:

@@ -431,6 +431,42 @@ def test_webhooks_are_listed_per_connection_in_creation_order(
     run(scenario)
 
 
+def test_a_rotated_secret_keeps_the_previous_one_signing_until_it_expires(
+    run: Callable[[Scenario], None],
+) -> None:
+    """The previous secret and its expiry reach every job (ingested, test-targeted and claimed),
+    so the sender signs with no query of its own (docs/signatures.md)."""
+
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        until = now_ms() + 3_600_000
+
+        rotated = await store.webhooks.rotate_secret(webhook.id, "n" * 64, until)
+
+        assert (rotated.signing_secret, rotated.previous_secret) == ("n" * 64, "s" * 64)
+        assert rotated.previous_secret_expires_at == until
+        assert await store.webhooks.get_webhook(webhook.id) == rotated
+        (ingested,) = await store.queue.ingest(
+            [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
+        )
+        (tested,) = await store.queue.ingest(
+            [NewEvent(connection.id, "test", b"{}")], claim_lease_ms=None, only_webhook=webhook.id
+        )
+        (claimed,) = await store.queue.claim_due(10, 60_000)
+        assert claimed.delivery_id == tested[0].delivery_id
+        for job in (*ingested, *tested, claimed):
+            assert (job.signing_secret, job.previous_secret) == ("n" * 64, "s" * 64)
+            assert job.previous_secret_expires_at == until
+        # A second rotation ends the first overlap: the secret it replaces becomes the previous.
+        again = await store.webhooks.rotate_secret(webhook.id, "m" * 64, until + 1)
+        assert (again.signing_secret, again.previous_secret) == ("m" * 64, "n" * 64)
+        with pytest.raises(NotFound):
+            await store.webhooks.rotate_secret(uuid7(), "x" * 64, until)
+
+    run(scenario)
+
+
 def test_waha_sessions_are_saved_replaced_listed_and_deleted(
     run: Callable[[Scenario], None],
 ) -> None:

@@ -26,6 +26,7 @@ import type {
   PageOptions,
   Profile,
   QRCode,
+  RotatedSecret,
   ScannableConnection,
   SendMessageOptions,
   SendOptions,
@@ -307,6 +308,18 @@ export class WAHooks {
   /** wahooks: deliver every dead-lettered event of the webhook again. */
   async redeliverFailed(webhookId: string): Promise<{ success: boolean; count: number }> {
     return this.request('POST', `/webhooks/${segment(webhookId)}/redeliver-failed`);
+  }
+
+  /**
+   * wahooks: a new signing secret, in this answer only; the old one keeps signing for
+   * `overlapSeconds` (default 24 h, at most 7 days, 0 ends it at once).
+   */
+  async rotateSecret(
+    webhookId: string,
+    options: { overlapSeconds?: number } = {},
+  ): Promise<RotatedSecret> {
+    const body = options.overlapSeconds === undefined ? {} : { overlapSeconds: options.overlapSeconds };
+    return this.request('POST', `/webhooks/${segment(webhookId)}/rotate-secret`, { body });
   }
 
   // ---

@@ -12,6 +12,7 @@ export {
   TIMESTAMP_HEADER,
   TimestampOutsideTolerance,
   computeSignature,
+  standardWebhooksSecret,
   verifySignature,
 } from './signature.js';
 export type { HeadersInput, RawBody, VerifyOptions } from './signature.js';

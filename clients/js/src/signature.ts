@@ -5,6 +5,12 @@
  * and the lower-case hex HMAC-SHA256 of "{timestamp}.{body}" keyed with the webhook's signing
  * secret. Signing the timestamp too lets a receiver refuse old requests replayed by whoever
  * captured them. The errors mirror the Python SDK's (`wahooks.signing`).
+ *
+ * Every delivery also carries the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
+ * `webhook-signature`: space-separated `v1,<base64>` signatures of "{id}.{timestamp}.{body}").
+ * During a secret rotation's overlap X-WAHooks-Signature is still the old secret's and
+ * `webhook-signature` carries the old and the new one's, so a secret verifies when either header
+ * matches it (docs/signatures.md in the wahooks repository).
  */
 
 import { Buffer } from 'node:buffer';
@@ -13,6 +19,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const SIGNATURE_HEADER = 'X-WAHooks-Signature';
 export const TIMESTAMP_HEADER = 'X-WAHooks-Timestamp';
 export const EVENT_HEADER = 'X-WAHooks-Event';
+const STANDARD_ID_HEADER = 'webhook-id';
+const STANDARD_TIMESTAMP_HEADER = 'webhook-timestamp';
+const STANDARD_SIGNATURE_HEADER = 'webhook-signature';
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 
 /** Node's `req.headers` (any case, array values), a Fetch `Headers`, or a plain object. */
@@ -61,6 +70,14 @@ export function computeSignature(secret: string, timestamp: number | string, bod
 }
 
 /**
+ * The secret as Standard Webhooks libraries take it: "whsec_" and the base64 of its UTF-8 text,
+ * which is the HMAC key both schemes use.
+ */
+export function standardWebhooksSecret(secret: string): string {
+  return 'whsec_' + Buffer.from(secret, 'utf8').toString('base64');
+}
+
+/**
  * Throw a SignatureVerificationError unless `rawBody` and `headers` were signed with `secret` (or
  * with one of `secrets`, for a rotation) within `toleranceSeconds` of now.
  *
@@ -78,8 +95,12 @@ export function verifySignature(
     throw new TypeError('verifySignature needs the signing secret: a non-empty string or array of them');
   }
   const provided = header(headers, SIGNATURE_HEADER);
-  const timestamp = header(headers, TIMESTAMP_HEADER);
-  if (provided === undefined || timestamp === undefined) throw new MissingSignatureHeaders();
+  const timestamp = header(headers, TIMESTAMP_HEADER) ?? header(headers, STANDARD_TIMESTAMP_HEADER);
+  const messageId = header(headers, STANDARD_ID_HEADER);
+  const standard = messageId === undefined ? undefined : header(headers, STANDARD_SIGNATURE_HEADER);
+  if ((provided === undefined && standard === undefined) || timestamp === undefined) {
+    throw new MissingSignatureHeaders();
+  }
   if (!/^\d+$/.test(timestamp)) {
     throw new MissingSignatureHeaders(`${TIMESTAMP_HEADER} is not unix seconds: ${JSON.stringify(timestamp)}`);
   }
@@ -88,7 +109,18 @@ export function verifySignature(
   let matched = false;
   for (const candidate of secrets) {
     // The timestamp text as received is signed, as the product page's receivers do.
-    matched = sameText(computeSignature(candidate, timestamp, body), provided) || matched;
+    if (provided !== undefined) {
+      matched = sameText(computeSignature(candidate, timestamp, body), provided) || matched;
+    }
+    if (standard !== undefined && messageId !== undefined) {
+      const expected = createHmac('sha256', candidate)
+        .update(`${messageId}.${timestamp}.`)
+        .update(body)
+        .digest('base64');
+      for (const entry of standard.split(' ')) {
+        if (entry.startsWith('v1,')) matched = sameText(expected, entry.slice(3)) || matched;
+      }
+    }
   }
   if (!matched) throw new InvalidSignature();
   // Checked only once the signature holds, so this error means "authentic but stale", which

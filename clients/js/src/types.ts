@@ -67,6 +67,16 @@ export interface DeliveryAttempt {
   durationMs: number | null;
 }
 
+/** wahooks: the answer of `rotateSecret`. */
+export interface RotatedSecret {
+  success: boolean;
+  webhookId: string;
+  /** The new secret, shown this once. */
+  signingSecret: string;
+  /** When the old secret stops signing (ISO 8601): now, when the overlap was 0. */
+  previousSecretExpiresAt: string;
+}
+
 export interface WebhookLog {
   id: string;
   webhookConfigId: string;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { WAHooks } from 'wahooks';
+import { InvalidSignature, WAHooks, computeSignature, standardWebhooksSecret, verifySignature } from 'wahooks';
 import { startReceiver } from './support/receiver.mjs';
 import { WahooksServer } from './support/server.mjs';
 
@@ -85,4 +85,36 @@ test('a receiver with the wrong secret refuses the delivery with 401', async (t)
   });
   assert.equal(log.id, logId);
   assert.equal(log.lastStatusCode, 401);
+});
+
+test('rotateSecret: during the overlap a receiver with either secret or both verifies, in both schemes', async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const { id } = await client.createConnection();
+  await server.scan(id);
+  const webhook = await client.createWebhook(id, receiver.url, ['message']);
+  const old = webhook.signingSecret;
+
+  const rotated = await client.rotateSecret(webhook.id, { overlapSeconds: 3600 });
+  assert.deepEqual(Object.keys(rotated), ['success', 'webhookId', 'signingSecret', 'previousSecretExpiresAt']);
+  assert.notEqual(rotated.signingSecret, old);
+  assert.ok(Date.parse(rotated.previousSecretExpiresAt) > Date.now() + 3500 * 1000);
+
+  receiver.secret = [old, rotated.signingSecret];
+  await server.inbound(id, 'During the overlap');
+  const delivery = await receiver.next();
+  assert.equal(delivery.verified, true);
+  // X-WAHooks-Signature is still the old secret's; webhook-signature carries both.
+  assert.equal(
+    delivery.headers['x-wahooks-signature'],
+    computeSignature(old, delivery.headers['x-wahooks-timestamp'], delivery.raw),
+  );
+  assert.equal(delivery.headers['webhook-id'], delivery.headers['x-wahooks-delivery']);
+  assert.equal(delivery.headers['webhook-signature'].split(' ').length, 2);
+  for (const secrets of [old, rotated.signingSecret, [rotated.signingSecret]]) {
+    verifySignature(delivery.raw, delivery.headers, secrets);
+  }
+  assert.throws(() => verifySignature(delivery.raw, delivery.headers, 'f'.repeat(64)), InvalidSignature);
+  assert.match(standardWebhooksSecret(old), /^whsec_[A-Za-z0-9+/]+=*$/);
+  assert.equal(Buffer.from(standardWebhooksSecret(old).slice(6), 'base64').toString('utf8'), old);
 });

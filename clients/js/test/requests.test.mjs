@@ -142,6 +142,11 @@ test('the wahooks extras send their routes, dropping unset query parameters', as
     ],
     [() => client.redeliver('w1', 'l1'), ['POST', '/api/webhooks/w1/logs/l1/redeliver', undefined]],
     [() => client.redeliverFailed('w1'), ['POST', '/api/webhooks/w1/redeliver-failed', undefined]],
+    [() => client.rotateSecret('w1'), ['POST', '/api/webhooks/w1/rotate-secret', {}]],
+    [
+      () => client.rotateSecret('w1', { overlapSeconds: 600 }),
+      ['POST', '/api/webhooks/w1/rotate-secret', { overlapSeconds: 600 }],
+    ],
   ];
   for (const [call, expected] of cases) {
     assert.deepEqual(await sent(call), expected, call.toString());
@@ -191,7 +196,7 @@ test('ESM and CommonJS export the same names, and VERSION is the package version
     'DEFAULT_BASE_URL', 'DEFAULT_TOLERANCE_SECONDS', 'EVENT_HEADER', 'InvalidSignature',
     'MissingSignatureHeaders', 'NO_WEBSOCKET_MESSAGE', 'SIGNATURE_HEADER', 'SignatureVerificationError',
     'TIMESTAMP_HEADER', 'TimestampOutsideTolerance', 'VERSION', 'WAHooks', 'WAHooksError',
-    'WAHooksEventStream', 'computeSignature', 'verifySignature',
+    'WAHooksEventStream', 'computeSignature', 'standardWebhooksSecret', 'verifySignature',
   ]);
   const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   assert.equal(esm.VERSION, manifest.version);

@@ -224,3 +224,37 @@ def redeliver(api: Api, webhook_id: str, log_id: str | None) -> None:
     if api.as_json:
         return output.emit_json(result)
     output.success(message)
+
+
+_OVERLAP_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _overlap_seconds(text: str) -> int:
+    """`--overlap` as seconds: a whole number with a unit (90s, 30m, 24h, 7d) or bare seconds."""
+    value = text.strip().lower()
+    unit = _OVERLAP_UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if unit is not None else value
+    if not number.isdigit():
+        output.fail(f"The overlap {text!r} is not a duration",
+                    "Write a whole number with s, m, h or d, e.g. 24h or 30m (at most 7d).")
+    return int(number) * (unit or 1)
+
+
+@webhooks.command("rotate-secret")
+@click.argument("webhook_id")
+@click.option("--overlap", default="24h", show_default=True,
+              help="How long the old secret keeps signing (e.g. 30m, 24h, 7d; 0 ends it now).")
+@api_command()
+def rotate_secret(api: Api, webhook_id: str, overlap: str) -> None:
+    """Give a webhook a new signing secret; the old one stays valid for the overlap."""
+    result = api.client.rotate_secret(webhook_id, overlap_seconds=_overlap_seconds(overlap))
+    if api.as_json:
+        return output.emit_json(result)
+    output.success(f"Rotated the signing secret of webhook {webhook_id}")
+    output.panel(
+        "New signing secret",
+        f"{result['signingSecret']}\n\nShown this once. The old secret keeps signing until"
+        f" {result['previousSecretExpiresAt']}: verify with both meanwhile"
+        " (wahooks.verify_signature takes a list). See docs/signatures.md.",
+        style="yellow",
+    )

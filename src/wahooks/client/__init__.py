@@ -11,6 +11,7 @@ from wahooks.signing import (
     MissingSignatureHeaders,
     SignatureVerificationError,
     TimestampOutsideTolerance,
+    standard_webhooks_secret,
     verify_signature,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "WAHooks",
     "WAHooksError",
     "WAHooksEventStream",
+    "standard_webhooks_secret",
     "verify_signature",
 ]

@@ -296,6 +296,13 @@ class _Api(ABC, Generic[R]):
         """Deliver every dead-lettered event of the webhook again: `{"success", "count"}`."""
         return self._call("POST", f"/webhooks/{webhook_id}/redeliver-failed")
 
+    def rotate_secret(self, webhook_id: str, *, overlap_seconds: int | None = None) -> R:
+        """A new signing secret, shown this once; the old one keeps signing for the overlap
+        (default 24 h, at most 7 days): `{"success", "webhookId", "signingSecret",
+        "previousSecretExpiresAt"}`."""
+        body = {} if overlap_seconds is None else {"overlapSeconds": overlap_seconds}
+        return self._call("POST", f"/webhooks/{webhook_id}/rotate-secret", json=body)
+
     # --- Sandbox engine (this server's extras; 404 with another engine) ---
 
     def sandbox_scan(self, connection_id: str) -> R:

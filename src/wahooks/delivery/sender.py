@@ -53,7 +53,15 @@ class Sender:
         assert self._client is not None, "sender not started"
         started_at = now_ms()
         clock = time.perf_counter()
-        headers = signed_headers(job.signing_secret, job.event_type, job.body, int(time.time()))
+        sent_at = time.time()
+        expires_at = job.previous_secret_expires_at
+        # The secret a rotation replaced signs while its overlap lasts (docs/signatures.md).
+        overlapping = expires_at is not None and sent_at * 1000 < expires_at
+        previous = job.previous_secret if overlapping else None
+        headers = signed_headers(
+            job.signing_secret, job.event_type, job.body, int(sent_at),
+            message_id=job.delivery_id, previous_secret=previous,
+        )
         headers["X-WAHooks-Delivery"] = job.delivery_id
         headers["X-WAHooks-Attempt"] = str(job.attempt)
         try:

@@ -31,7 +31,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
                      "created_at", "updated_at")),
     ("waha_sessions", ("session_name", "connection_id", "server_url", "hmac_key", "created_at")),
     ("webhooks", ("id", "user_id", "connection_id", "url", "events", "signing_secret", "active",
-                  "created_at", "updated_at")),
+                  "created_at", "updated_at", "previous_secret", "previous_secret_expires_at")),
     ("events", ("id", "connection_id", "event_type", "body", "created_at")),
     ("deliveries", ("id", "webhook_id", "event_id", "event_type", "status", "attempts",
                     "cycle_start", "next_attempt_at", "lease_until", "delivered_at", "created_at")),

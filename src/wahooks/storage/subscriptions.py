@@ -17,6 +17,8 @@ class Subscriber:
     url: str
     signing_secret: str
     events: frozenset[str]
+    previous_secret: str | None = None  # during a rotation's overlap (docs/signatures.md)
+    previous_secret_expires_at: int | None = None
 
 
 def subscribers_to(candidates: Iterable[Subscriber], event_type: str) -> list[Subscriber]:

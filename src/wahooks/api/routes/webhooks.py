@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
 from wahooks.api.responses import json_response
+from wahooks.clock import iso
 from wahooks.models import DeliveryStatus
 from wahooks.schemas import log_json, webhook_json
 
@@ -104,3 +105,20 @@ async def redeliver_failed(
     webhook = await services.webhooks.owned(principal.user, webhook_id)
     count = await services.webhooks.redeliver_failed(webhook)
     return json_response({"success": True, "count": count}, 201)
+
+
+@router.post("/api/webhooks/{webhook_id}/rotate-secret", status_code=201,
+             summary="A new signing secret; the old one keeps signing for overlapSeconds")
+async def rotate_secret(
+    webhook_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
+) -> Response:
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    rotated = await services.webhooks.rotate_secret(
+        webhook, overlap_seconds=body.get("overlapSeconds")
+    )
+    return json_response({
+        "success": True,
+        "webhookId": rotated.id,
+        "signingSecret": rotated.signing_secret,
+        "previousSecretExpiresAt": iso(rotated.previous_secret_expires_at),
+    }, 201)

@@ -95,3 +95,19 @@ async def redeliver(ctx: Context, webhook_id: WebhookId, log_id: LogId) -> dict[
 async def redeliver_failed(ctx: Context, webhook_id: WebhookId) -> dict[str, Any]:
     """Deliver every dead-lettered event of the webhook again: {success, count}."""
     return await call(ctx, lambda api: api.redeliver_failed(webhook_id))
+
+
+@tools.write
+async def rotate_secret(
+    ctx: Context,
+    webhook_id: WebhookId,
+    overlap_seconds: Annotated[int | None, Field(
+        description="How long the old secret keeps signing, in seconds (default 86400 = 24 h, "
+                    "at most 604800 = 7 days, 0 ends it at once)", ge=0, le=604800,
+    )] = None,
+) -> dict[str, Any]:
+    """A new signing secret for the webhook, shown in this answer only; the old one keeps
+    verifying until previousSecretExpiresAt (see the wahooks://signatures resource)."""
+    return await call(
+        ctx, lambda api: api.rotate_secret(webhook_id, overlap_seconds=overlap_seconds)
+    )

@@ -11,12 +11,13 @@ SELECT wahooks_now_ms();
 -- name: active_webhooks
 -- The active webhooks of every connection in an ingest batch (the subscription rule is applied in
 -- Python: storage/subscriptions.py).
-SELECT id, connection_id, url, signing_secret, events FROM webhooks
-WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
+SELECT id, connection_id, url, signing_secret, events, previous_secret, previous_secret_expires_at
+FROM webhooks WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
 
 -- name: webhooks_by_id
 -- A test event goes to the one webhook named, whatever it subscribes to.
-SELECT id, url, signing_secret FROM webhooks WHERE id = ANY($1::uuid[]);
+SELECT id, url, signing_secret, previous_secret, previous_secret_expires_at
+FROM webhooks WHERE id = ANY($1::uuid[]);
 
 -- name: insert_events
 INSERT INTO events (id, connection_id, event_type, body, created_at)
@@ -48,7 +49,8 @@ WITH due AS (
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start
 )
-SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start
+SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start,
+       w.previous_secret, w.previous_secret_expires_at
 FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id;
 
 -- name: next_due
@@ -185,3 +187,13 @@ WHERE e.id = c.event_id AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event
 DELETE FROM workers WHERE seen_at < wahooks_now_ms() - 86400000;
 DELETE FROM live_events WHERE created_at < wahooks_now_ms() - 60000;
 DELETE FROM live_listeners WHERE seen_at < wahooks_now_ms() - 600000;
+
+-- Webhooks ----------------------------------------------------------------------------------------
+
+-- name: rotate_secret
+-- The current secret becomes the previous one, signing until it expires (docs/signatures.md); a
+-- rotation during an overlap ends that overlap (the secret replaced then is the current one).
+UPDATE webhooks SET previous_secret = signing_secret, signing_secret = $2,
+                    previous_secret_expires_at = $3, updated_at = wahooks_now_ms()
+WHERE id = $1 RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at,
+                        updated_at, previous_secret, previous_secret_expires_at;

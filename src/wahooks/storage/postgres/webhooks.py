@@ -29,9 +29,10 @@ class PostgresWebhooks:
     async def create_webhook(self, webhook: Webhook) -> None:
         w = webhook
         await self._db.run(lambda c: c.execute(
-            f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+            " $11)",
             w.id, w.user_id, w.connection_id, w.url, list(w.events), w.signing_secret, w.active,
-            w.created_at, w.updated_at,
+            w.created_at, w.updated_at, w.previous_secret, w.previous_secret_expires_at,
         ))
 
     async def get_webhook(self, webhook_id: str) -> Webhook | None:
@@ -60,6 +61,16 @@ class PostgresWebhooks:
             f" active = coalesce($4, active), updated_at = {_NOW} WHERE id = $1"
             f" RETURNING {WEBHOOK_COLUMNS}",
             webhook_id, url, None if events is None else list(events), active,
+        ))
+        if row is None:
+            raise NotFound("Webhook config not found")
+        return webhook_row(row)
+
+    async def rotate_secret(self, webhook_id: str, secret: str, previous_expires_at: int) -> Webhook:
+        """Sign with `secret` from now on; the secret it replaces keeps signing until
+        `previous_expires_at` (Unix ms). NotFound if the webhook is gone."""
+        row = await self._db.run(lambda c: c.fetchrow(
+            SQL["rotate_secret"], webhook_id, secret, previous_expires_at
         ))
         if row is None:
             raise NotFound("Webhook config not found")

@@ -5,12 +5,13 @@
 
 -- name: active_webhooks
 -- A connection's active webhooks, cached by the writer thread (sqlite/active_webhooks.py).
-SELECT id, url, signing_secret, events FROM webhooks
+SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at FROM webhooks
 WHERE connection_id = ? AND active = 1 ORDER BY id;
 
 -- name: one_webhook
 -- A test event goes to the one webhook named, whatever it subscribes to.
-SELECT id, url, signing_secret, events FROM webhooks WHERE id = ?;
+SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at
+FROM webhooks WHERE id = ?;
 
 -- name: insert_event
 INSERT INTO events (id, connection_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?);
@@ -27,7 +28,8 @@ VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?);
 -- name: claim_due
 -- The due deliveries, oldest due first, skipping webhooks whose queues are full (a JSON array).
 -- The caller leases the rows it got in the same write transaction (claim_lease).
-SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body, d.attempts, d.cycle_start
+SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body, d.attempts, d.cycle_start,
+       w.previous_secret, w.previous_secret_expires_at
 FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 WHERE d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?
   AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
@@ -122,3 +124,13 @@ DELETE FROM events WHERE id IN (SELECT event_id FROM orphan_candidates)
 
 -- name: forget_orphan_candidates
 DELETE FROM orphan_candidates;
+
+-- Webhooks ----------------------------------------------------------------------------------------
+
+-- name: rotate_secret
+-- The current secret becomes the previous one, signing until it expires (docs/signatures.md); a
+-- rotation during an overlap ends that overlap (the secret replaced then is the current one).
+UPDATE webhooks SET previous_secret = signing_secret, signing_secret = ?,
+                    previous_secret_expires_at = ?, updated_at = ?
+WHERE id = ? RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at,
+                       updated_at, previous_secret, previous_secret_expires_at;

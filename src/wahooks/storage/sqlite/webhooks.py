@@ -32,9 +32,10 @@ class SqliteWebhooks:
         def work(conn: sqlite3.Connection) -> None:
             self._active.forget()
             conn.execute(
-                f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (w.id, w.user_id, w.connection_id, w.url, orjson.dumps(list(w.events)).decode(),
-                 w.signing_secret, int(w.active), w.created_at, w.updated_at),
+                 w.signing_secret, int(w.active), w.created_at, w.updated_at, w.previous_secret,
+                 w.previous_secret_expires_at),
             )
 
         await self.db.write(work)
@@ -82,6 +83,21 @@ class SqliteWebhooks:
                 f"UPDATE webhooks SET {', '.join(assignments)} WHERE id = ?"
                 f" RETURNING {WEBHOOK_COLUMNS}",
                 (*values, webhook_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound("Webhook config not found")
+            return webhook_row(row)
+
+        return await self.db.write(work)
+
+    async def rotate_secret(self, webhook_id: str, secret: str, previous_expires_at: int) -> Webhook:
+        """Sign with `secret` from now on; the secret it replaces keeps signing until
+        `previous_expires_at` (Unix ms). NotFound if the webhook is gone."""
+
+        def work(conn: sqlite3.Connection) -> Webhook:
+            self._active.forget()
+            row = conn.execute(
+                SQL["rotate_secret"], (secret, previous_expires_at, now_ms(), webhook_id)
             ).fetchone()
             if row is None:
                 raise NotFound("Webhook config not found")

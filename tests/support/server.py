@@ -29,9 +29,12 @@ class ServerProcess:
     """Start, kill and restart `wahooks serve`; the first start captures the owner's token."""
 
     def __init__(
-        self, database: Path | str, *, env: Mapping[str, str] | None = None, role: str = "all"
+        self, database: Path | str, *, env: Mapping[str, str] | None = None, role: str = "all",
+        allow_private_targets: bool = True,
     ) -> None:
         self.database = database
+        # Tests deliver to receivers on 127.0.0.1; a test of the target policy itself turns it off.
+        self.allow_private_targets = allow_private_targets
         self.role = role
         self.port = free_port()
         self.env = {**_clean_environ(), **(env or {})}
@@ -48,7 +51,8 @@ class ServerProcess:
         self._ready.clear()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "wahooks.cli", "serve", "--database", str(self.database),
-             "--port", str(self.port), "--allow-private-targets", "--role", self.role],
+             "--port", str(self.port), "--role", self.role,
+             *(["--allow-private-targets"] if self.allow_private_targets else [])],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
         )
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)

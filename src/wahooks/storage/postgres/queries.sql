@@ -185,3 +185,24 @@ WHERE e.id = c.event_id AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event
 DELETE FROM workers WHERE seen_at < wahooks_now_ms() - 86400000;
 DELETE FROM live_events WHERE created_at < wahooks_now_ms() - 60000;
 DELETE FROM live_listeners WHERE seen_at < wahooks_now_ms() - 600000;
+
+-- WAHA event ids ----------------------------------------------------------------------------------
+
+-- name: claim_waha_event
+-- A row returned: the id is new and now taken; none: it was taken before (a concurrent duplicate
+-- waits on the key and then finds it).
+INSERT INTO waha_event_ids (session_name, event_id, received_at) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING RETURNING 1;
+
+-- name: release_waha_event
+-- The event was not stored after all: WAHA's retry must get through.
+DELETE FROM waha_event_ids WHERE session_name = $1 AND event_id = $2;
+
+-- name: prune_waha_events
+-- One bounded slice of ids received before the cutoff, so no statement holds locks for long.
+WITH gone AS (
+    DELETE FROM waha_event_ids WHERE (session_name, event_id) IN (
+        SELECT session_name, event_id FROM waha_event_ids WHERE received_at < $1 LIMIT $2
+    ) RETURNING 1
+)
+SELECT count(*) FROM gone;

@@ -122,3 +122,20 @@ DELETE FROM events WHERE id IN (SELECT event_id FROM orphan_candidates)
 
 -- name: forget_orphan_candidates
 DELETE FROM orphan_candidates;
+
+-- WAHA event ids ----------------------------------------------------------------------------------
+
+-- name: claim_waha_event
+-- One row changed: the id is new and now taken; none: it was taken before.
+INSERT INTO waha_event_ids (session_name, event_id, received_at) VALUES (?, ?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: release_waha_event
+-- The event was not stored after all: WAHA's retry must get through.
+DELETE FROM waha_event_ids WHERE session_name = ? AND event_id = ?;
+
+-- name: prune_waha_events
+-- One bounded slice of ids received before the cutoff, so the single writer is never held long.
+DELETE FROM waha_event_ids WHERE (session_name, event_id) IN (
+    SELECT session_name, event_id FROM waha_event_ids WHERE received_at < ? LIMIT ?
+);

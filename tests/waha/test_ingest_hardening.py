@@ -13,6 +13,7 @@ WAHA engine and a fake WAHA, on loopback.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -45,16 +46,25 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _raw_request(server: ServerProcess, head: bytes, body: bytes = b"") -> bytes:
-    """Send exactly these bytes and read the answer until the server closes or answers."""
+    """Send exactly these bytes and read the whole answer (its head, then Content-Length bytes),
+    or what came before the server closed."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(head + body)
         answer = b""
-        while b"\r\n\r\n" not in answer:
+        while not _complete(answer):
             chunk = sock.recv(65536)
             if not chunk:
                 break
             answer += chunk
         return answer
+
+
+def _complete(answer: bytes) -> bool:
+    head, separator, body = answer.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    found = re.search(rb"(?im)^content-length:\s*(\d+)\r?$", head)
+    return found is None or len(body) >= int(found.group(1))
 
 
 def _event(session: str, **fields: Any) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from wahooks.ingest import Ingest
 from wahooks.live import LiveEvents
 from wahooks.live_fanout import LiveFanout
 from wahooks.mcp.http import mount_mcp
+from wahooks.messaging import MessagingService
 from wahooks.services import Services
 from wahooks.storage import open_storage
 from wahooks.version import __version__
@@ -88,6 +89,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings, storage, engine, Accounts(storage.accounts), connections_service, webhooks,
         targets, sender, dispatcher, ingest, retention,
+        MessagingService(engine, targets, presence_factor=settings.presence_factor),
     )
 
 

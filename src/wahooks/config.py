@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     waha_reconcile_interval: float = Field(
         60.0, gt=0, description="Seconds between two comparisons of WAHA's sessions with ours."
     )
+    waha_max_event_bytes: int = Field(
+        1024 * 1024, ge=1024,
+        description="Bytes one event posted to /api/events/waha may have (413 beyond; WAHA's"
+        " events are small, media come as URLs).",
+    )
+    waha_event_window: float = Field(
+        24 * 3600.0, gt=0,
+        description="Seconds a WAHA event's timestamp may lie in the past (older events are"
+        " refused as replays); event ids are remembered twice as long.",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL under which WAHA reaches this server (its webhooks go to"

@@ -219,6 +219,12 @@ def test_inbound_needs_a_linked_connection(owner: httpx.Client) -> None:
         ({"from": "bob", "body": "x"}, [FROM_ERROR]),
         ({"from": "14155550123", "body": "x"}, [FROM_ERROR]),
         ({"from": "1203630@g.us", "body": "x"}, [FROM_ERROR]),
+        # Matched exactly: no trailing newline (`$` matched before one), ASCII digits only (`\d`
+        # took Arabic-Indic digits), and both reached webhooks as they were.
+        ({"from": CONTACT + "\n", "body": "x"}, [FROM_ERROR]),
+        ({"from": "\u0661\u0664\u0661\u0665\u0665\u0665\u0660\u0661\u0662\u0663@c.us",
+          "body": "x"}, [FROM_ERROR]),
+        ({"from": "\uff11\uff14\uff11\uff15\uff15@c.us", "body": "x"}, [FROM_ERROR]),
         ({"from": CONTACT, "body": "x" * 65_537},
          ["body must be shorter than or equal to 65536 characters"]),
     ],

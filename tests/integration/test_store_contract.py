@@ -489,6 +489,25 @@ def test_waha_sessions_are_saved_replaced_listed_and_deleted(
     run(scenario)
 
 
+def test_waha_event_ids_are_taken_once_per_session_released_and_pruned_by_age(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        assert await store.waha_sessions.claim_waha_event("s1", "evt_1", 1000.0) is True
+        # A replay is refused; the same id in another session is another event.
+        assert await store.waha_sessions.claim_waha_event("s1", "evt_1", 1001.0) is False
+        assert await store.waha_sessions.claim_waha_event("s2", "evt_1", 1001.0) is True
+        # Not stored after all: WAHA's retry of it is taken.
+        await store.waha_sessions.release_waha_event("s1", "evt_1")
+        assert await store.waha_sessions.claim_waha_event("s1", "evt_1", 2000.0) is True
+        assert await store.waha_sessions.prune_waha_events(1500.0) == 1  # s2's, received at 1001 s
+        assert await store.waha_sessions.claim_waha_event("s2", "evt_1", 2001.0) is True
+        # Received after the cutoff: still remembered.
+        assert await store.waha_sessions.claim_waha_event("s1", "evt_1", 2002.0) is False
+
+    run(scenario)
+
+
 def test_exclusive_jobs_and_worker_heartbeats(run: Callable[[Scenario], None]) -> None:
     async def scenario(store: Store) -> None:
         await store.ping()

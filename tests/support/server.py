@@ -34,9 +34,11 @@ class ServerProcess:
 
     def __init__(
         self, database: Path | str, *, env: Mapping[str, str] | None = None, role: str = "all",
-        fd_limit: int | None = None,
+        fd_limit: int | None = None, allow_private_targets: bool = True,
     ) -> None:
         self.database = database
+        # Tests deliver to receivers on 127.0.0.1; a test of the target policy itself turns it off.
+        self.allow_private_targets = allow_private_targets
         self.role = role
         self.fd_limit = fd_limit  # soft and hard RLIMIT_NOFILE of the server, when given
         self.port = free_port()
@@ -69,7 +71,8 @@ class ServerProcess:
         self._ended = False
         self.process = subprocess.Popen(
             [*self._python(), "-m", "wahooks.cli", "serve", "--database", str(self.database),
-             "--port", str(self.port), "--allow-private-targets", "--role", self.role],
+             "--port", str(self.port), "--role", self.role,
+             *(["--allow-private-targets"] if self.allow_private_targets else [])],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env,
         )
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)

@@ -184,8 +184,10 @@ class FakeWaha:
         return self._run(self._inbound(name, sender, text))
 
     def emit_fixture(self, name: str, fixture: str) -> bytes:
-        """Emit a fixture file's event as this session; its bytes as sent."""
+        """Emit a fixture file's event as this session, now (a fresh id and timestamp, as WAHA
+        gives every event it sends); its bytes as sent."""
         event = json.loads((FIXTURES / fixture).read_text("utf-8"))
+        event.update(id="evt_" + _ulid(), timestamp=_ms())
         return self._run(self._emit_event(self.session(name), event))
 
     def set_status(self, name: str, status: str, *, emit: bool = True,

@@ -165,7 +165,8 @@ def test_forged_or_unsigned_events_are_refused_and_not_stored(
 
     # WAHA's bytes are kept as they are, however they are written.
     odd = (b'{ "session" : "' + name.encode() + b'", "event": "message", "payload":'
-           b' {"body": "caf\\u00e9", "n": 1.0}, "id": "evt_1", "timestamp": 1 }')
+           b' {"body": "caf\\u00e9", "n": 1.0}, "id": "evt_1", "timestamp": '
+           + str(int(time.time() * 1000)).encode() + b' }')
     accepted = post_event(waha_server, odd, signed(key, odd))
     assert accepted.status_code == 201, accepted.text
     assert accepted.json() == {"received": True}

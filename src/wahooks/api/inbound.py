@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive
 
 from wahooks.accounts import Principal
-from wahooks.api.body import read_body
+from wahooks.api.body import MAX_BODY_BYTES, read_body
 from wahooks.api.responses import json_response
 from wahooks.engines.routes import InboundRequest, InboundRoute
 
@@ -51,7 +51,8 @@ class InboundTable:
         if route.authenticated:
             principal = await self._accounts.authenticate(_header(headers, b"authorization"))
             user = principal.user
-        body = await read_body(receive, _header(headers, b"content-length"))
+        limit = route.max_body_bytes if route.max_body_bytes is not None else MAX_BODY_BYTES
+        body = await read_body(receive, _header(headers, b"content-length"), limit)
         return await route.handler(InboundRequest(path_params, headers, body, user))
 
 

@@ -1,5 +1,9 @@
 """Which webhook URLs wahooks may deliver to: the guard against server-side request forgery.
 
+The same policy judges every other URL wahooks fetches or hands to an engine to fetch (the media
+URLs of send-image/document/video/audio): those checks pass their own `label` ("media URL"), so
+their messages name what was refused.
+
 A webhook URL is user input that makes the server open a connection, so by default wahooks only
 delivers to public addresses. One rule, `TargetPolicy.check_address`, is enforced at three points:
 
@@ -38,9 +42,15 @@ logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 2048
 
+WEBHOOK_URL = "webhook URL"
+"""The default label of the URL checked; a media URL passes its own, and its own hint."""
 _HINT = (
     "wahooks only delivers to public addresses unless started with --allow-private-targets "
     "(or WAHOOKS_ALLOW_PRIVATE_TARGETS=true)"
+)
+_PASS_ON_HINT = (
+    "wahooks only fetches or passes on public addresses unless started with "
+    "--allow-private-targets (or WAHOOKS_ALLOW_PRIVATE_TARGETS=true)"
 )
 
 
@@ -163,57 +173,60 @@ def _classify_name(host: str) -> _Refusal | None:
     return None
 
 
-def _parse(url: str) -> URL:
+def _parse(url: str, label: str) -> URL:
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidTargetURL(f"webhook URL is longer than {MAX_URL_LENGTH} characters")
+        raise InvalidTargetURL(f"{label} is longer than {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise InvalidTargetURL("webhook URL must not contain spaces or control characters")
+        raise InvalidTargetURL(f"{label} must not contain spaces or control characters")
     try:
         parsed = URL(url)
     except ValueError as exc:
-        raise InvalidTargetURL(f"webhook URL is not a valid URL: {exc}") from None
+        raise InvalidTargetURL(f"{label} is not a valid URL: {exc}") from None
     if parsed.scheme not in ("http", "https"):
-        raise InvalidTargetURL("webhook URL must start with http:// or https://")
+        raise InvalidTargetURL(f"{label} must start with http:// or https://")
     if not parsed.host:
-        raise InvalidTargetURL("webhook URL has no host")
+        raise InvalidTargetURL(f"{label} has no host")
     if parsed.user is not None or parsed.password is not None:
         # aiohttp would silently turn these into a Basic Authorization header, and the URL is
         # stored and shown in listings and logs, so the secret would leak. Webhooks are
         # authenticated by their signature instead.
-        raise InvalidTargetURL("webhook URL must not contain a user name or password")
+        raise InvalidTargetURL(f"{label} must not contain a user name or password")
     if parsed.explicit_port == 0:
-        raise InvalidTargetURL("webhook URL port must be between 1 and 65535")
+        raise InvalidTargetURL(f"{label} port must be between 1 and 65535")
     # The fragment is never sent, so keeping it would only mislead whoever reads the URL back.
     return parsed.with_fragment(None)
 
 
-def _ip_literal(host: str) -> IPv4Address | IPv6Address | None:
+def _ip_literal(host: str, label: str = WEBHOOK_URL) -> IPv4Address | IPv6Address | None:
     """The address an IP-literal host means, including the legacy forms inet_aton accepts
     (2130706433, 0x7f.1, 127.1, 0177.0.0.1), which some resolvers turn into an address."""
     if ":" in host:
         try:
             return IPv6Address(host)
         except ValueError:
-            raise InvalidTargetURL(f"webhook URL host {host} is not a valid IPv6 address") from None
+            raise InvalidTargetURL(f"{label} host {host} is not a valid IPv6 address") from None
     bare = host.rstrip(".")
     if not _NUMERIC_HOST.fullmatch(bare):
         return None
     try:
         return IPv4Address(socket.inet_aton(bare))
     except OSError:
-        raise InvalidTargetURL(f"webhook URL host {host} is not a valid IPv4 address") from None
+        raise InvalidTargetURL(f"{label} host {host} is not a valid IPv4 address") from None
 
 
-def _check_hostname_syntax(raw_host: str) -> None:
+def _check_hostname_syntax(raw_host: str, label: str) -> None:
     name = raw_host.rstrip(".")
     labels = name.split(".")
     if len(name) > 253 or not all(_HOSTNAME.fullmatch(label) for label in labels):
-        raise InvalidTargetURL(f"webhook URL host {raw_host} is not a valid host name")
+        raise InvalidTargetURL(f"{label} host {raw_host} is not a valid host name")
 
 
-def _refused(lead: str, address: str, refusal: _Refusal) -> TargetRefused:
+def _refused(
+    lead: str, address: str, refusal: _Refusal, label: str = WEBHOOK_URL
+) -> TargetRefused:
+    hint = _HINT if label == WEBHOOK_URL else _PASS_ON_HINT
     return TargetRefused(
-        f"{lead}{refusal.phrase}; {_HINT}", address=address, category=refusal.category
+        f"{lead}{refusal.phrase}; {hint}", address=address, category=refusal.category
     )
 
 
@@ -231,7 +244,7 @@ class TargetPolicy:
         if refusal is not None:
             raise _refused(f"{ip} is ", ip, refusal)
 
-    def check_url(self, url: str) -> str:
+    def check_url(self, url: str, *, label: str = WEBHOOK_URL) -> str:
         """Validate `url` without any I/O and return it normalised.
 
         Refuses malformed URLs (InvalidTargetURL), IP-literal hosts whose address is refused and
@@ -240,26 +253,28 @@ class TargetPolicy:
         not resolved: that is `check_url_resolving`, and the connector checks again at connect
         time.
         """
-        parsed = _parse(url.strip())
+        parsed = _parse(url.strip(), label)
         host = parsed.host
         assert host is not None  # _parse refuses URLs without a host
-        literal = _ip_literal(host)
+        literal = _ip_literal(host, label)
         if literal is None:
             raw_host = parsed.raw_host or host
-            _check_hostname_syntax(raw_host)
+            _check_hostname_syntax(raw_host, label)
             refusal = None if self.allow_private else _classify_name(raw_host)
             if refusal is not None:
-                raise _refused(f"webhook URL host {raw_host} is ", raw_host, refusal)
+                raise _refused(f"{label} host {raw_host} is ", raw_host, refusal, label)
             return str(parsed)
         refusal = None if self.allow_private else _classify(literal)
         if refusal is not None:
             said = "" if str(literal) == host else f"{literal}, "
-            raise _refused(f"webhook URL host {host} is {said}", str(literal), refusal)
+            raise _refused(f"{label} host {host} is {said}", str(literal), refusal, label)
         if isinstance(literal, IPv4Address) and str(literal) != host:
             parsed = parsed.with_host(str(literal))
         return str(parsed)
 
-    async def check_url_resolving(self, url: str, *, timeout: float = 2.0) -> str:
+    async def check_url_resolving(
+        self, url: str, *, timeout: float = 2.0, label: str = WEBHOOK_URL
+    ) -> str:
         """`check_url`, then refuse the URL if ANY address its name resolves to now is refused.
 
         This is the create-time check. A name that does not resolve, or not within `timeout`
@@ -268,7 +283,7 @@ class TargetPolicy:
         opens no hole. A timed-out lookup keeps running in the executor until the system
         resolver gives up; its answer is ignored.
         """
-        normalised = self.check_url(url)
+        normalised = self.check_url(url, label=label)
         parsed = URL(normalised)
         host = parsed.raw_host
         if self.allow_private or host is None or _ip_literal(host) is not None:
@@ -288,6 +303,6 @@ class TargetPolicy:
             if family in (socket.AF_INET, socket.AF_INET6):
                 refusal = _classify_text(str(sockaddr[0]))
                 if refusal is not None:
-                    lead = f"webhook URL host {host} resolves to {sockaddr[0]}, "
-                    raise _refused(lead, str(sockaddr[0]), refusal)
+                    lead = f"{label} host {host} resolves to {sockaddr[0]}, "
+                    raise _refused(lead, str(sockaddr[0]), refusal, label)
         return normalised

@@ -56,6 +56,8 @@ class InboundRoute:
     status_code: int = 201
     request_schema: Mapping[str, Any] | None = None
     """The JSON body's schema, for the docs; None when the route takes no JSON object."""
+    max_body_bytes: int | None = None
+    """A tighter cap than the API's on this route's body (413 beyond it); None for the API's."""
     documented: bool = True
     """False for an answer kept for a route another engine serves (a 404 with its own message)."""
 

@@ -17,8 +17,7 @@ from wahooks.accounts import Principal
 from wahooks.api import message_bodies as bodies
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
 from wahooks.api.responses import json_response
-from wahooks.engines.messages import MediaKind, presence_length, with_id_and_timestamp
-from wahooks.engines.presence import Presence
+from wahooks.engines.messages import MediaKind, with_id_and_timestamp
 from wahooks.errors import BadRequest, NotFound
 from wahooks.models import Connection
 
@@ -47,14 +46,12 @@ async def _send(
     connection_id: str,
     parse: Callable[[], bodies.Send],
 ) -> Response:
-    engine, connection = await _target(services, principal, connection_id)
+    connection = await services.connections.owned(principal.user, connection_id)
     send = parse()  # after the ownership check: a stranger learns nothing from validation
-    message = send.message
-    if not send.skip_presence:
-        presence = Presence(services.settings.presence_factor)
-        await presence.before_send(engine, connection, message.chat_id, presence_length(message))
-    answer = await engine.send(connection, message)
-    return json_response(with_id_and_timestamp(answer, message.chat_id), 201)
+    answer = await services.messaging.send(
+        connection, send.message, skip_presence=send.skip_presence
+    )
+    return json_response(with_id_and_timestamp(answer, send.message.chat_id), 201)
 
 
 @router.post(f"{_CONNECTION}/send", status_code=201, summary="Send a text message")

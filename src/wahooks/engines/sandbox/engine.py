@@ -5,8 +5,9 @@ PNG), a simulated scan links it, and contacts can write to it or start typing (i
 `routes.py`, stand in for the phone and the contacts). Every event it emits
 has WAHA's exact shape, so receivers built against the sandbox work unchanged on real WhatsApp.
 Session state lives in the connection row; chats exist only in memory (a sandbox restart forgets
-them). Messages sent through the API appear as WAHA shows them: `message.any` (fromMe, source api,
-ack PENDING), then `message.ack` SERVER, DEVICE and READ a moment later.
+them), and so do sent files, within the bound `media.py` states. Messages sent through the API
+appear as WAHA shows them: `message.any` (fromMe, source api, ack PENDING), then `message.ack`
+SERVER, DEVICE and READ a moment later.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from wahooks.engines.messages import (
 )
 from wahooks.engines.routes import InboundRoute
 from wahooks.engines.sandbox import payloads as wa
+from wahooks.engines.sandbox.media import MediaShelf
 from wahooks.engines.sandbox.routes import sandbox_routes
 from wahooks.errors import BadRequest, Conflict, EngineUnavailable, NotFound
 from wahooks.models import Connection, ConnectionStatus
@@ -55,7 +57,6 @@ class _Session:
     qr_text: str = ""
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # oldest first
-    media: dict[str, MediaContent] = field(default_factory=dict)
 
 
 class SandboxEngine:
@@ -65,6 +66,7 @@ class SandboxEngine:
         self._sink: EventSink | None = None
         self._connections: ConnectionDirectory | None = None
         self._sessions: dict[str, _Session] = {}
+        self.media_shelf = MediaShelf()
         self._public_url = public_url.rstrip("/")
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -213,7 +215,7 @@ class SandboxEngine:
         return None
 
     async def media(self, connection: Connection, filename: str) -> MediaContent | None:
-        return self._session(connection).media.get(filename)
+        return self.media_shelf.get(connection.id, filename)
 
     async def message_media(
         self, connection: Connection, chat_id: str, message_id: str
@@ -222,7 +224,7 @@ class SandboxEngine:
         media = found.get("media") if found is not None else None
         if not isinstance(media, dict) or not isinstance(media.get("filename"), str):
             return None
-        return self._session(connection).media.get(media["filename"])
+        return self.media_shelf.get(connection.id, media["filename"])
 
     # what only the sandbox can do ---------------------------------------------------------------
 
@@ -318,8 +320,8 @@ class SandboxEngine:
                     "error": None}
         extension = mimetypes.guess_extension(file.mimetype.split(";", 1)[0].strip()) or ".bin"
         filename = message_id + extension
-        self._session(connection).media[filename] = MediaContent(
-            base64.b64decode(file.data), file.mimetype
+        self.media_shelf.put(
+            connection.id, filename, MediaContent(base64.b64decode(file.data), file.mimetype)
         )
         url = f"{self._public_url}/api/connections/{connection.id}/media/{filename}"
         return {"url": url, "mimetype": file.mimetype, "filename": filename, "error": None}

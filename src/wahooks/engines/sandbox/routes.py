@@ -23,7 +23,9 @@ PRESENCE_PATH = "/api/connections/{connection_id}/sandbox/presence"
 ABSENT = "The sandbox routes exist only when the sandbox engine runs"
 TAG = "sandbox"
 
-_CONTACT = re.compile(r"^\d{5,20}@(c\.us|s\.whatsapp\.net|lid)$")
+# Matched whole (fullmatch: `$` would let a trailing newline through) on ASCII digits only (`\d`
+# takes any Unicode digit, such as Arabic-Indic ones, which no WhatsApp id has).
+_CONTACT = re.compile(r"[0-9]{5,20}@(c\.us|s\.whatsapp\.net|lid)")
 MAX_BODY_CHARS = 65_536
 _CONTACT_SCHEMA = {"type": "string", "maxLength": 64, "example": "14155550123@c.us",
                    "description": "The contact: a WhatsApp id such as 14155550123@c.us"}
@@ -113,7 +115,7 @@ class _Handlers:
 
 def _contact(body: dict[str, object], errors: list[str]) -> str | None:
     sender = string_field(body, "from", errors, required=True, max_length=64)
-    if sender is not None and not _CONTACT.match(sender):
+    if sender is not None and not _CONTACT.fullmatch(sender):
         errors.append("from must be a WhatsApp contact id such as 14155550123@c.us")
         return None
     return None if sender is None else sender.replace("@s.whatsapp.net", "@c.us")

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from wahooks.config import Settings
 from wahooks.engines.waha.engine import WahaEngine
-from wahooks.engines.waha.events import signature_matches
+from wahooks.engines.waha.events import EventIdStore, signature_matches
 from wahooks.engines.waha.reconcile import ConnectionLister, Exclusive
 from wahooks.engines.waha.routes import INGEST_PATH
 from wahooks.engines.waha.servers import waha_servers
@@ -16,11 +16,15 @@ __all__ = ["INGEST_PATH", "WEBHOOK_RETRIES", "WahaEngine", "WahaSessionStore", "
            "build_waha", "signature_matches", "waha_servers"]
 
 
+class WahaTables(WahaSessionStore, EventIdStore, Protocol):
+    """The engine's own tables: its sessions and the event ids it has taken."""
+
+
 class WahaStorage(Protocol):
     """The tables the WAHA engine reads and writes."""
 
     @property
-    def waha_sessions(self) -> WahaSessionStore: ...
+    def waha_sessions(self) -> WahaTables: ...
     @property
     def connections(self) -> ConnectionLister: ...
     @property
@@ -35,4 +39,7 @@ def build_waha(settings: Settings, storage: WahaStorage) -> WahaEngine:
     )
     return WahaEngine(storage.waha_sessions, servers, storage.connections, storage.processes,
                       ingest_url=settings.ingest_base_url,
-                      reconcile_interval=settings.waha_reconcile_interval)
+                      reconcile_interval=settings.waha_reconcile_interval,
+                      event_ids=storage.waha_sessions,
+                      event_window=settings.waha_event_window,
+                      max_event_bytes=settings.waha_max_event_bytes)

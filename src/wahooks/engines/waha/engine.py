@@ -20,7 +20,12 @@ from typing import TypeVar
 from wahooks.engines.base import ConnectionDirectory, EventSink
 from wahooks.engines.routes import InboundRoute
 from wahooks.engines.waha.client import WahaRefused, segment
-from wahooks.engines.waha.events import SignedEvents
+from wahooks.engines.waha.events import (
+    EVENT_WINDOW,
+    MAX_EVENT_BYTES,
+    EventIdStore,
+    SignedEvents,
+)
 from wahooks.engines.waha.messaging import WahaMessaging
 from wahooks.engines.waha.reconcile import ConnectionLister, Exclusive, WahaReconciler
 from wahooks.engines.waha.routes import waha_routes
@@ -52,10 +57,14 @@ class WahaEngine(WahaMessaging):
         *,
         ingest_url: str,
         reconcile_interval: float,
+        event_ids: EventIdStore,
+        event_window: float = EVENT_WINDOW,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         sessions = WahaSessions(store, servers, ingest_url=ingest_url)
         super().__init__(sessions)
-        self.events = SignedEvents(sessions)
+        self.events = SignedEvents(sessions, event_ids, window=event_window)
+        self._max_event_bytes = max_event_bytes
         self.reconciler = WahaReconciler(
             sessions, store, connections, processes, interval=reconcile_interval
         )
@@ -65,7 +74,7 @@ class WahaEngine(WahaMessaging):
         self._sessions.observe_with(connections)
 
     def routes(self) -> list[InboundRoute]:
-        return waha_routes(self.events)
+        return waha_routes(self.events, self._max_event_bytes)
 
     async def start(self) -> None:
         await self._sessions.load()

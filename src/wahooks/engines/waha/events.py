@@ -3,6 +3,20 @@
 No bearer token: an event is taken only when `X-Webhook-Hmac` is the HMAC-SHA512 of the raw body
 under its session's key; anything else is 401 and nothing is stored. The original left this route
 open to anyone. The event goes to the core's ingest path with its bytes untouched.
+
+The signature is checked before the document is parsed: the key belongs to the session the event
+names, so the session name is read from the raw bytes with a pattern (the first few
+`"session": "<name>"` pairs, no JSON parse), each named session's key is tried, and only a body
+that one of them signed is parsed, whose top-level `session` must then be that very session. A
+forger's body costs one bounded scan and a few HMACs, never a parse. The route also caps the body
+at `WAHOOKS_WAHA_MAX_EVENT_BYTES` (1 MiB by default; WAHA's events are small, media come as URLs).
+
+Replays: a signed event must carry an `id` and a `timestamp` (milliseconds, as WAHA sends) within
+`WAHOOKS_WAHA_EVENT_WINDOW` seconds of now (and at most FUTURE_SKEW ahead); its id is remembered
+durably per session (the engine's `waha_event_ids` table, kept twice the window), so an event
+replayed later, even after a restart, is acknowledged and not delivered again. An event without an
+id is refused (400) rather than given an id derived from its bytes: WAHA always sends one, and a
+derived id would take two identical events as one.
 """
 
 from __future__ import annotations
@@ -10,71 +24,119 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from wahooks.engines.base import EngineEvent, EventSink
 from wahooks.engines.waha.client import segment
 from wahooks.engines.waha.sessions import WahaSessions
-from wahooks.errors import Unauthorized, WahooksError
+from wahooks.errors import BadRequest, Unauthorized, WahooksError
 from wahooks.storage.records import WahaSession
 
 log = logging.getLogger(__name__)
 
 BAD_SIGNATURE = "Invalid or missing X-Webhook-Hmac signature"
-RECENT_EVENT_IDS = 100_000  # event ids remembered against retries and replays (~10 MB)
+MAX_EVENT_BYTES = 1024 * 1024
+EVENT_WINDOW = 24 * 3600.0
+FUTURE_SKEW = 300.0  # seconds an event's timestamp may be ahead of our clock
+PRUNE_EVERY = 3600.0  # seconds between two deletions of ids older than twice the window
+SESSION_CANDIDATES = 4  # `"session": "..."` pairs tried, so a nested one cannot hide the real one
+_SESSION_FIELD = re.compile(rb'"session"[ \t\r\n]*:[ \t\r\n]*"([A-Za-z0-9_.-]{1,128})"')
+
+
+class EventIdStore(Protocol):
+    """Event ids already taken, per session (the WAHA engine's own table)."""
+
+    async def claim_waha_event(self, session_name: str, event_id: str, received_at: float) -> bool:
+        """True when the id was new and is now remembered; False when it was already there."""
+        ...
+
+    async def release_waha_event(self, session_name: str, event_id: str) -> None: ...
+    async def prune_waha_events(self, before: float) -> int: ...
 
 
 class SignedEvents:
-    def __init__(self, sessions: WahaSessions) -> None:
+    def __init__(
+        self, sessions: WahaSessions, ids: EventIdStore, *, window: float = EVENT_WINDOW
+    ) -> None:
         self._sessions = sessions
+        self._ids = ids
+        self.window = window
         self._sink: EventSink | None = None
-        self._recent_ids: dict[str, None] = {}  # insertion-ordered: the oldest goes first
+        self._pruned_at: float | None = None
 
     def attach(self, sink: EventSink) -> None:
         self._sink = sink
 
     async def receive(self, raw: bytes, signature: str | None, algorithm: str | None) -> int:
         """An event WAHA posted: taken only when signed with its session's key. Returns how many
-        events the core accepted (0 when the connection is deleted)."""
+        events the core accepted (0 when the connection is deleted or the event was seen)."""
         if not signature or (algorithm and algorithm.lower() != "sha512"):
             raise Unauthorized(BAD_SIGNATURE)
-        try:
-            event = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise Unauthorized(BAD_SIGNATURE) from None
-        name = event.get("session") if isinstance(event, dict) else None
-        session = await self._sessions.named(name) if isinstance(name, str) else None
-        if session is None or not signature_matches(raw, session.hmac_key, signature):
-            log.warning(
-                "WAHA event refused",
-                extra={"action": "waha.refused_event", "session": str(name)[:60],
-                       "known": session is not None},
-            )
-            raise Unauthorized(BAD_SIGNATURE)
-        event_id = event.get("id")
-        if isinstance(event_id, str) and event_id in self._recent_ids:
-            # WAHA retries an event whose answer it did not get (and a captured one could be
-            # replayed): each event id is taken once.
+        session = await self._signer(raw, signature)
+        event = _parse_signed(raw, session.session_name)
+        now = time.time()
+        event_id = self._check_fresh(event, now)
+        if not await self._ids.claim_waha_event(session.session_name, event_id, now):
+            # WAHA retries an event whose answer it did not get, and a captured one could be
+            # replayed: each event id is taken once.
             log.info("repeated WAHA event ignored",
                      extra={"action": "waha.duplicate", "session": session.session_name})
             return 0
         assert self._sink is not None, "engine not attached"
-        accepted = await self._sink([EngineEvent(event, raw)])
-        # Remembered only once stored: if storing failed, WAHA's retry must get through.
-        self._remember_id(event_id)
+        try:
+            accepted = await self._sink([EngineEvent(event, raw)])
+        except BaseException:
+            # Not stored: WAHA's retry must get through.
+            await self._ids.release_waha_event(session.session_name, event_id)
+            raise
+        await self._prune(now)
         if accepted and _linked_without_me(event):
             await self._fill_phone(session)
         return accepted
 
-    def _remember_id(self, event_id: object) -> None:
-        if not isinstance(event_id, str) or not event_id:
+    async def _signer(self, raw: bytes, signature: str) -> WahaSession:
+        """The session whose key signed these bytes, among those the bytes name; 401 otherwise."""
+        names: list[str] = []
+        for found in _SESSION_FIELD.finditer(raw):
+            name = found.group(1).decode("ascii")
+            if name not in names:
+                names.append(name)
+            if len(names) == SESSION_CANDIDATES:
+                break
+        for name in names:
+            session = await self._sessions.named(name)
+            if session is not None and signature_matches(raw, session.hmac_key, signature):
+                return session
+        log.warning("WAHA event refused", extra={
+            "action": "waha.refused_event", "session": names[0][:60] if names else None})
+        raise Unauthorized(BAD_SIGNATURE)
+
+    def _check_fresh(self, event: Mapping[str, Any], now: float) -> str:
+        event_id = event.get("id")
+        if not isinstance(event_id, str) or not event_id or len(event_id) > 200:
+            raise BadRequest("A WAHA event needs a string id (at most 200 characters)")
+        stamp = event.get("timestamp")
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+            raise BadRequest("A WAHA event needs a numeric timestamp (milliseconds)")
+        age = now - stamp / 1000
+        if age > self.window or age < -FUTURE_SKEW:
+            raise BadRequest(
+                f"The WAHA event's timestamp is outside the accepted window ({self.window:g} s"
+                f" in the past, {FUTURE_SKEW:g} s ahead)"
+            )
+        return event_id
+
+    async def _prune(self, now: float) -> None:
+        """Ids older than twice the window: their events are refused by timestamp anyway."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return
-        self._recent_ids[event_id] = None
-        if len(self._recent_ids) > RECENT_EVENT_IDS:
-            del self._recent_ids[next(iter(self._recent_ids))]
+        self._pruned_at = now
+        await self._ids.prune_waha_events(now - 2 * self.window)
 
     async def _fill_phone(self, session: WahaSession) -> None:
         """WORKING came without `me`: ask WAHA who is linked, for the connection's phone."""
@@ -98,6 +160,17 @@ def _linked_without_me(event: Mapping[str, Any]) -> bool:
         and payload.get("status") == "WORKING"
         and not (isinstance(me, Mapping) and isinstance(me.get("id"), str))
     )
+
+
+def _parse_signed(raw: bytes, session_name: str) -> dict[str, Any]:
+    """The signed body, parsed; its own `session` must be the one whose key signed it."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The WAHA event is not valid JSON") from None
+    if not isinstance(event, dict) or event.get("session") != session_name:
+        raise Unauthorized(BAD_SIGNATURE)
+    return event
 
 
 def signature_matches(raw: bytes, key: str, signature: str) -> bool:

@@ -18,7 +18,7 @@ class EventReceiver(Protocol):
     async def receive(self, raw: bytes, signature: str | None, algorithm: str | None) -> int: ...
 
 
-def waha_routes(events: EventReceiver) -> list[InboundRoute]:
+def waha_routes(events: EventReceiver, max_event_bytes: int) -> list[InboundRoute]:
     async def waha_event(request: InboundRequest) -> dict[str, Any]:
         """Verify and ingest one event: its signature is checked against the raw body."""
         await events.receive(
@@ -32,7 +32,7 @@ def waha_routes(events: EventReceiver) -> list[InboundRoute]:
         InboundRoute(
             INGEST_PATH,
             "WAHA's webhook (engine 'waha'): one event, signed with X-Webhook-Hmac",
-            waha_event, "engine", authenticated=False,
+            waha_event, "engine", authenticated=False, max_body_bytes=max_event_bytes,
             request_schema={"type": "object", "description": "One WAHA event, as WAHA posts it"},
         ),
     ]

@@ -197,3 +197,24 @@ UPDATE webhooks SET previous_secret = signing_secret, signing_secret = $2,
                     previous_secret_expires_at = $3, updated_at = wahooks_now_ms()
 WHERE id = $1 RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at,
                         updated_at, previous_secret, previous_secret_expires_at;
+
+-- WAHA event ids ----------------------------------------------------------------------------------
+
+-- name: claim_waha_event
+-- A row returned: the id is new and now taken; none: it was taken before (a concurrent duplicate
+-- waits on the key and then finds it).
+INSERT INTO waha_event_ids (session_name, event_id, received_at) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING RETURNING 1;
+
+-- name: release_waha_event
+-- The event was not stored after all: WAHA's retry must get through.
+DELETE FROM waha_event_ids WHERE session_name = $1 AND event_id = $2;
+
+-- name: prune_waha_events
+-- One bounded slice of ids received before the cutoff, so no statement holds locks for long.
+WITH gone AS (
+    DELETE FROM waha_event_ids WHERE (session_name, event_id) IN (
+        SELECT session_name, event_id FROM waha_event_ids WHERE received_at < $1 LIMIT $2
+    ) RETURNING 1
+)
+SELECT count(*) FROM gone;

@@ -1,10 +1,12 @@
-"""The WAHA engine's sessions: which server runs each, and its webhook key."""
+"""The WAHA engine's tables: its sessions (which server runs each, and its webhook key) and the
+event ids it has taken (replays)."""
 
 from __future__ import annotations
 
 from wahooks.storage.postgres.database import (
     PostgresDatabase,
 )
+from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import (
     WahaSession,
 )
@@ -12,6 +14,8 @@ from wahooks.storage.rows import (
     WAHA_SESSION_COLUMNS,
     waha_session_row,
 )
+
+PRUNE_SLICE = 10_000
 
 
 class PostgresWahaSessions:
@@ -46,4 +50,24 @@ class PostgresWahaSessions:
             "DELETE FROM waha_sessions WHERE session_name = $1", session_name
         ))
 
+    async def claim_waha_event(self, session_name: str, event_id: str, received_at: float) -> bool:
+        taken = await self._db.run(lambda c: c.fetchval(
+            SQL["claim_waha_event"], session_name, event_id, int(received_at * 1000)
+        ))
+        return taken is not None
 
+    async def release_waha_event(self, session_name: str, event_id: str) -> None:
+        await self._db.run(
+            lambda c: c.execute(SQL["release_waha_event"], session_name, event_id)
+        )
+
+    async def prune_waha_events(self, before: float) -> int:
+        cutoff = int(before * 1000)
+        removed = 0
+        while True:
+            gone = int(await self._db.run(
+                lambda c: c.fetchval(SQL["prune_waha_events"], cutoff, PRUNE_SLICE)
+            ))
+            removed += gone
+            if gone < PRUNE_SLICE:
+                return removed

@@ -134,3 +134,20 @@ UPDATE webhooks SET previous_secret = signing_secret, signing_secret = ?,
                     previous_secret_expires_at = ?, updated_at = ?
 WHERE id = ? RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at,
                        updated_at, previous_secret, previous_secret_expires_at;
+
+-- WAHA event ids ----------------------------------------------------------------------------------
+
+-- name: claim_waha_event
+-- One row changed: the id is new and now taken; none: it was taken before.
+INSERT INTO waha_event_ids (session_name, event_id, received_at) VALUES (?, ?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: release_waha_event
+-- The event was not stored after all: WAHA's retry must get through.
+DELETE FROM waha_event_ids WHERE session_name = ? AND event_id = ?;
+
+-- name: prune_waha_events
+-- One bounded slice of ids received before the cutoff, so the single writer is never held long.
+DELETE FROM waha_event_ids WHERE (session_name, event_id) IN (
+    SELECT session_name, event_id FROM waha_event_ids WHERE received_at < ? LIMIT ?
+);

@@ -1,4 +1,5 @@
-"""The WAHA engine's sessions: which server runs each, and its webhook key."""
+"""The WAHA engine's tables: its sessions (which server runs each, and its webhook key) and the
+event ids it has taken (replays)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from wahooks.storage.rows import (
     waha_session_row,
 )
 from wahooks.storage.sqlite.database import SqliteDatabase
+from wahooks.storage.sqlite.sql import SQL
+
+PRUNE_SLICE = 10_000
 
 
 class SqliteWahaSessions:
@@ -48,4 +52,24 @@ class SqliteWahaSessions:
             lambda c: c.execute("DELETE FROM waha_sessions WHERE session_name = ?", (session_name,))
         )
 
+    async def claim_waha_event(self, session_name: str, event_id: str, received_at: float) -> bool:
+        changed = await self.db.write(lambda c: c.execute(
+            SQL["claim_waha_event"], (session_name, event_id, int(received_at * 1000))
+        ).rowcount)
+        return bool(changed == 1)
 
+    async def release_waha_event(self, session_name: str, event_id: str) -> None:
+        await self.db.write(
+            lambda c: c.execute(SQL["release_waha_event"], (session_name, event_id))
+        )
+
+    async def prune_waha_events(self, before: float) -> int:
+        cutoff = int(before * 1000)
+        removed = 0
+        while True:
+            gone = await self.db.write(
+                lambda c: c.execute(SQL["prune_waha_events"], (cutoff, PRUNE_SLICE)).rowcount
+            )
+            removed += gone
+            if gone < PRUNE_SLICE:
+                return removed

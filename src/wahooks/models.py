@@ -98,6 +98,7 @@ class DeliveryJob:
     body: bytes
     attempt: int  # 1-based number of this attempt over the delivery's whole life
     attempts_before_cycle: int  # attempts made before the last redelivery (0 if never redelivered)
+    account_id: str = ""  # the webhook's owner: global concurrency is shared fairly among accounts
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ class Subscriber:
     url: str
     signing_secret: str
     events: frozenset[str]
+    account_id: str = ""  # the owner: the dispatcher shares concurrency fairly among accounts
 
 
 def subscribers_to(candidates: Iterable[Subscriber], event_type: str) -> list[Subscriber]:

@@ -11,12 +11,12 @@ SELECT wahooks_now_ms();
 -- name: active_webhooks
 -- The active webhooks of every connection in an ingest batch (the subscription rule is applied in
 -- Python: storage/subscriptions.py).
-SELECT id, connection_id, url, signing_secret, events FROM webhooks
+SELECT id, connection_id, url, signing_secret, events, user_id FROM webhooks
 WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
 
 -- name: webhooks_by_id
 -- A test event goes to the one webhook named, whatever it subscribes to.
-SELECT id, url, signing_secret FROM webhooks WHERE id = ANY($1::uuid[]);
+SELECT id, url, signing_secret, user_id FROM webhooks WHERE id = ANY($1::uuid[]);
 
 -- name: insert_events
 INSERT INTO events (id, connection_id, event_type, body, created_at)
@@ -48,7 +48,8 @@ WITH due AS (
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start
 )
-SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start
+SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start,
+       w.user_id
 FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id;
 
 -- name: next_due

@@ -23,8 +23,8 @@ class ActiveWebhooks:
         found = self._by_connection.get(connection_id)
         if found is None:
             found = self._by_connection[connection_id] = [
-                Subscriber(id_, url, secret, frozenset(orjson.loads(events)))
-                for id_, url, secret, events in conn.execute(
+                Subscriber(id_, url, secret, frozenset(orjson.loads(events)), account_id)
+                for id_, url, secret, events, account_id in conn.execute(
                     SQL["active_webhooks"], (connection_id,)
                 )
             ]

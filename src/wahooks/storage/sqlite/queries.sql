@@ -5,12 +5,12 @@
 
 -- name: active_webhooks
 -- A connection's active webhooks, cached by the writer thread (sqlite/active_webhooks.py).
-SELECT id, url, signing_secret, events FROM webhooks
+SELECT id, url, signing_secret, events, user_id FROM webhooks
 WHERE connection_id = ? AND active = 1 ORDER BY id;
 
 -- name: one_webhook
 -- A test event goes to the one webhook named, whatever it subscribes to.
-SELECT id, url, signing_secret, events FROM webhooks WHERE id = ?;
+SELECT id, url, signing_secret, events, user_id FROM webhooks WHERE id = ?;
 
 -- name: insert_event
 INSERT INTO events (id, connection_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?);
@@ -27,7 +27,8 @@ VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?);
 -- name: claim_due
 -- The due deliveries, oldest due first, skipping webhooks whose queues are full (a JSON array).
 -- The caller leases the rows it got in the same write transaction (claim_lease).
-SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body, d.attempts, d.cycle_start
+SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body, d.attempts, d.cycle_start,
+       w.user_id
 FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 WHERE d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?
   AND d.webhook_id NOT IN (SELECT value FROM json_each(?))

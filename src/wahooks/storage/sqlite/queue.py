@@ -53,7 +53,9 @@ class SqliteQueue:
             rows = conn.execute(SQL["claim_due"], (now, skipped, limit)).fetchall()
             conn.executemany(SQL["claim_lease"], [(now + lease_ms, row[0]) for row in rows])
             return [
-                DeliveryJob(row[0], row[1], row[2], row[3], row[4], row[5], row[6] + 1, row[7])
+                DeliveryJob(
+                    row[0], row[1], row[2], row[3], row[4], row[5], row[6] + 1, row[7], row[8]
+                )
                 for row in rows
             ]
 
@@ -137,6 +139,7 @@ def _ingest_one(
         DeliveryJob(
             uuid7(), target.webhook_id, target.url, target.signing_secret, event.event_type,
             event.body, 0 if claim_until is None or target.webhook_id in defer_webhooks else 1, 0,
+            target.account_id,
         )
         for target in targets
     ]
@@ -154,6 +157,6 @@ def _targets(
     if only_webhook is None:
         return subscribers_to(active.of(conn, event.connection_id), event.event_type)
     return [
-        Subscriber(id_, url, secret, frozenset())
-        for id_, url, secret, _ in conn.execute(SQL["one_webhook"], (only_webhook,))
+        Subscriber(id_, url, secret, frozenset(), account_id)
+        for id_, url, secret, _, account_id in conn.execute(SQL["one_webhook"], (only_webhook,))
     ]

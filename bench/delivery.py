@@ -1,6 +1,6 @@
 """End-to-end delivery benchmark: sandbox inbound message -> SQLite -> signed POST -> receiver.
 
-    .venv/bin/python bench/delivery.py [--cases burst,steady,fanout,hung] [--events N]
+    .venv/bin/python bench/delivery.py [--cases burst,steady,fanout,hung,fair] [--events N]
                                        [--profile CASES] [--keep]
 
 Each case gets a fresh `wahooks serve` on a fresh SQLite file. Three processes besides it: the
@@ -15,6 +15,11 @@ Cases:
   fanout   N/10 events as fast as possible to 10 webhooks (N deliveries)
   hung     300 events/s for 20 s to 1 healthy webhook, run twice: alone, then beside a webhook
            whose endpoint accepts connections and never answers (WAHOOKS_REQUEST_TIMEOUT=15)
+  fair     the same load as `hung-alone`, and the healthy webhook's p99 beside: a webhook on
+           another origin answering 429 with `Retry-After: 1` (throttled); a webhook on the same
+           origin (same host and port) whose path never answers (hung-path); another account
+           whose webhooks on 10 origins never answer, with enough deliveries waiting to hold
+           every slot it may (hung-account). Each of the three may also be named alone.
 Before the cases, a raw asyncio client measures what the receiver takes without wahooks in
 between: the machine's ceiling.
 """
@@ -27,6 +32,7 @@ import platform
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,12 +72,21 @@ class Case:
     rate: float | None  # None: as fast as the server answers (closed loop)
     healthy: int = 1  # webhooks on the answering receiver: what is measured
     hung: int = 0  # webhooks on the receiver that never answers
+    throttled: int = 0  # webhooks on another origin that answer 429 with Retry-After: 1
+    hung_paths: int = 0  # webhooks on the healthy receiver's origin whose path never answers
+    hung_account_origins: int = 0  # another account's webhooks, one per origin that never answers
 
     def describe(self) -> str:
         pace = f"at {self.rate:g} events/s" if self.rate else "as fast as possible"
         hooks = f"{self.healthy} webhook{'s' if self.healthy > 1 else ''}"
         if self.hung:
             hooks += f" + {self.hung} hung"
+        if self.throttled:
+            hooks += f" + {self.throttled} answering 429 (Retry-After: 1) on another origin"
+        if self.hung_paths:
+            hooks += f" + {self.hung_paths} hung on the same origin"
+        if self.hung_account_origins:
+            hooks += f" + another account hanging {self.hung_account_origins} origins"
         return f"{self.events} events {pace}, {hooks}"
 
 
@@ -94,6 +109,7 @@ class Result:
     run_queue: float
     threads: int
     profile: list[str]
+    side_requests: int = 0  # answered 429 (throttled), or left hanging (hung-path, hung-account)
 
     @property
     def delivered(self) -> int:
@@ -131,6 +147,13 @@ def cases_from(args: argparse.Namespace) -> list[Case]:
             Case("hung-with", int(args.hung_rate * args.hung_seconds), args.hung_rate, hung=1),
         ],
     }
+    paced = (int(args.hung_rate * args.hung_seconds), args.hung_rate)
+    known["throttled"] = [Case("throttled", *paced, throttled=1)]
+    known["hung-path"] = [Case("hung-path", *paced, hung_paths=1)]
+    known["hung-account"] = [Case("hung-account", *paced, hung_account_origins=10)]
+    known["fair"] = [Case("hung-alone", *paced)] + [
+        case for name in ("throttled", "hung-path", "hung-account") for case in known[name]
+    ]
     chosen = [name.strip() for name in args.cases.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in known]
     if unknown:
@@ -148,10 +171,12 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
 # one case -----------------------------------------------------------------------------------------
 
 
-def add_webhook(client: Any, connection_id: str, receiver: ReceiverProcess, path: str) -> None:
+def add_webhook(
+    client: Any, connection_id: str, receiver: ReceiverProcess, path: str, origin: int = 0
+) -> None:
     created = client.post(
         f"/connections/{connection_id}/webhooks",
-        json={"url": receiver.url(path), "events": ["message"]},
+        json={"url": receiver.url(path, origin), "events": ["message"]},
     )
     if created.status_code != 201:
         raise RuntimeError(f"webhook not created: {created.status_code} {created.text}")
@@ -167,9 +192,40 @@ def drain(receiver: ReceiverProcess, prefix: str, expected: int, timeout: float)
         time.sleep(0.05)
 
 
+def hang_another_account(
+    server: ServerProcess, case: Case, hung: ReceiverProcess, events: int
+) -> None:
+    """A second account whose webhooks on `case.hung_account_origins` origins never answer, with
+    `events` events (each a delivery per origin) sent before the measured load, and wait until
+    its deliveries hold every slot they may."""
+    made = subprocess.run(
+        [sys.executable, "-m", "wahooks.cli", "user", "create", "--name", f"hanging-{case.name}",
+         "--database", str(server.database)],
+        env=server.env, capture_output=True, text=True, check=True,
+    )
+    with server.client(made.stdout.strip()) as client:
+        connection_id = connected_connection(client)["id"]
+        for n in range(case.hung_account_origins):
+            add_webhook(client, connection_id, hung, f"/hung/{case.name}/{n}", origin=n)
+        before = hung.stats("/hung/")["hung"]
+        for n in range(events):
+            client.post(f"/connections/{connection_id}/sandbox/inbound",
+                        json={"from": "14155550123@c.us", "body": f"hang-{n}"})
+    deadline = time.monotonic() + 20
+    held = 0
+    while time.monotonic() < deadline:
+        now_held = hung.stats("/hung/")["hung"] - before
+        if now_held and now_held == held:
+            break  # no more go out: the account is at its share (or at the global cap)
+        held = now_held
+        time.sleep(0.5)
+    print(f"  (another account holds {held} hanging requests on"
+          f" {case.hung_account_origins} origins)")
+
+
 def run_case(
     case: Case, args: argparse.Namespace, workdir: Path,
-    healthy: ReceiverProcess, hung: ReceiverProcess | None,
+    healthy: ReceiverProcess, hung: ReceiverProcess | None, side: ReceiverProcess | None = None,
 ) -> Result:
     server = ServerProcess(workdir / f"{case.name}.db", env=server_env(args)).start()
     profiler = None
@@ -182,7 +238,16 @@ def run_case(
         for n in range(case.hung):
             assert hung is not None
             add_webhook(client, connection_id, hung, f"/hung/{case.name}/{n}")
+        for n in range(case.throttled):
+            assert side is not None
+            add_webhook(client, connection_id, side, f"/throttle/{case.name}/{n}")
+        for n in range(case.hung_paths):
+            add_webhook(client, connection_id, healthy, f"/hang/{case.name}/{n}")
         client.close()
+        if case.hung_account_origins:
+            assert hung is not None
+            hang_another_account(server, case, hung, args.hung_account_events)
+        side_before = side_count(case, healthy, side)
         assert server.process is not None
         pid = server.process.pid
         if any(case.name.startswith(name) for name in args.profile.split(",") if name):
@@ -208,6 +273,7 @@ def run_case(
             profiler.stop()
         rss, threads = peak_rss_mib(pid), thread_count(pid)
         hung_requests = hung.stats("/hung/")["hung"] - hung_before if hung else 0
+        side_requests = side_count(case, healthy, side) - side_before
     finally:
         if profiler is not None:
             profiler.stop()
@@ -229,7 +295,16 @@ def run_case(
         profile = [f"py-spy profile of the server, load start to drained ({profiler.output}):"]
         profile += summarize(profiler.output, seconds=profiler.duration, rate=Profiler.RATE)
     return Result(case, load, stats, accepted, lost, unexpected, server_cpu, receiver_cpu, wall,
-                  rss, counts, flagged[:8], hung_requests, machine_cpu, run_queue, threads, profile)
+                  rss, counts, flagged[:8], hung_requests, machine_cpu, run_queue, threads, profile,
+                  side_requests)
+
+
+def side_count(case: Case, healthy: ReceiverProcess, side: ReceiverProcess | None) -> int:
+    if case.throttled and side is not None:
+        return int(side.stats("/throttle/")["throttled"])
+    if case.hung_paths:
+        return int(healthy.stats("/hang/")["hung"])
+    return 0
 
 
 # the ceiling ----------------------------------------------------------------------------------------
@@ -313,6 +388,10 @@ def print_case(result: Result, concurrency: int) -> None:
     if case.hung:
         print(f"  hung        {result.hung_requests} requests reached the endpoint that never"
               " answers")
+    if case.throttled:
+        print(f"  throttled   {result.side_requests} requests answered 429 (Retry-After: 1)")
+    if case.hung_paths:
+        print(f"  hung path   {result.side_requests} requests reached the path that never answers")
     print(f"  server      CPU {result.server_cpu:.1f} s = {result.cpu_per_1k:.2f} s per 1,000"
           f" deliveries ({result.server_cpu / result.wall:.2f} cores over {result.wall:.1f} s);"
           f" peak RSS {result.peak_rss:.0f} MiB; {result.threads} threads, which waited"
@@ -332,11 +411,11 @@ def print_case(result: Result, concurrency: int) -> None:
 
 def print_summary(results: list[Result], runs: list[dict[str, Any]]) -> None:
     print("\n== summary")
-    print(f"  {'case':<11}{'events':>7}{'ingest/s':>10}{'deliv':>8}{'deliv/s':>9}{'p50 ms':>8}"
+    print(f"  {'case':<13}{'events':>7}{'ingest/s':>10}{'deliv':>8}{'deliv/s':>9}{'p50 ms':>8}"
           f"{'p99 ms':>8}{'max ms':>8}{'cpu s/1k':>9}{'RSS MiB':>8}{'lost':>6}{'dup':>5}"
           f"{'badsig':>7}")
     for r in results:
-        print(f"  {r.case.name:<11}{r.case.events:>7}{r.ingest_rate:>10.0f}{r.delivered:>8}"
+        print(f"  {r.case.name:<13}{r.case.events:>7}{r.ingest_rate:>10.0f}{r.delivered:>8}"
               f"{r.e2e_rate:>9.0f}{ms(r.latency('p50')):>8}{ms(r.latency('p99')):>8}"
               f"{ms(r.latency('max')):>8}{r.cpu_per_1k:>9.2f}{r.peak_rss:>8.0f}{r.lost:>6}"
               f"{r.stats['duplicates']:>5}{r.stats['bad_signatures']:>7}")
@@ -369,6 +448,20 @@ def print_targets(by_name: dict[str, Result], ceiling_rate: float | None) -> Non
         print(f"  hung endpoint leaves the healthy p99 within {TARGET_HUNG_RATIO:g}x: alone"
               f" {ms(a).strip()} ms, beside it {ms(b).strip()} ms (x{ratio:.2f}, lost"
               f" {beside.lost}) -> {verdict}")
+    beside_what = {
+        "throttled": "an endpoint answering 429 with Retry-After: 1",
+        "hung-path": "a hanging webhook on the same origin",
+        "hung-account": "another account hanging 10 origins",
+    }
+    for name, what in beside_what.items():
+        other = by_name.get(name)
+        if alone and other:
+            a, b = alone.latency("p99"), other.latency("p99")
+            ratio = b / a if a and b is not None else float("nan")
+            verdict = "met" if ratio <= TARGET_HUNG_RATIO and other.lost == 0 else "NOT met"
+            print(f"  healthy p99 beside {what} within {TARGET_HUNG_RATIO:g}x: alone"
+                  f" {ms(a).strip()} ms, beside {ms(b).strip()} ms (x{ratio:.2f}, lost"
+                  f" {other.lost}) -> {verdict}")
 
 
 # main -----------------------------------------------------------------------------------------------
@@ -384,6 +477,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steady-seconds", type=float, default=30.0)
     parser.add_argument("--hung-rate", type=float, default=300.0)
     parser.add_argument("--hung-seconds", type=float, default=20.0)
+    parser.add_argument("--hung-account-events", type=int, default=200,
+                        help="events sent first to the hanging account (hung-account case)")
     parser.add_argument("--request-timeout", type=float, default=15.0)
     parser.add_argument("--drain-timeout", type=float, default=20.0,
                         help="seconds to wait for outstanding deliveries after the load")
@@ -404,19 +499,23 @@ def main() -> None:
     print(f"server settings: {server_env(args)}")
     print(versions_line())
     healthy = ReceiverProcess().start()
-    hung = ReceiverProcess(hang=True).start() if any(c.hung for c in cases) else None
+    origins = max([c.hung_account_origins for c in cases] + [1])
+    needs_hung = any(c.hung or c.hung_account_origins for c in cases)
+    hung = ReceiverProcess(hang=True, ports=origins).start() if needs_hung else None
+    side = ReceiverProcess().start() if any(c.throttled for c in cases) else None
     results: list[Result] = []
     try:
         runs = ceiling(healthy, args.ceiling_requests)
         print_ceiling(runs)
         for case in cases:
-            results.append(run_case(case, args, workdir, healthy, hung))
+            results.append(run_case(case, args, workdir, healthy, hung, side))
             print_case(results[-1], args.concurrency)
         print_summary(results, runs)
     finally:
         healthy.stop()
-        if hung is not None:
-            hung.stop()
+        for other in (hung, side):
+            if other is not None:
+                other.stop()
         if args.keep:
             print(f"\nkept {workdir}: server logs, databases, profiles")
         else:

@@ -90,21 +90,24 @@ def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
 class ReceiverProcess:
     """bench/receiver.py in its own process, driven through its control API."""
 
-    def __init__(self, *, hang: bool = False) -> None:
+    def __init__(self, *, hang: bool = False, ports: int = 1) -> None:
         self.hang = hang
+        self.ports = [0] * ports  # each port is an origin of its own to wahooks
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self._control: httpx.Client | None = None
 
     def start(self) -> ReceiverProcess:
-        command = [sys.executable, str(HERE / "receiver.py")] + (["--hang"] if self.hang else [])
+        command = [sys.executable, str(HERE / "receiver.py"), "--ports", str(len(self.ports))]
+        command += ["--hang"] if self.hang else []
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE)
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode()
         if not line.startswith("PORT "):
             stop_process(self.process)
             raise RuntimeError(f"receiver did not start: {line!r}")
-        self.port = int(line.split()[1])
+        self.ports = [int(port) for port in line.split()[1:]]
+        self.port = self.ports[0]
         self._control = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
         return self
 
@@ -113,8 +116,8 @@ class ReceiverProcess:
         assert self.process is not None
         return self.process.pid
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, origin: int = 0) -> str:
+        return f"http://127.0.0.1:{self.ports[origin]}{path}"
 
     def track(self, path: str, secret: str) -> None:
         self._post("/_control/track", {"path": path, "secret": secret})

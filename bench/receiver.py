@@ -6,10 +6,13 @@ signing secret first (POST /_control/track); each delivery to it is then verifie
 (X-WAHooks-Signature) and recorded: the sequence number found in the message text
 ("bench-<case>-<n>"), the receive time, the event's `timestamp` (ms) and the delivery id.
 
-    python bench/receiver.py [--hang]
+    python bench/receiver.py [--hang] [--ports N]
 
-prints "PORT <n>" once it listens on 127.0.0.1. `--hang` makes it a dead endpoint: it accepts
-connections and reads requests but never answers one (control paths still answer).
+prints "PORT <n> [<n2> ...]" once it listens on 127.0.0.1 (`--ports N`: N ports, N origins to
+wahooks, one recorder). `--hang` makes it a dead endpoint: it accepts connections and reads requests
+but never answers one (control paths still answer). Whatever the mode, a path under /hang/ never
+gets an answer (a hanging webhook beside healthy ones on one origin) and a path under /throttle/ is
+answered 429 with `Retry-After: 1` (an overloaded webhook); both are counted, not recorded.
 
 Control API (JSON):
     POST /_control/track {"path": "/h/burst/0", "secret": "..."}
@@ -35,6 +38,10 @@ import orjson
 import uvloop
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+THROTTLED = (
+    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 4\r\n\r\nslow"
+)
 CONTROL = "/_control/"
 
 
@@ -58,6 +65,7 @@ class Recorder:
         self.tracks: dict[str, Track] = {}
         self.untracked = 0
         self.hung = 0
+        self.throttled = 0
 
     def deliver(self, path: str, headers: dict[bytes, bytes], body: bytes) -> None:
         now = time.time() * 1000
@@ -120,6 +128,7 @@ class Recorder:
             "unparsable": sum(t.unparsable for t in tracks),
             "untracked": self.untracked,
             "hung": self.hung,
+            "throttled": self.throttled,
             "first_ms": min(received, default=None),
             "last_ms": max(received, default=None),
             "latency_ms": _percentiles(latencies),
@@ -191,9 +200,13 @@ class HttpConnection(asyncio.Protocol):
                 + str(len(payload)).encode() + b"\r\n\r\n" + payload
             )
             return
-        if self._hang or self._silent:
+        if self._hang or self._silent or path.startswith("/hang/"):
             self._recorder.hung += 1
             self._silent = True
+            return
+        if path.startswith("/throttle/"):
+            self._recorder.throttled += 1
+            self._transport.write(THROTTLED)
             return
         self._recorder.deliver(path, headers, body)
         self._transport.write(OK)
@@ -201,26 +214,30 @@ class HttpConnection(asyncio.Protocol):
             self._transport.close()
 
 
-async def serve(hang: bool) -> None:
+async def serve(hang: bool, ports: int) -> None:
     loop = asyncio.get_running_loop()
     recorder = Recorder()
-    server = await loop.create_server(
-        lambda: HttpConnection(recorder, hang), "127.0.0.1", 0, backlog=4096
-    )
-    port = server.sockets[0].getsockname()[1]
-    print(f"PORT {port}", flush=True)
+    servers = [
+        await loop.create_server(
+            lambda: HttpConnection(recorder, hang), "127.0.0.1", 0, backlog=4096
+        )
+        for _ in range(ports)
+    ]
+    print("PORT " + " ".join(str(s.sockets[0].getsockname()[1]) for s in servers), flush=True)
     stopped = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopped.set)
     await stopped.wait()
-    server.close()
+    for server in servers:
+        server.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hang", action="store_true", help="accept requests, never answer")
+    parser.add_argument("--ports", type=int, default=1, help="listen on this many ports")
     args = parser.parse_args()
-    uvloop.run(serve(args.hang))
+    uvloop.run(serve(args.hang, args.ports))
     sys.exit(0)
 
 

@@ -67,7 +67,7 @@ def build_services(settings: Settings) -> Services:
     # process holding it died.
     lease_ms = int(max(settings.lease_seconds, 2 * settings.request_timeout) * 1000)
     dispatcher = Dispatcher(
-        storage.queue, sender, RetryPolicy(settings.retry_schedule),
+        storage.queue, sender, RetryPolicy(settings.retry_schedule, settings.retry_after_max),
         max_in_flight=settings.max_in_flight,
         max_in_flight_per_endpoint=settings.max_in_flight_per_endpoint,
         lease_ms=lease_ms,

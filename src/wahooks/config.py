@@ -96,6 +96,10 @@ class Settings(BaseSettings):
         DEFAULT_RETRY_SCHEDULE,
         description="Seconds to wait before each retry after a failed attempt, comma separated.",
     )
+    retry_after_max: float = Field(
+        3600.0, ge=0,
+        description="Seconds a receiver's Retry-After (on 429 or 503) may delay a retry at most.",
+    )
     request_timeout: float = Field(
         15.0, gt=0, description="Seconds a receiver has to answer one delivery."
     )

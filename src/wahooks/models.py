@@ -105,6 +105,7 @@ class DeliveryJob:
     # the webhook, so the sender needs no query to know it.
     previous_secret: str | None = None
     previous_secret_expires_at: int | None = None
+    account_id: str = ""  # the webhook's owner: global concurrency is shared fairly among accounts
 
 
 @dataclass(frozen=True, slots=True)

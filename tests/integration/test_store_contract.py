@@ -101,6 +101,7 @@ def test_ingest_fans_out_to_matching_active_webhooks_and_shares_the_body(
 
         assert sorted(job.webhook_id for job in jobs) == sorted([everything.id, messages.id])
         assert all(job.body == body and job.attempt == 1 for job in jobs)
+        assert {job.account_id for job in jobs} == {user_id}  # fair shares are per account
         logs = await store.deliveries.list_deliveries(everything.id)
         assert [log.body for log in logs] == [body]
         assert logs[0].status is DeliveryStatus.PENDING and logs[0].attempts == 1
@@ -123,6 +124,7 @@ def test_unclaimed_ingest_waits_in_the_database_until_claimed(
         claimed = await store.queue.claim_due(10, 60_000)
         assert [job.delivery_id for job in claimed] == [jobs[0].delivery_id]
         assert claimed[0].attempt == 1 and claimed[0].url == webhook.url
+        assert claimed[0].account_id == user_id
         assert await store.queue.claim_due(10, 60_000) == []
         assert await store.queue.next_due_in_ms() is None
 
@@ -284,8 +286,10 @@ def test_accounts_tokens_connections_and_webhooks_round_trip(
         webhook = await _webhook(store, user_id, connection, ("message",))
         updated = await store.webhooks.update_webhook(webhook.id, events=("*",), active=False)
         assert updated.events == ("*",) and not updated.active and updated.url == webhook.url
-        await store.queue.ingest([NewEvent(connection.id, "x", b"{}")], claim_lease_ms=None,
-                           only_webhook=webhook.id)
+        (test_jobs,) = await store.queue.ingest(
+            [NewEvent(connection.id, "x", b"{}")], claim_lease_ms=60_000, only_webhook=webhook.id
+        )
+        assert [job.account_id for job in test_jobs] == [user_id]
         await store.webhooks.delete_webhook(webhook.id)
         assert await store.webhooks.get_webhook(webhook.id) is None
         assert await store.deliveries.list_deliveries(webhook.id) == []

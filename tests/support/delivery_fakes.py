@@ -25,16 +25,25 @@ async def until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0)
 
 
-def job(number: int, host: str = "a.example", *, attempt: int = 1) -> DeliveryJob:
+def job(
+    number: int, host: str = "a.example", *, attempt: int = 1, path: str = "hook",
+    account: str = "acct-1",
+) -> DeliveryJob:
+    """Delivery `number` of the webhook at https://host/path (one webhook per URL here)."""
+    name = host if path == "hook" else f"{host}/{path}"
     return DeliveryJob(
-        delivery_id=f"{host}-{number}", webhook_id=f"wh-{host}", url=f"https://{host}/hook",
+        delivery_id=f"{name}-{number}", webhook_id=f"wh-{name}", url=f"https://{host}/{path}",
         signing_secret="whsec_test", event_type="message", body=b"{}", attempt=attempt,
-        attempts_before_cycle=0,
+        attempts_before_cycle=0, account_id=account,
     )
 
 
 def ok() -> AttemptOutcome:
     return AttemptOutcome(0, 1.0, 200, None)
+
+
+def overloaded(status: int = 429, retry_after: float | None = 1.0) -> AttemptOutcome:
+    return AttemptOutcome(0, 1.0, status, f"HTTP {status}", ErrorClass.HTTP_STATUS, retry_after)
 
 
 def server_error() -> AttemptOutcome:

@@ -1,7 +1,8 @@
 """A real HTTP receiver on 127.0.0.1, in its own thread and event loop, that records every request.
 
 Its behaviour is scripted: `statuses` answers the n-th request with the n-th status (then the last
-one again), `delay` answers late and `hang` never answers.
+one again), `headers(n)` gives the n-th answer's extra headers (e.g. Retry-After), `delay` answers
+late and `hang` never answers.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -28,6 +30,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=lambda: [200])
     hang: bool = False
     delay: float = 0.0
+    headers: Callable[[int], dict[str, str]] | None = None
     requests: list[Received] = field(default_factory=list)
     port: int = 0
 
@@ -78,7 +81,8 @@ class Receiver:
         if self.delay:
             await asyncio.sleep(self.delay)
         status = self.statuses[min(count, len(self.statuses)) - 1]
-        return web.Response(status=status, text="ok" if status < 300 else "nope")
+        extra = self.headers(count) if self.headers is not None else None
+        return web.Response(status=status, text="ok" if status < 300 else "nope", headers=extra)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         deadline = time.monotonic() + timeout

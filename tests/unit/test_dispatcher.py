@@ -1,8 +1,10 @@
 """The dispatcher at its seams: a transport answered by hand and an in-memory queue.
 
 What is proved here is scheduling (endpoints take turns, per-endpoint caps, saturation and spill
-to the database), shutdown (grace, release of unsent jobs, outcomes written) and that observers
-see every outcome. Each step waits for the event it needs (a send, a write), never for time.
+to the database, the concurrency cut on 429/503 and its regrowth, fairness among the webhooks of
+one origin and among accounts under the global cap), shutdown (grace, release of unsent jobs,
+outcomes written) and that observers see every outcome. Each step waits for the event it needs
+(a send, a write), never for time.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from support.delivery_fakes import FakeQueue, FakeTransport, job, ok, server_error, until
+from support.delivery_fakes import (
+    FakeQueue,
+    FakeTransport,
+    job,
+    ok,
+    overloaded,
+    server_error,
+    until,
+)
 from wahooks.config import DEFAULT_RETRY_SCHEDULE
 from wahooks.delivery.dispatcher import Dispatcher
 from wahooks.delivery.outcomes import OutcomeObserver, OutcomeWriter
@@ -224,5 +234,165 @@ def test_outcomes_that_fail_to_commit_are_written_again_once_in_order() -> None:
         ]
         assert writer.unwritten == 0
         assert len(pokes) == 1  # the batch with a retry in it, once it was committed
+
+    run(scenario)
+
+
+def _wire(transport: FakeTransport, prefix: str) -> list[str]:
+    return sorted(i for i in transport.on_the_wire() if i.startswith(prefix + "-"))
+
+
+def test_overload_cuts_the_endpoints_concurrency_and_success_grows_it_back() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, per_endpoint=4)
+        url = "https://a.example/hook"
+        d.submit([job(n) for n in range(1, 31)] + [job(n, "b.example") for n in range(1, 11)])
+        await transport.wait_sent(8)
+        assert len(_wire(transport, "a.example")) == 4
+        assert len(_wire(transport, "b.example")) == 4
+
+        # Four 429s from one round of attempts: one cut (4 -> 2), not four.
+        transport.answer("a.example-1", overloaded(429))
+        await until(lambda: d.in_flight == 7)
+        transport.answer("a.example-2", overloaded(429))
+        await until(lambda: d.in_flight == 6)  # a.example: 2 on the wire, at its new limit
+        assert d.concurrency_limit(url) == 2
+        transport.answer("a.example-3", overloaded(429))
+        await transport.wait_sent(9)
+        transport.answer("a.example-4", overloaded(503, retry_after=None))
+        await transport.wait_sent(10)
+        assert d.concurrency_limit(url) == 2
+        assert _wire(transport, "a.example") == ["a.example-5", "a.example-6"]
+
+        # b.example is not slowed: its four answers let four more start at once.
+        for n in range(1, 5):
+            transport.answer(f"b.example-{n}", ok())
+        await transport.wait_sent(14)
+        assert len(_wire(transport, "b.example")) == 4
+        assert d.concurrency_limit("https://b.example/hook") == 4
+
+        # Each success grows a.example's limit by one, back to the setting.
+        transport.answer("a.example-5", ok())
+        await transport.wait_sent(16)
+        assert d.concurrency_limit(url) == 3
+        assert len(_wire(transport, "a.example")) == 3
+        transport.answer("a.example-6", ok())
+        await transport.wait_sent(18)
+        assert d.concurrency_limit(url) == 4
+        assert len(_wire(transport, "a.example")) == 4
+
+        # A 429 from the new round cuts again; it never goes below one.
+        transport.answer("a.example-7", overloaded(429))
+        await until(lambda: d.concurrency_limit(url) == 2)
+        for n in (8, 9, 10):  # same round: no further cut
+            transport.answer(f"a.example-{n}", overloaded(429))
+        await transport.wait_sent(20)
+        assert d.concurrency_limit(url) == 2
+        first, second = _wire(transport, "a.example")
+        transport.answer(first, overloaded(429))  # a new round: 2 -> 1
+        await until(lambda: d.concurrency_limit(url) == 1)
+        transport.answer(second, overloaded(429))  # same round: no cut; one more starts
+        await transport.wait_sent(21)
+        (third,) = _wire(transport, "a.example")
+        transport.answer(third, overloaded(429))
+        await transport.wait_sent(22)
+        assert d.concurrency_limit(url) == 1
+        assert len(_wire(transport, "a.example")) == 1
+        await d.stop(grace=0)
+
+        # The verdicts are the policy's: each 429/503 is a retry, not a dead letter.
+        assert {o.status for o in queue.written if o.delivery_id.startswith("a.example-")} == {
+            DeliveryStatus.PENDING, DeliveryStatus.DELIVERED
+        }
+
+    run(scenario)
+
+
+def test_a_hanging_webhook_costs_only_its_own_share_of_its_origin() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, per_endpoint=8)  # a lone webhook leaves 1 of 8 free
+        d.submit([job(n, path="hang") for n in range(1, 101)])
+        await transport.wait_sent(7)
+        assert len(_wire(transport, "a.example/hang")) == 7
+        assert d.in_flight == 7
+
+        # A healthy webhook on the same origin finds the reserved slot, and keeps it in turn,
+        # while every attempt of the hanging one stays on the wire.
+        d.submit([job(n, path="ok") for n in range(1, 21)])
+        for n in range(1, 21):
+            await until(lambda n=n: f"a.example/ok-{n}" in transport.on_the_wire())
+            assert d.in_flight <= 8
+            transport.answer(f"a.example/ok-{n}", ok())
+        await until(lambda: len(queue.written) == 20)
+        assert len(_wire(transport, "a.example/hang")) == 7
+
+        # Now two webhooks share the origin: as the hanging one's attempts end, each gets at
+        # most half of the 7 shared slots, rounded up (4), while the other has work.
+        d.submit([job(n, path="ok") for n in range(21, 41)])
+        await until(lambda: "a.example/ok-21" in transport.on_the_wire())
+        for n in range(1, 6):
+            transport.answer(f"a.example/hang-{n}", server_error())
+        # 7 + 20 + 4 sent to the healthy webhook + 2 more to the hanging one: each at its share.
+        await until(lambda: len(transport.sent) == 33 and d.in_flight == 8)
+        assert len(_wire(transport, "a.example/ok")) == 4
+        assert _wire(transport, "a.example/hang")[:2] == ["a.example/hang-6", "a.example/hang-7"]
+        assert len(_wire(transport, "a.example/hang")) == 4
+        assert d.saturated_webhooks() == {"wh-a.example/hang"}  # 64 queued, the rest released
+        await d.stop(grace=0)
+
+    run(scenario)
+
+
+def test_a_saturated_webhook_does_not_spill_its_neighbours_on_the_same_origin() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, per_endpoint=8)  # queue cap: 64 jobs per webhook
+        d.submit([job(n, path="hang") for n in range(1, 80)])
+        assert d.saturated_webhooks() == {"wh-a.example/hang"}
+        d.submit([job(n, path="ok") for n in range(1, 4)])
+        assert d.saturated_webhooks() == {"wh-a.example/hang"}  # not its neighbour
+        await until(lambda: "a.example/ok-1" in transport.on_the_wire())
+        await until(lambda: len(queue.released) == 15)
+        assert queue.released == [f"a.example/hang-{n}" for n in range(65, 80)]
+        await d.stop(grace=0)
+
+    run(scenario)
+
+
+def test_one_account_cannot_take_every_global_slot() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, max_in_flight=16)  # a lone account leaves 2 of 16 free
+        hanging = [
+            job(n, f"h{origin}.example", account="acct-hang")
+            for n in range(1, 11) for origin in range(10)
+        ]
+        d.submit(hanging)
+        await transport.wait_sent(14)
+        assert d.in_flight == 14
+
+        # Another account's deliveries go out on the two free slots while all 14 hang.
+        d.submit([job(n, "other.example", account="acct-other") for n in range(1, 31)])
+        await until(lambda: len(_wire(transport, "other.example")) == 2)
+        for n in range(1, 31):
+            await until(lambda n=n: f"other.example-{n}" in transport.on_the_wire())
+            transport.answer(f"other.example-{n}", ok())
+        await until(lambda: len(queue.written) == 30)
+        assert d.in_flight == 14
+
+        # While both have work, the hanging account gets back at most its half (7) as its
+        # attempts end; the rest go to the other account.
+        d.submit([job(n, "other.example", account="acct-other") for n in range(31, 61)])
+        await until(lambda: len(_wire(transport, "other.example")) == 2)
+        hung = [i for i in transport.on_the_wire() if i.startswith("h")]
+        for delivery_id in hung[:10]:
+            transport.answer(delivery_id, server_error())
+        # 14 + 30 + 2 sent before; then 5 more to the other account and 3 to the hanging one.
+        await until(lambda: len(transport.sent) == 54 and d.in_flight == 14)
+        assert len(_wire(transport, "other.example")) == 7
+        assert len([i for i in transport.on_the_wire() if i.startswith("h")]) == 7
+        await d.stop(grace=0)
 
     run(scenario)

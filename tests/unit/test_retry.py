@@ -1,4 +1,5 @@
-"""The retry policy: the product page's schedule, exactly."""
+"""The retry policy: the product page's schedule, exactly, stretched (never shortened) by a 429 or
+503's Retry-After."""
 
 from __future__ import annotations
 
@@ -63,8 +64,8 @@ def _failure(
     return AttemptOutcome(0, duration_ms, status, "failed", error_class, retry_after)
 
 
-# Every kind of failure follows the same schedule for now: the policy sees the whole outcome, but
-# honouring Retry-After (or treating some classes differently) is a later change.
+# Every kind of failure follows the same schedule; Retry-After only counts on 429 and 503 (below),
+# and a hint shorter than the schedule changes nothing.
 @pytest.mark.parametrize(
     "outcome",
     [
@@ -78,8 +79,12 @@ def _failure(
         _failure(None, ErrorClass.OTHER),
         _failure(301, ErrorClass.HTTP_STATUS),
         _failure(404, ErrorClass.HTTP_STATUS),
-        _failure(429, ErrorClass.HTTP_STATUS, retry_after=3600.0),
+        _failure(429, ErrorClass.HTTP_STATUS, retry_after=1.0),
+        _failure(429, ErrorClass.HTTP_STATUS),
         _failure(500, ErrorClass.HTTP_STATUS),
+        _failure(500, ErrorClass.HTTP_STATUS, retry_after=3600.0),  # not a backpressure status
+        _failure(302, ErrorClass.HTTP_STATUS, retry_after=3600.0),
+        _failure(503, ErrorClass.HTTP_STATUS),
         _failure(503, ErrorClass.HTTP_STATUS, retry_after=0.0),
     ],
     ids=lambda o: f"{o.status_code}-{o.error_class}-{o.retry_after}",
@@ -97,6 +102,62 @@ def test_every_failure_follows_the_schedule(
     outcome: AttemptOutcome, attempt: int, expected: RetryDecision
 ) -> None:
     assert PAGE.decide(attempt, outcome) == expected
+
+
+CAPPED = RetryPolicy(DEFAULT_RETRY_SCHEDULE, retry_after_max=600.0)
+
+
+@pytest.mark.parametrize(
+    ("status", "attempt", "hint", "expected_delay"),
+    [
+        (429, 1, 30.0, 30.0),  # the hint is later than the schedule's 5 s: it wins
+        (503, 1, 30.0, 30.0),
+        (429, 1, 5.0, 5.0),  # equal
+        (429, 1, 2.0, 5.0),  # earlier than the schedule: the schedule wins
+        (503, 1, 0.0, 5.0),  # "retry now" never brings a retry forward
+        (429, 4, 60.0, 60.0),  # schedule 40 s
+        (429, 5, 60.0, 80.0),  # schedule 80 s
+        (429, 2, 3600.0, 600.0),  # capped by the setting
+        (503, 2, 1e9, 600.0),
+        (429, 5, 1e9, 600.0),
+        (429, 3, None, 20.0),  # no hint (or an unreadable one): the schedule
+        (500, 1, 30.0, 5.0),  # other statuses: the hint is ignored
+        (502, 1, 30.0, 5.0),
+        (404, 1, 30.0, 5.0),
+    ],
+)
+def test_retry_after_delays_a_429_or_503_to_the_later_of_schedule_and_hint(
+    status: int, attempt: int, hint: float | None, expected_delay: float
+) -> None:
+    outcome = _failure(status, ErrorClass.HTTP_STATUS, retry_after=hint)
+    assert CAPPED.decide(attempt, outcome) == RetryDecision(Verdict.RETRY, expected_delay)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("hint", [0.0, 1.0, 5.0, 3600.0, 1e9])
+def test_a_hint_never_changes_the_number_of_attempts(status: int, hint: float) -> None:
+    outcome = _failure(status, ErrorClass.HTTP_STATUS, retry_after=hint)
+    verdicts = [CAPPED.decide(attempt, outcome).verdict for attempt in range(1, 7)]
+    assert verdicts == [Verdict.RETRY] * 5 + [Verdict.DEAD_LETTER]
+
+
+@given(
+    st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=10),
+    st.floats(min_value=0, max_value=1e7),
+    st.floats(min_value=0, max_value=1e7),
+    st.sampled_from([429, 503]),
+)
+def test_a_hint_stretches_the_wait_within_the_cap_and_never_shortens_it(
+    schedule: list[float], hint: float, cap: float, status: int
+) -> None:
+    policy = RetryPolicy(tuple(schedule), retry_after_max=cap)
+    outcome = _failure(status, ErrorClass.HTTP_STATUS, retry_after=hint)
+    for attempt, scheduled in enumerate(schedule, start=1):
+        delay = policy.decide(attempt, outcome).delay
+        assert delay >= scheduled
+        assert delay <= max(scheduled, cap)
+        assert delay == max(scheduled, min(hint, cap))
+    assert policy.decide(len(schedule) + 1, outcome).verdict is Verdict.DEAD_LETTER
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])

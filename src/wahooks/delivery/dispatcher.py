@@ -7,10 +7,11 @@ and leases recovered after a crash wait in the database with a `next_attempt_at`
 takes them in batches when they fall due (it sleeps exactly until the next due time, with
 `poll_interval` as a safety net).
 
-Concurrency is capped globally and per endpoint (scheme, host, port), and endpoints take turns, so a
-slow or hung receiver holds at most its own share of connections and cannot delay the others. Its
-backlog is capped in memory too: once an endpoint has a full queue it is "saturated", and its new
-deliveries stay in the database, unclaimed, until the queue has drained to half; so a hung endpoint
+Concurrency is capped globally (shared fairly among accounts) and per endpoint (scheme, host, port;
+shared fairly among its webhooks, and cut while it answers 429/503), and endpoints take turns, so a
+slow or hung receiver holds at most its own share of connections and cannot delay the others. A
+webhook's backlog is capped in memory too: once its queue is full it is "saturated", and its new
+deliveries stay in the database, unclaimed, until the queue has drained to half; so a hung receiver
 can neither fill the dispatcher's memory nor stop it claiming work for healthy ones (the queues
 are in `endpoints.py`). Outcomes get their verdict from the retry policy, go past the observers
 and are written back in batches: while one batch commits, the next accumulates (`outcomes.py`).
@@ -32,7 +33,7 @@ from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any, Protocol
 
 from wahooks.clock import now_ms
-from wahooks.delivery.endpoints import Endpoint, EndpointQueues
+from wahooks.delivery.endpoints import EndpointQueues, Lane
 from wahooks.delivery.leases import Heartbeats, LeaseStore, LeaseUpkeep
 from wahooks.delivery.outcomes import OutcomeObserver, OutcomeStore, OutcomeWriter
 from wahooks.delivery.retry import RetryPolicy
@@ -174,6 +175,11 @@ class Dispatcher:
     def in_flight(self) -> int:
         return self._queues.in_flight
 
+    def concurrency_limit(self, url: str) -> float:
+        """How many attempts the endpoint serving `url` may have on the wire now (it shrinks while
+        the endpoint answers 429/503)."""
+        return self._queues.limit(url)
+
     @property
     def queued(self) -> int:
         return self._queues.queued
@@ -183,15 +189,17 @@ class Dispatcher:
     def _pump(self) -> None:
         self._queues.start_ready(self._start)
 
-    def _start(self, endpoint: Endpoint, job: DeliveryJob) -> None:
-        self._spawn(self._attempt(endpoint, job))
+    def _start(self, lane: Lane, job: DeliveryJob) -> None:
+        self._spawn(self._attempt(lane, job))
 
-    async def _attempt(self, endpoint: Endpoint, job: DeliveryJob) -> None:
+    async def _attempt(self, lane: Lane, job: DeliveryJob) -> None:
+        outcome = None
         try:
             outcome = await self._transport.send(job)
             self._outcomes.record(job, outcome)
         finally:
-            self._queues.finished(endpoint, job)
+            # The outcome also tunes the endpoint's concurrency (429/503 cut it, successes grow it).
+            self._queues.finished(lane, job, outcome)
             self._pump()
             if self._backlog_in_db and self._room_to_claim():
                 self._wake.set()

@@ -6,7 +6,11 @@ dead-lettered. The schedule is a setting so tests can shorten it.
 
 The policy sees the whole outcome (status, error class, duration, the receiver's Retry-After) so
 that rules such as honouring Retry-After or treating a refused target differently have one place
-to live; today every failure follows the same schedule, and Retry-After is parsed but not applied.
+to live. Backpressure: a 429 or 503 with Retry-After delays the next attempt to the later of the
+schedule and the hint, the hint capped at `retry_after_max` (a receiver must not park a delivery
+for days). A hint never brings a retry forward and never changes how many attempts are made
+before the dead letter: it only stretches the wait. Retry-After on any other status is ignored
+(RFC 9110 gives it meaning with 503 and 3xx; 429 by RFC 6585).
 """
 
 from __future__ import annotations
@@ -31,9 +35,14 @@ class RetryDecision:
     delay: float = 0.0  # seconds until the next attempt, for RETRY
 
 
+BACKPRESSURE_STATUSES = frozenset({429, 503})
+DEFAULT_RETRY_AFTER_MAX = 3600.0
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     schedule: tuple[float, ...]
+    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
 
     @property
     def max_attempts(self) -> int:
@@ -46,9 +55,13 @@ class RetryPolicy:
             raise ValueError("attempts are numbered from 1")
         if outcome.succeeded:
             return RetryDecision(Verdict.DELIVERED)
-        if attempt_in_cycle <= len(self.schedule):
-            return RetryDecision(Verdict.RETRY, self.schedule[attempt_in_cycle - 1])
-        return RetryDecision(Verdict.DEAD_LETTER)
+        if attempt_in_cycle > len(self.schedule):
+            return RetryDecision(Verdict.DEAD_LETTER)
+        delay = self.schedule[attempt_in_cycle - 1]
+        hint = outcome.retry_after
+        if hint is not None and outcome.status_code in BACKPRESSURE_STATUSES:
+            delay = max(delay, min(hint, self.retry_after_max))
+        return RetryDecision(Verdict.RETRY, delay)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -19,6 +19,7 @@ class Subscriber:
     events: frozenset[str]
     previous_secret: str | None = None  # during a rotation's overlap (docs/signatures.md)
     previous_secret_expires_at: int | None = None
+    account_id: str = ""  # the owner: the dispatcher shares concurrency fairly among accounts
 
 
 def subscribers_to(candidates: Iterable[Subscriber], event_type: str) -> list[Subscriber]:

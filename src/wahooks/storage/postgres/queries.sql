@@ -11,12 +11,13 @@ SELECT wahooks_now_ms();
 -- name: active_webhooks
 -- The active webhooks of every connection in an ingest batch (the subscription rule is applied in
 -- Python: storage/subscriptions.py).
-SELECT id, connection_id, url, signing_secret, events, previous_secret, previous_secret_expires_at
+SELECT id, connection_id, url, signing_secret, events, previous_secret,
+       previous_secret_expires_at, user_id
 FROM webhooks WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
 
 -- name: webhooks_by_id
 -- A test event goes to the one webhook named, whatever it subscribes to.
-SELECT id, url, signing_secret, previous_secret, previous_secret_expires_at
+SELECT id, url, signing_secret, previous_secret, previous_secret_expires_at, user_id
 FROM webhooks WHERE id = ANY($1::uuid[]);
 
 -- name: insert_events
@@ -50,7 +51,7 @@ WITH due AS (
     RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start
 )
 SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start,
-       w.previous_secret, w.previous_secret_expires_at
+       w.previous_secret, w.previous_secret_expires_at, w.user_id
 FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id;
 
 -- name: next_due

@@ -71,7 +71,8 @@ class PostgresQueue:
         )
         return [
             DeliveryJob(
-                str(r[0]), str(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8], r[9]
+                str(r[0]), str(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8], r[9],
+                str(r[10]),
             )
             for r in rows
         ]
@@ -138,7 +139,7 @@ class _IngestRows:
             jobs.append(DeliveryJob(
                 uuid7(), target.webhook_id, target.url, target.signing_secret, event.event_type,
                 event.body, 0 if lease is None else 1, 0, target.previous_secret,
-                target.previous_secret_expires_at,
+                target.previous_secret_expires_at, target.account_id,
             ))
             self.deliveries.append((
                 jobs[-1].delivery_id, target.webhook_id, event_id, event.event_type,
@@ -164,7 +165,7 @@ async def _targets(c: Any, items: list[_IngestItem]) -> _Targets:
         by_connection: dict[str, list[Subscriber]] = {}
         for r in await c.fetch(SQL["active_webhooks"], connection_ids):
             by_connection.setdefault(str(r[1]), []).append(
-                Subscriber(str(r[0]), r[2], r[3], frozenset(r[4]), r[5], r[6])
+                Subscriber(str(r[0]), r[2], r[3], frozenset(r[4]), r[5], r[6], str(r[7]))
             )
         for item in subscribed:
             for event in item.events:
@@ -177,7 +178,7 @@ async def _targets(c: Any, items: list[_IngestItem]) -> _Targets:
     if named:
         rows = await c.fetch(SQL["webhooks_by_id"], sorted(named))
         for r in rows:
-            target = Subscriber(str(r[0]), r[1], r[2], frozenset(), r[3], r[4])
+            target = Subscriber(str(r[0]), r[1], r[2], frozenset(), r[3], r[4], str(r[5]))
             for item in items:
                 if item.only_webhook == target.webhook_id:
                     for event in item.events:

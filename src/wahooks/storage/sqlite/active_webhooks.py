@@ -23,8 +23,9 @@ class ActiveWebhooks:
         found = self._by_connection.get(connection_id)
         if found is None:
             found = self._by_connection[connection_id] = [
-                Subscriber(id_, url, secret, frozenset(orjson.loads(events)), previous, expires_at)
-                for id_, url, secret, events, previous, expires_at in conn.execute(
+                Subscriber(id_, url, secret, frozenset(orjson.loads(events)), previous, expires_at,
+                           account_id)
+                for id_, url, secret, events, previous, expires_at, account_id in conn.execute(
                     SQL["active_webhooks"], (connection_id,)
                 )
             ]

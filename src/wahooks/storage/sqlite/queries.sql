@@ -5,12 +5,13 @@
 
 -- name: active_webhooks
 -- A connection's active webhooks, cached by the writer thread (sqlite/active_webhooks.py).
-SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at FROM webhooks
+SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at, user_id
+FROM webhooks
 WHERE connection_id = ? AND active = 1 ORDER BY id;
 
 -- name: one_webhook
 -- A test event goes to the one webhook named, whatever it subscribes to.
-SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at
+SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at, user_id
 FROM webhooks WHERE id = ?;
 
 -- name: insert_event
@@ -29,7 +30,7 @@ VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?);
 -- The due deliveries, oldest due first, skipping webhooks whose queues are full (a JSON array).
 -- The caller leases the rows it got in the same write transaction (claim_lease).
 SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body, d.attempts, d.cycle_start,
-       w.previous_secret, w.previous_secret_expires_at
+       w.previous_secret, w.previous_secret_expires_at, w.user_id
 FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 WHERE d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?
   AND d.webhook_id NOT IN (SELECT value FROM json_each(?))

@@ -55,7 +55,7 @@ class SqliteQueue:
             return [
                 DeliveryJob(
                     row[0], row[1], row[2], row[3], row[4], row[5], row[6] + 1, row[7], row[8],
-                    row[9],
+                    row[9], row[10],
                 )
                 for row in rows
             ]
@@ -140,7 +140,7 @@ def _ingest_one(
         DeliveryJob(
             uuid7(), target.webhook_id, target.url, target.signing_secret, event.event_type,
             event.body, 0 if claim_until is None or target.webhook_id in defer_webhooks else 1, 0,
-            target.previous_secret, target.previous_secret_expires_at,
+            target.previous_secret, target.previous_secret_expires_at, target.account_id,
         )
         for target in targets
     ]
@@ -158,8 +158,8 @@ def _targets(
     if only_webhook is None:
         return subscribers_to(active.of(conn, event.connection_id), event.event_type)
     return [
-        Subscriber(id_, url, secret, frozenset(), previous, previous_expires_at)
-        for id_, url, secret, _, previous, previous_expires_at in conn.execute(
+        Subscriber(id_, url, secret, frozenset(), previous, previous_expires_at, account_id)
+        for id_, url, secret, _, previous, previous_expires_at, account_id in conn.execute(
             SQL["one_webhook"], (only_webhook,)
         )
     ]

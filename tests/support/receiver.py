@@ -1,7 +1,8 @@
 """A real HTTP receiver on 127.0.0.1, in its own thread and event loop, that records every request.
 
 Its behaviour is scripted: `statuses` answers the n-th request with the n-th status (then the last
-one again), `delay` answers late and `hang` never answers.
+one again), `delay` answers late and `hang` never answers; `answer_headers` and `answer_body`
+replace the default answer's.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Receiver:
     delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
     port: int = 0
+    answer_headers: dict[str, str] = field(default_factory=dict)
+    answer_body: str | None = None
 
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -78,7 +81,10 @@ class Receiver:
         if self.delay:
             await asyncio.sleep(self.delay)
         status = self.statuses[min(count, len(self.statuses)) - 1]
-        return web.Response(status=status, text="ok" if status < 300 else "nope")
+        text = self.answer_body if self.answer_body is not None else (
+            "ok" if status < 300 else "nope"
+        )
+        return web.Response(status=status, text=text, headers=self.answer_headers)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         deadline = time.monotonic() + timeout

@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 
 from wahooks.models import (
+    STATUS_CLASSES,
     ApiToken,
     Attempt,
     Connection,
     ConnectionStatus,
     DeliveryLog,
-    STATUS_CLASSES,
     DeliveryStatus,
     ErrorClass,
     Trigger,

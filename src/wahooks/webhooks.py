@@ -257,11 +257,12 @@ def _instant(
     if value is None:
         return None
     if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
+        # A "+02:00" offset typed unencoded into a query string arrives as " 02:00".
+        for text in (value, value.replace(" ", "+")):
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                continue
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
             return int(moment.timestamp() * 1000)

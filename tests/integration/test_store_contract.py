@@ -181,17 +181,20 @@ def test_expired_leases_log_an_interrupted_attempt_and_become_due(
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
-        (jobs,) = await store.queue.ingest([NewEvent(connection.id, "message", b"{}")],
-                                     claim_lease_ms=200)
+        (jobs,) = await store.queue.ingest([NewEvent(connection.id, "test", b"{}")],
+                                           claim_lease_ms=200, only_webhook=webhook.id)
         assert await store.queue.recover_expired_leases() == 0
         assert await store.queue.claim_due(10, 60_000) == []  # held by the lease
         await asyncio.sleep(0.22)
         assert await store.queue.recover_expired_leases() == 1
 
         (log,) = await store.deliveries.list_deliveries(webhook.id)
-        assert [(a.number, a.error) for a in log.attempt_log] == [(1, INTERRUPTED)]
+        assert [(a.number, a.error, a.trigger) for a in log.attempt_log] == [
+            (1, INTERRUPTED, Trigger.TEST)
+        ]
         (retry,) = await store.queue.claim_due(10, 60_000)
         assert retry.delivery_id == jobs[0].delivery_id and retry.attempt == 2
+        assert retry.trigger is Trigger.SCHEDULED  # a retry after the interruption
 
     run(scenario)
 

@@ -103,7 +103,8 @@ WITH expired AS (
     SELECT id, attempts, wahooks_now_ms(), $1, next_trigger FROM expired WHERE attempts > 0
     ON CONFLICT DO NOTHING
 )
-UPDATE deliveries d SET lease_until = NULL, next_attempt_at = wahooks_now_ms()
+UPDATE deliveries d SET lease_until = NULL, next_attempt_at = wahooks_now_ms(),
+    next_trigger = 'scheduled'  -- attempted again after the interruption: a retry like any other
 FROM expired WHERE d.id = expired.id RETURNING d.id;
 
 -- Redelivery --------------------------------------------------------------------------------------

@@ -75,7 +75,9 @@ INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, error, triggere
 VALUES (?, ?, ?, ?, ?);
 
 -- name: due_again
-UPDATE deliveries SET lease_until = NULL, next_attempt_at = ? WHERE id = ?;
+-- Attempted again after the interruption: a retry like any other, so `scheduled`.
+UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?, next_trigger = 'scheduled'
+WHERE id = ?;
 
 -- Redelivery --------------------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 The rules live here, the routes only translate HTTP: who may touch a webhook (its account; another
 account's id is 403, an unknown or malformed one 404), what a valid target is (the target policy,
-checked again at connect time), the secret made at creation, and redelivery, which wakes the
-dispatcher so that it does not wait for its next look at the database.
+checked again at connect time), the secret made at creation, the log filters, and redelivery and
+recovery (bounded: RECOVER_MAX_WINDOW_MS, RECOVER_MAX_DELIVERIES), which wake the dispatcher so that
+it does not wait for its next look at the database.
 """
 
 from __future__ import annotations
@@ -192,8 +193,8 @@ class WebhookService:
         errors: list[str] = []
         if since is None:
             errors.append("since is required (an ISO 8601 time)")
-        since_ms = _instant("since", since, errors, body=True)
-        until_ms = _instant("until", until, errors, body=True)
+        since_ms = _instant("since", since, errors)
+        until_ms = _instant("until", until, errors)
         raise_if(errors)
         assert since_ms is not None
         if until_ms is None:
@@ -250,9 +251,7 @@ class WebhookService:
         return None
 
 
-def _instant(
-    name: str, value: Any, errors: list[str], *, body: bool = False
-) -> int | None:
+def _instant(name: str, value: Any, errors: list[str]) -> int | None:
     """An ISO 8601 time (a date alone is midnight; no offset means UTC) as Unix milliseconds."""
     if value is None:
         return None
@@ -266,8 +265,6 @@ def _instant(
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
             return int(moment.timestamp() * 1000)
-    shown = value if isinstance(value, str) else type(value).__name__ if body else value
-    errors.append(
-        f"{name} must be an ISO 8601 time such as 2026-03-14T10:00:00Z (got {shown!r})"
-    )
+    shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+    errors.append(f"{name} must be an ISO 8601 time such as 2026-03-14T10:00:00Z (got {shown})")
     return None

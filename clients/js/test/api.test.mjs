@@ -190,6 +190,8 @@ test('getWebhookLog, log filters and recover', async () => {
   const log = await client.getWebhookLog(webhook.id, logId);
   assert.equal(log.id, logId);
   assert.equal(log.eventType, 'test');
+  assert.equal(log.status, 'pending'); // its retries are seconds apart: not settled yet
+  assert.match(log.nextAttemptAt, /^\d{4}-\d\d-\d\dT/);
   const since = new Date(Date.now() - 3600_000).toISOString();
   const later = new Date(Date.now() + 3600_000).toISOString();
   assert.deepEqual((await client.getWebhookLogs(webhook.id, { eventType: 'test', since })).map((l) => l.id), [logId]);
@@ -272,4 +274,6 @@ test("the product page's seed snippet, word for word", async () => {
   assert.deepEqual(webhook.events, ['message', 'message.any']);
   const [log] = await client.getWebhookLogs(webhookId);
   assert.equal(log.eventType, 'test');
+  assert.equal(log.status, 'pending'); // its retries are seconds apart: not settled yet
+  assert.match(log.nextAttemptAt, /^\d{4}-\d\d-\d\dT/);
 });

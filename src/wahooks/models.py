@@ -35,6 +35,18 @@ class ErrorClass(StrEnum):
     OTHER = "other"
 
 
+class Trigger(StrEnum):
+    """What made an attempt. A delivery carries the trigger of its next attempt (set by whatever
+    makes it due: ingest, the test event, redelivery, recovery, a later replay) and every recorded
+    outcome sets it back to SCHEDULED, so retries are `scheduled` whatever started the cycle."""
+
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"  # redelivery of one delivery or of all dead letters
+    RECOVER = "recover"  # POST /api/webhooks/:id/recover
+    REPLAY = "replay"  # held deliveries released when a webhook is enabled again
+    TEST = "test"  # the test event
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -106,6 +118,20 @@ class DeliveryJob:
     previous_secret: str | None = None
     previous_secret_expires_at: int | None = None
     account_id: str = ""  # the webhook's owner: global concurrency is shared fairly among accounts
+    trigger: Trigger = Trigger.SCHEDULED
+
+
+# The HTTP status classes the logs filter on, by their lowest status; "none": no HTTP answer.
+STATUS_CLASSES = {"2xx": 200, "3xx": 300, "4xx": 400, "5xx": 500, "none": 0}
+
+# What an attempt keeps of the receiver's answer: enough to debug it, bounded so a chatty receiver
+# cannot grow the log. The headers are the ones that explain an answer (its type, a Retry-After)
+# or tie it to the receiver's own logs (request ids); names are kept in lower case.
+RESPONSE_BODY_BYTES = 1024
+KEPT_RESPONSE_HEADERS = (
+    "content-type", "retry-after", "x-request-id", "request-id", "x-correlation-id",
+    "x-amzn-requestid", "cf-ray",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +148,8 @@ class AttemptOutcome:
     error: str | None
     error_class: ErrorClass | None = None
     retry_after: float | None = None
+    response_body: str | None = None  # the first RESPONSE_BODY_BYTES of the answer, if any
+    response_headers: tuple[tuple[str, str], ...] = ()  # the KEPT_RESPONSE_HEADERS it sent
 
     @property
     def succeeded(self) -> bool:
@@ -135,6 +163,10 @@ class Attempt:
     duration_ms: float | None
     status_code: int | None
     error: str | None
+    error_class: ErrorClass | None = None
+    response_body: str | None = None
+    response_headers: tuple[tuple[str, str], ...] = ()
+    trigger: Trigger | None = None  # None for attempts logged before triggers were recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,11 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
         "statusCode": attempt.status_code,
         "error": attempt.error,
         "durationMs": attempt.duration_ms,
+        # Beside the original's fields: the attempt's detail.
+        "errorClass": None if attempt.error_class is None else attempt.error_class.value,
+        "responseBody": attempt.response_body,
+        "responseHeaders": dict(attempt.response_headers),
+        "trigger": None if attempt.trigger is None else attempt.trigger.value,
     }
 
 

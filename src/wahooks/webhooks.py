@@ -2,21 +2,29 @@
 
 The rules live here, the routes only translate HTTP: who may touch a webhook (its account; another
 account's id is 403, an unknown or malformed one 404), what a valid target is (the target policy,
-checked again at connect time), the secret made at creation, and redelivery, which wakes the
-dispatcher so that it does not wait for its next look at the database.
+checked again at connect time), the secret made at creation, the log filters, and redelivery and
+recovery (bounded: RECOVER_MAX_WINDOW_MS, RECOVER_MAX_DELIVERIES), which wake the dispatcher so that
+it does not wait for its next look at the database.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from wahooks.clock import now_ms
 from wahooks.delivery.targets import InvalidTargetURL, TargetPolicy, TargetRefused
 from wahooks.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from wahooks.ids import parse_uuid, uuid7
-from wahooks.models import Connection, DeliveryLog, DeliveryStatus, User, Webhook
+from wahooks.models import STATUS_CLASSES, Connection, DeliveryLog, DeliveryStatus, User, Webhook
 from wahooks.schemas import events_field, raise_if
 from wahooks.signing import signing_secret
+
+# Recovery's bounds: a window of event times at most this long, at most this many deliveries
+# queued again by one call (more is refused whole, so a call never half-applies and one call
+# cannot flood a receiver that just came back).
+RECOVER_MAX_WINDOW_MS = 14 * 24 * 3600 * 1000
+RECOVER_MAX_DELIVERIES = 10_000
 
 
 class WebhookStore(Protocol):
@@ -50,10 +58,21 @@ class DeliveryLogStore(Protocol):
         status: DeliveryStatus | None = None,
         limit: int = 100,
         before: str | None = None,
+        event_type: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        status_class: str | None = None,
     ) -> list[DeliveryLog]: ...
     async def get_delivery(self, delivery_id: str) -> DeliveryLog | None: ...
     async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         """Make deliveries due again (the given ones, or every dead letter); their ids."""
+        ...
+    async def recover(
+        self, webhook_id: str, since: int, until: int, max_count: int
+    ) -> list[str] | None:
+        """Make due again, in event order, the dead letters with event times in [since, until)
+        that never succeeded; their ids, or None (nothing changed) when there are more than
+        `max_count`."""
         ...
 
 
@@ -150,17 +169,77 @@ class WebhookService:
         await self._webhooks.delete_webhook(webhook.id)
 
     async def logs(
-        self, webhook: Webhook, *, status: DeliveryStatus | None, limit: int, before: str | None
+        self,
+        webhook: Webhook,
+        *,
+        status: DeliveryStatus | None,
+        limit: int,
+        before: str | None,
+        event_type: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        status_class: str | None = None,
     ) -> list[DeliveryLog]:
-        """Deliveries newest first; `before` is a log id to page on from."""
+        """Deliveries newest first; `before` is a log id to page on from. The filters: the event
+        type, event times in [since, until) (ISO 8601), the HTTP status class of the last attempt
+        (2xx, 3xx, 4xx, 5xx, or none when it got no HTTP answer)."""
+        errors: list[str] = []
         cursor = None
         if before is not None:
             cursor = parse_uuid(before)
             if cursor is None:
-                raise ValidationFailed(["before must be a log id"])
+                errors.append("before must be a log id")
+        since_ms = _instant("since", since, errors)
+        until_ms = _instant("until", until, errors)
+        if since_ms is not None and until_ms is not None and since_ms > until_ms:
+            errors.append("since must not be later than until")
+        if status_class is not None and status_class not in STATUS_CLASSES:
+            errors.append(f"statusClass must be one of: {', '.join(STATUS_CLASSES)}")
+        raise_if(errors)
         return await self._deliveries.list_deliveries(
-            webhook.id, status=status, limit=limit, before=cursor
+            webhook.id, status=status, limit=limit, before=cursor, event_type=event_type,
+            since=since_ms, until=until_ms, status_class=status_class,
         )
+
+    async def log(self, webhook: Webhook, log_id: str) -> DeliveryLog:
+        """One delivery of the webhook with every attempt."""
+        canonical = parse_uuid(log_id)
+        entry = None if canonical is None else await self._deliveries.get_delivery(canonical)
+        if entry is None or entry.webhook_id != webhook.id:
+            raise NotFound("Webhook log not found")
+        return entry
+
+    async def recover(self, webhook: Webhook, *, since: Any, until: Any = None) -> int:
+        """Queue again, in event order and with trigger `recover`, every dead letter with an event
+        time in [since, until) (until: now) that never succeeded; how many. Bounded: a window of
+        at most RECOVER_MAX_WINDOW_MS and at most RECOVER_MAX_DELIVERIES deliveries, refused
+        whole (nothing changed) beyond either."""
+        errors: list[str] = []
+        if since is None:
+            errors.append("since is required (an ISO 8601 time)")
+        since_ms = _instant("since", since, errors)
+        until_ms = _instant("until", until, errors)
+        raise_if(errors)
+        assert since_ms is not None
+        if until_ms is None:
+            until_ms = now_ms()
+        days = RECOVER_MAX_WINDOW_MS // 86_400_000
+        if since_ms >= until_ms:
+            errors.append("since must be earlier than until")
+        elif until_ms - since_ms > RECOVER_MAX_WINDOW_MS:
+            errors.append(f"the window from since to until must be at most {days} days")
+        raise_if(errors)
+        ids = await self._deliveries.recover(
+            webhook.id, since_ms, until_ms, RECOVER_MAX_DELIVERIES
+        )
+        if ids is None:
+            raise ValidationFailed([
+                f"more than {RECOVER_MAX_DELIVERIES} deliveries to recover in this window;"
+                " recover a shorter window at a time"
+            ])
+        if ids:
+            self._dispatcher.poke()
+        return len(ids)
 
     async def test(self, webhook: Webhook) -> str:
         return await self._tests.send_test(webhook)
@@ -196,3 +275,22 @@ class WebhookService:
         except TargetRefused as exc:
             errors.append(str(exc))
         return None
+
+
+def _instant(name: str, value: Any, errors: list[str]) -> int | None:
+    """An ISO 8601 time (a date alone is midnight; no offset means UTC) as Unix milliseconds."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        # A "+02:00" offset typed unencoded into a query string arrives as " 02:00".
+        for text in (value, value.replace(" ", "+")):
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                continue
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return int(moment.timestamp() * 1000)
+    shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+    errors.append(f"{name} must be an ISO 8601 time such as 2026-03-14T10:00:00Z (got {shown})")
+    return None

@@ -20,6 +20,8 @@ from wahooks.models import (
     Connection,
     ConnectionStatus,
     DeliveryStatus,
+    ErrorClass,
+    Trigger,
     Webhook,
 )
 from wahooks.storage import PostgresStorage, SqliteStorage
@@ -181,17 +183,20 @@ def test_expired_leases_log_an_interrupted_attempt_and_become_due(
     async def scenario(store: Store) -> None:
         user_id, connection = await _account(store)
         webhook = await _webhook(store, user_id, connection)
-        (jobs,) = await store.queue.ingest([NewEvent(connection.id, "message", b"{}")],
-                                     claim_lease_ms=200)
+        (jobs,) = await store.queue.ingest([NewEvent(connection.id, "test", b"{}")],
+                                           claim_lease_ms=200, only_webhook=webhook.id)
         assert await store.queue.recover_expired_leases() == 0
         assert await store.queue.claim_due(10, 60_000) == []  # held by the lease
         await asyncio.sleep(0.22)
         assert await store.queue.recover_expired_leases() == 1
 
         (log,) = await store.deliveries.list_deliveries(webhook.id)
-        assert [(a.number, a.error) for a in log.attempt_log] == [(1, INTERRUPTED)]
+        assert [(a.number, a.error, a.trigger) for a in log.attempt_log] == [
+            (1, INTERRUPTED, Trigger.TEST)
+        ]
         (retry,) = await store.queue.claim_due(10, 60_000)
         assert retry.delivery_id == jobs[0].delivery_id and retry.attempt == 2
+        assert retry.trigger is Trigger.SCHEDULED  # a retry after the interruption
 
     run(scenario)
 
@@ -571,6 +576,141 @@ def test_live_events_fan_out_across_processes(run: Callable[[Scenario], None]) -
         await asyncio.wait_for(listening.wait(), 30)
         await store.live.notify("wahooks_contract", "hello")
         assert await asyncio.wait_for(payloads.get(), 30) == "hello"
+
+    run(scenario)
+
+
+def test_attempts_keep_their_detail_and_the_trigger_that_made_them(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        (jobs,) = await store.queue.ingest(
+            [NewEvent(connection.id, "test", b"{}")], claim_lease_ms=None, only_webhook=webhook.id
+        )
+        (first,) = await store.queue.claim_due(10, 60_000)
+        assert first.trigger is Trigger.TEST
+        answer = AttemptOutcome(
+            now_ms(), 2.5, 503, "HTTP 503: busy", ErrorClass.HTTP_STATUS, 1.0, "busy",
+            (("content-type", "text/plain"), ("retry-after", "1")),
+        )
+        await store.queue.record_outcomes([
+            RecordedOutcome(first.delivery_id, 1, answer, DeliveryStatus.PENDING, 0, first.trigger)
+        ])
+        (retry,) = await store.queue.claim_due(10, 60_000)
+        assert retry.trigger is Trigger.SCHEDULED  # every retry is scheduled, whatever began it
+        await store.queue.record_outcomes([RecordedOutcome(
+            retry.delivery_id, 2, AttemptOutcome(now_ms(), 1.0, None, "refused",
+                                                 ErrorClass.CONNECT_REFUSED),
+            DeliveryStatus.FAILED, None, retry.trigger,
+        )])
+        assert await store.deliveries.redeliver(webhook.id, None) == [jobs[0].delivery_id]
+        (manual,) = await store.queue.claim_due(10, 60_000)
+        assert manual.trigger is Trigger.MANUAL
+
+        log = await store.deliveries.get_delivery(jobs[0].delivery_id)
+        assert log is not None
+        one, two = log.attempt_log
+        assert (one.trigger, one.error_class, one.response_body) == (
+            Trigger.TEST, ErrorClass.HTTP_STATUS, "busy"
+        )
+        assert one.response_headers == (("content-type", "text/plain"), ("retry-after", "1"))
+        assert (two.trigger, two.error_class, two.status_code, two.response_headers) == (
+            Trigger.SCHEDULED, ErrorClass.CONNECT_REFUSED, None, ()
+        )
+
+    run(scenario)
+
+
+def test_logs_filter_by_event_type_time_and_status_class(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        ids = []
+        for event_type, status in (("message", 200), ("presence.update", 404), ("message", None)):
+            (jobs,) = await store.queue.ingest(
+                [NewEvent(connection.id, event_type, b"{}")], claim_lease_ms=60_000
+            )
+            ids.append(jobs[0].delivery_id)
+            verdict = DeliveryStatus.DELIVERED if status == 200 else DeliveryStatus.FAILED
+            await store.queue.record_outcomes([
+                RecordedOutcome(ids[-1], 1, _outcome(status, None if status == 200 else "x"),
+                                verdict, None)
+            ])
+            await asyncio.sleep(0.002)  # distinct event times, for the window bounds
+        (jobs,) = await store.queue.ingest(  # never attempted: in no status class
+            [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=None
+        )
+        ids.append(jobs[0].delivery_id)
+
+        async def found(**filters: object) -> list[str]:
+            logs = await store.deliveries.list_deliveries(webhook.id, **filters)  # type: ignore[arg-type]
+            return [log.id for log in logs]
+
+        assert await found(event_type="message") == [ids[3], ids[2], ids[0]]
+        assert await found(status_class="2xx") == [ids[0]]
+        assert await found(status_class="4xx") == [ids[1]]
+        assert await found(status_class="5xx") == []
+        assert await found(status_class="none") == [ids[2]]
+        middle = await store.deliveries.get_delivery(ids[1])
+        assert middle is not None
+        assert await found(since=middle.created_at) == [ids[3], ids[2], ids[1]]
+        assert await found(until=middle.created_at) == [ids[0]]
+        assert await found(since=middle.created_at, until=middle.created_at + 1) == [ids[1]]
+        assert await found(event_type="message", status=DeliveryStatus.FAILED) == [ids[2]]
+
+    run(scenario)
+
+
+def test_recovery_queues_never_delivered_dead_letters_of_a_window_in_event_order(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        other = await _webhook(store, user_id, connection)
+        start = now_ms()
+        ids = []
+        for _ in range(4):
+            (jobs,) = await store.queue.ingest(
+                [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
+            )
+            mine = next(job for job in jobs if job.webhook_id == webhook.id)
+            ids.append(mine.delivery_id)
+            await store.queue.record_outcomes([
+                RecordedOutcome(job.delivery_id, 1, _outcome(500, "no"), DeliveryStatus.FAILED,
+                                None)
+                for job in jobs
+            ])
+        # The first succeeded once (a redelivery of it failed since): never recovered.
+        await store.deliveries.redeliver(webhook.id, [ids[0]])
+        (manual,) = [job for job in await store.queue.claim_due(10, 60_000)]
+        await store.queue.record_outcomes([
+            RecordedOutcome(ids[0], 2, _outcome(200), DeliveryStatus.DELIVERED, None)
+        ])
+        await store.deliveries.redeliver(webhook.id, [ids[0]])
+        await store.queue.claim_due(10, 60_000)
+        await store.queue.record_outcomes([
+            RecordedOutcome(ids[0], 3, _outcome(500, "no"), DeliveryStatus.FAILED, None)
+        ])
+        assert manual.delivery_id == ids[0]
+        end = now_ms() + 1
+
+        assert await store.deliveries.recover(webhook.id, end, end + 1000, 10) == []
+        assert await store.deliveries.recover(webhook.id, start, end, 2) is None  # 3 > 2
+        assert await store.queue.claim_due(10, 60_000) == []  # refused whole: nothing changed
+        assert await store.deliveries.recover(webhook.id, start, end, 3) == ids[1:]
+
+        claimed = await store.queue.claim_due(1, 60_000)
+        claimed += await store.queue.claim_due(1, 60_000)
+        claimed += await store.queue.claim_due(10, 60_000)
+        assert [job.delivery_id for job in claimed] == ids[1:]  # in event order
+        assert all(job.trigger is Trigger.RECOVER and job.attempt == 2 for job in claimed)
+        assert all(job.attempts_before_cycle == 1 for job in claimed)
+        assert await store.deliveries.list_deliveries(other.id, status=DeliveryStatus.PENDING) == []
 
     run(scenario)
 

@@ -121,6 +121,21 @@ def test_log_filters_and_redelivery(server: ServerProcess, client: WAHooks) -> N
         verify_signature(requests[1].body, requests[1].headers, webhook["signingSecret"])
         assert client.redeliver_failed(webhook["id"]) == {"success": True, "count": 0}
         assert len(client.get_webhook_logs(webhook["id"], limit=1)) == 1
+        wait_until(lambda: client.get_webhook_log(webhook["id"], first)["status"] == "delivered")
+        one = client.get_webhook_log(webhook["id"], first)
+        assert [a["trigger"] for a in one["attemptLog"]] == ["test", "manual"]
+        assert one["attemptLog"][0]["responseBody"] == "ok"
+        assert [log["id"] for log in client.get_webhook_logs(
+            webhook["id"], event_type="test", since="2020-01-01", status_class="2xx"
+        )] == [first]
+        assert client.get_webhook_logs(webhook["id"], status_class="none") == []
+        assert client.recover(webhook["id"], "2026-01-01", "2026-01-02") == {
+            "success": True, "count": 0
+        }
+        with pytest.raises(WAHooksError) as refused:
+            client.recover(webhook["id"], "2026-01-02", "2026-01-01")
+        assert refused.value.status_code == 400
+        assert "since must be earlier than until" in str(refused.value)
 
 
 def test_the_async_twin_against_the_server(server: ServerProcess) -> None:

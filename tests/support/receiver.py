@@ -2,7 +2,8 @@
 
 Its behaviour is scripted: `statuses` answers the n-th request with the n-th status (then the last
 one again), `headers(n)` gives the n-th answer's extra headers (e.g. Retry-After), `delay` answers
-late and `hang` never answers.
+late and `hang` never answers; `answer_headers` (every answer's headers) and `answer_body` replace
+the default answer's.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Receiver:
     headers: Callable[[int], dict[str, str]] | None = None
     requests: list[Received] = field(default_factory=list)
     port: int = 0
+    answer_headers: dict[str, str] = field(default_factory=dict)
+    answer_body: str | None = None
 
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -81,8 +84,13 @@ class Receiver:
         if self.delay:
             await asyncio.sleep(self.delay)
         status = self.statuses[min(count, len(self.statuses)) - 1]
-        extra = self.headers(count) if self.headers is not None else None
-        return web.Response(status=status, text="ok" if status < 300 else "nope", headers=extra)
+        extra = dict(self.answer_headers)
+        if self.headers is not None:
+            extra.update(self.headers(count))
+        text = self.answer_body if self.answer_body is not None else (
+            "ok" if status < 300 else "nope"
+        )
+        return web.Response(status=status, text=text, headers=extra)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         deadline = time.monotonic() + timeout

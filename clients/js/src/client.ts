@@ -322,6 +322,17 @@ export class WAHooks {
     return this.request('POST', `/webhooks/${segment(webhookId)}/rotate-secret`, { body });
   }
 
+  /** wahooks: one delivery with every attempt and its detail. */
+  async getWebhookLog(webhookId: string, logId: string): Promise<WebhookLog> {
+    return this.request('GET', `/webhooks/${segment(webhookId)}/logs/${segment(logId)}`);
+  }
+
+  /** wahooks: deliver again, in event order, the dead letters with event times in
+   * [since, until) (until: now) that never succeeded; at most 14 days and 10,000 deliveries. */
+  async recover(webhookId: string, since: string, until?: string): Promise<{ success: boolean; count: number }> {
+    return this.request('POST', `/webhooks/${segment(webhookId)}/recover`, { body: { since, until } });
+  }
+
   // ---
 
   private async post<T>(connectionId: string, route: string, body: unknown): Promise<T> {

@@ -65,6 +65,15 @@ export interface DeliveryAttempt {
   statusCode: number | null;
   error: string | null;
   durationMs: number | null;
+  /** wahooks: why it failed: `timeout`, `connect_refused`, `connect_reset`, `dns`, `tls`,
+   * `target_refused`, `http_status`, `response_too_large`, `other`; null when it succeeded. */
+  errorClass?: string | null;
+  /** wahooks: the first 1 KiB of the receiver's answer. */
+  responseBody?: string | null;
+  /** wahooks: a few of the answer's headers (content-type, retry-after, request ids), lower case. */
+  responseHeaders?: Record<string, string>;
+  /** wahooks: what made the attempt: `scheduled`, `manual`, `recover`, `replay` or `test`. */
+  trigger?: string | null;
 }
 
 /** wahooks: the answer of `rotateSecret`. */
@@ -225,6 +234,14 @@ export interface WebhookLogOptions {
   limit?: number | undefined;
   /** A log id: only deliveries older than it. */
   before?: string | undefined;
+  /** wahooks: only this event type. */
+  eventType?: string | undefined;
+  /** wahooks: only events at or after this ISO 8601 time. */
+  since?: string | undefined;
+  /** wahooks: only events before this ISO 8601 time. */
+  until?: string | undefined;
+  /** wahooks: the last attempt's HTTP status class; `none`: no HTTP answer (e.g. a timeout). */
+  statusClass?: '2xx' | '3xx' | '4xx' | '5xx' | 'none' | undefined;
 }
 
 export interface PageOptions {

@@ -183,6 +183,29 @@ test('log pages follow X-Next-Before; redeliver and redeliverFailed', async () =
   assert.equal(unknown.message, 'Webhook log not found');
 });
 
+test('getWebhookLog, log filters and recover', async () => {
+  const { id } = await client.createConnection();
+  const webhook = await client.createWebhook(id, 'http://127.0.0.1:9/hook', ['test']);
+  const { logId } = await client.testWebhook(webhook.id);
+  const log = await client.getWebhookLog(webhook.id, logId);
+  assert.equal(log.id, logId);
+  assert.equal(log.eventType, 'test');
+  assert.equal(log.status, 'pending'); // its retries are seconds apart: not settled yet
+  assert.match(log.nextAttemptAt, /^\d{4}-\d\d-\d\dT/);
+  const since = new Date(Date.now() - 3600_000).toISOString();
+  const later = new Date(Date.now() + 3600_000).toISOString();
+  assert.deepEqual((await client.getWebhookLogs(webhook.id, { eventType: 'test', since })).map((l) => l.id), [logId]);
+  assert.deepEqual(await client.getWebhookLogs(webhook.id, { since: later }), []);
+  assert.deepEqual(await client.getWebhookLogs(webhook.id, { statusClass: '2xx' }), []);
+  // Still pending (its retries are minutes away): nothing dead-lettered to recover.
+  assert.deepEqual(await client.recover(webhook.id, since), { success: true, count: 0 });
+  const backwards = await rejection(client.recover(webhook.id, later, since));
+  assert.equal(backwards.statusCode, 400);
+  assert.match(backwards.message, /since must be earlier than until/);
+  const unknown = await rejection(client.getWebhookLog(webhook.id, UNKNOWN));
+  assert.equal(unknown.statusCode, 404);
+});
+
 test('tokens: create, use, list, revoke; a revoked token is a 401', async () => {
   const created = await client.createToken('ci');
   assert.match(created.token, /^wh_/);
@@ -251,4 +274,6 @@ test("the product page's seed snippet, word for word", async () => {
   assert.deepEqual(webhook.events, ['message', 'message.any']);
   const [log] = await client.getWebhookLogs(webhookId);
   assert.equal(log.eventType, 'test');
+  assert.equal(log.status, 'pending'); // its retries are seconds apart: not settled yet
+  assert.match(log.nextAttemptAt, /^\d{4}-\d\d-\d\dT/);
 });

@@ -155,11 +155,20 @@ def delete_webhook(api: Api, webhook_id: str) -> None:
 @click.option("--status", type=click.Choice(["pending", "delivered", "failed"]),
               help="Only deliveries in this state")
 @click.option("--limit", type=click.IntRange(1, 1000), help="Deliveries to show at most [100]")
+@click.option("--event", "event_type", help="Only this event type")
+@click.option("--since", help="Only events at or after this ISO 8601 time")
+@click.option("--until", help="Only events before this ISO 8601 time")
+@click.option("--status-class", type=click.Choice(["2xx", "3xx", "4xx", "5xx", "none"]),
+              help="Only deliveries whose last attempt got this HTTP status class (none: no answer)")
 @api_command()
 def logs(api: Api, webhook_id: str, verbose: bool, status: str | None,
-         limit: int | None) -> None:
+         limit: int | None, event_type: str | None, since: str | None, until: str | None,
+         status_class: str | None) -> None:
     """Show a webhook's deliveries, newest first, with each one's attempts."""
-    found = api.client.get_webhook_logs(webhook_id, status=status, limit=limit)
+    found = api.client.get_webhook_logs(
+        webhook_id, status=status, limit=limit, event_type=event_type, since=since,
+        until=until, status_class=status_class,
+    )
     if api.as_json:
         return output.emit_json(found)
     if not found:
@@ -192,9 +201,51 @@ def _detail(entry: dict[str, Any], verbose: bool) -> None:
     if verbose:
         output.dim("  └─ payload: " + json.dumps(payload, ensure_ascii=False))
         for attempt in entry.get("attemptLog") or []:
-            result = attempt.get("statusCode") or attempt.get("error")
-            output.dim(f"     attempt {attempt.get('attempt')} at {attempt.get('at')}: {result}"
-                       f" ({attempt.get('durationMs')} ms)")
+            _attempt_lines(attempt)
+
+
+def _attempt_lines(attempt: dict[str, Any]) -> None:
+    result = attempt.get("statusCode") or attempt.get("error")
+    trigger = attempt.get("trigger") or "?"
+    kind = f" [{attempt['errorClass']}]" if attempt.get("errorClass") else ""
+    output.dim(f"     attempt {attempt.get('attempt')} ({trigger}) at {attempt.get('at')}:"
+               f" {result}{kind} ({attempt.get('durationMs')} ms)")
+    for name, value in (attempt.get("responseHeaders") or {}).items():
+        output.dim(f"       {name}: {value}")
+    if attempt.get("responseBody"):
+        output.dim(f"       body: {attempt['responseBody']}")
+
+
+@webhooks.command("attempts")
+@click.argument("webhook_id")
+@click.argument("log_id")
+@api_command()
+def attempts(api: Api, webhook_id: str, log_id: str) -> None:
+    """Show one delivery (LOG_ID) with every attempt and its detail."""
+    entry = api.client.get_webhook_log(webhook_id, log_id)
+    if api.as_json:
+        return output.emit_json(entry)
+    output.plain(f"{entry['id']}  {entry.get('eventType')}  {entry['status']}"
+                 f"  ({entry.get('attempts')} attempts)")
+    if entry.get("nextAttemptAt"):
+        output.dim(f"  next attempt at {entry['nextAttemptAt']}")
+    for attempt in entry.get("attemptLog") or []:
+        _attempt_lines(attempt)
+
+
+@webhooks.command("recover")
+@click.argument("webhook_id")
+@click.option("--since", required=True, help="Events at or after this ISO 8601 time")
+@click.option("--until", help="Events before this ISO 8601 time [now]")
+@api_command()
+def recover(api: Api, webhook_id: str, since: str, until: str | None) -> None:
+    """Deliver again the dead letters of a time window that never succeeded (at most 14 days,
+    10,000 deliveries)."""
+    result = api.client.recover(webhook_id, since, until)
+    if api.as_json:
+        return output.emit_json(result)
+    count = result["count"]
+    output.success(f"{count} dead-lettered deliver{'y' if count == 1 else 'ies'} queued again")
 
 
 @webhooks.command("test")

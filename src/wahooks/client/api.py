@@ -275,14 +275,28 @@ class _Api(ABC, Generic[R]):
 
     def get_webhook_logs(
         self, webhook_id: str, *, status: str | None = None, limit: int | None = None,
-        before: str | None = None,
+        before: str | None = None, event_type: str | None = None, since: str | None = None,
+        until: str | None = None, status_class: str | None = None,
     ) -> R:
         """Deliveries, newest first (100 by default): `status` is pending, delivered or
-        failed; `before` a log id to page from."""
+        failed; `before` a log id to page from; `since`/`until` ISO 8601 event times;
+        `status_class` the last attempt's 2xx, 3xx, 4xx, 5xx or none (no HTTP answer)."""
         return self._call(
             "GET", f"/webhooks/{webhook_id}/logs",
-            params={"status": status, "limit": limit, "before": before},
+            params={"status": status, "limit": limit, "before": before,
+                    "eventType": event_type, "since": since, "until": until,
+                    "statusClass": status_class},
         )
+
+    def get_webhook_log(self, webhook_id: str, log_id: str) -> R:
+        """One delivery with every attempt and its detail."""
+        return self._call("GET", f"/webhooks/{webhook_id}/logs/{log_id}")
+
+    def recover(self, webhook_id: str, since: str, until: str | None = None) -> R:
+        """Queue again the dead letters with event times in [since, until) that never
+        succeeded: `{"success", "count"}`."""
+        body = {"since": since} if until is None else {"since": since, "until": until}
+        return self._call("POST", f"/webhooks/{webhook_id}/recover", json=body)
 
     def test_webhook(self, webhook_id: str) -> R:
         """Deliver the test event: `{"success": true, "logId", "message"}`."""

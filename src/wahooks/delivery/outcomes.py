@@ -79,7 +79,9 @@ class OutcomeWriter:
                        "webhook_id": job.webhook_id, "error": outcome.error},
             )
         self._unwritten.append(
-            RecordedOutcome(job.delivery_id, job.attempt, outcome, status, retry_in_ms)
+            RecordedOutcome(
+                job.delivery_id, job.attempt, outcome, status, retry_in_ms, job.trigger
+            )
         )
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="wahooks-outcomes")

@@ -23,7 +23,13 @@ from wahooks.delivery.http_response import (
 )
 from wahooks.delivery.retry import parse_retry_after
 from wahooks.delivery.targets import TargetPolicy, TargetRefused
-from wahooks.models import AttemptOutcome, DeliveryJob, ErrorClass
+from wahooks.models import (
+    KEPT_RESPONSE_HEADERS,
+    RESPONSE_BODY_BYTES,
+    AttemptOutcome,
+    DeliveryJob,
+    ErrorClass,
+)
 from wahooks.signing import signed_headers
 from wahooks.version import __version__
 
@@ -86,8 +92,15 @@ class Sender:
 
 def _answered(started_at: int, duration_ms: float, response: HttpResponse) -> AttemptOutcome:
     status = response.status
+    body = response.body[:RESPONSE_BODY_BYTES].decode("utf-8", "replace") or None
+    kept = tuple(
+        (name.lower(), value) for name, value in response.headers
+        if name.lower() in KEPT_RESPONSE_HEADERS
+    )
     if 200 <= status < 300:
-        return AttemptOutcome(started_at, duration_ms, status, None)
+        return AttemptOutcome(
+            started_at, duration_ms, status, None, response_body=body, response_headers=kept
+        )
     if 300 <= status < 400:
         location = response.header("Location") or ""
         error = f"HTTP {status}: redirect to {location!r} not followed"
@@ -95,7 +108,7 @@ def _answered(started_at: int, duration_ms: float, response: HttpResponse) -> At
         error = f"HTTP {status}: {_short(response.body.decode('utf-8', 'replace'))}"
     retry_after = parse_retry_after(response.header("Retry-After"), time.time())
     return AttemptOutcome(
-        started_at, duration_ms, status, error, ErrorClass.HTTP_STATUS, retry_after
+        started_at, duration_ms, status, error, ErrorClass.HTTP_STATUS, retry_after, body, kept
     )
 
 

@@ -34,8 +34,10 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
                   "created_at", "updated_at", "previous_secret", "previous_secret_expires_at")),
     ("events", ("id", "connection_id", "event_type", "body", "created_at")),
     ("deliveries", ("id", "webhook_id", "event_id", "event_type", "status", "attempts",
-                    "cycle_start", "next_attempt_at", "lease_until", "delivered_at", "created_at")),
-    ("attempts", ("delivery_id", "number", "started_at", "duration_ms", "status_code", "error")),
+                    "cycle_start", "next_attempt_at", "lease_until", "delivered_at", "created_at",
+                    "next_trigger")),
+    ("attempts", ("delivery_id", "number", "started_at", "duration_ms", "status_code", "error",
+                  "error_class", "response_body", "response_headers", "triggered_by")),
 )
 _BOOLEANS = {"is_owner", "active"}
 _BATCH = 5000

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wahooks.models import AttemptOutcome, DeliveryStatus
+from wahooks.models import AttemptOutcome, DeliveryStatus, Trigger
 
 INTERRUPTED = "interrupted: the process stopped before this attempt's outcome was recorded"
 
@@ -38,6 +38,9 @@ class RecordedOutcome:
     outcome: AttemptOutcome
     status: DeliveryStatus  # DELIVERED, FAILED (dead letter) or PENDING (retry)
     retry_in_ms: int | None  # for PENDING: how long from now the next attempt is due
+    trigger: Trigger = Trigger.SCHEDULED  # what made this attempt (the job's)
+
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,15 @@ from typing import Any
 import orjson
 
 from wahooks.models import (
+    STATUS_CLASSES,
     ApiToken,
     Attempt,
     Connection,
     ConnectionStatus,
     DeliveryLog,
     DeliveryStatus,
+    ErrorClass,
+    Trigger,
     User,
     Webhook,
 )
@@ -33,7 +36,10 @@ DELIVERY_COLUMNS = (
     "d.id, d.webhook_id, d.event_id, d.event_type, e.body, d.status, d.attempts,"
     " d.next_attempt_at, d.delivered_at, d.created_at"
 )
-ATTEMPT_COLUMNS = "delivery_id, number, started_at, duration_ms, status_code, error"
+ATTEMPT_COLUMNS = (
+    "delivery_id, number, started_at, duration_ms, status_code, error, error_class,"
+    " response_body, response_headers, triggered_by"
+)
 
 
 def user_row(row: Any) -> User:
@@ -82,10 +88,14 @@ def waha_session_row(row: Any) -> WahaSession:
 def delivery_logs(rows: list[Any], attempt_rows: list[Any]) -> list[DeliveryLog]:
     """Deliveries (DELIVERY_COLUMNS) with their attempts (ATTEMPT_COLUMNS, in number order)."""
     by_delivery: dict[str, list[Attempt]] = {}
-    for delivery_id, number, started_at, duration_ms, status_code, error in attempt_rows:
+    for (delivery_id, number, started_at, duration_ms, status_code, error, error_class,
+         response_body, response_headers, triggered_by) in attempt_rows:
         by_delivery.setdefault(str(delivery_id), []).append(Attempt(
             int(number), int(started_at), None if duration_ms is None else float(duration_ms),
             None if status_code is None else int(status_code), error,
+            None if error_class is None else ErrorClass(error_class), response_body,
+            headers_from_json(response_headers),
+            None if triggered_by is None else Trigger(triggered_by),
         ))
     return [_delivery_log(row, by_delivery.get(str(row[0]), [])) for row in rows]
 
@@ -99,3 +109,32 @@ def _delivery_log(row: Any, attempts: list[Attempt]) -> DeliveryLog:
         delivered_at=None if done_at is None else int(done_at), created_at=int(at),
         attempt_log=tuple(attempts),
     )
+
+
+def headers_json(headers: tuple[tuple[str, str], ...]) -> str | None:
+    """An attempt's kept response headers as stored: a JSON array of [name, value] pairs."""
+    return orjson.dumps(headers).decode() if headers else None
+
+
+def headers_from_json(text: str | None) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    return tuple((str(name), str(value)) for name, value in orjson.loads(text))
+
+
+def status_class_condition(status_class: str, delivery: str) -> str:
+    """SQL (both dialects) true when the last attempt of `delivery` (an id column) is in the
+    class: '2xx'..'5xx' by its HTTP status, 'none' when it got no HTTP answer. The class value
+    is checked by the caller (STATUS_CLASSES), so this text holds no user input."""
+    last = (
+        f"(SELECT a.status_code FROM attempts a WHERE a.delivery_id = {delivery}"
+        " ORDER BY a.number DESC LIMIT 1)"
+    )
+    if status_class == "none":
+        return (
+            f"EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = {delivery})"
+            f" AND {last} IS NULL"
+        )
+    low = STATUS_CLASSES[status_class]
+    return f"{last} BETWEEN {low} AND {low + 99}"
+

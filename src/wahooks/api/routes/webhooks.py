@@ -66,13 +66,44 @@ async def logs(
     status: DeliveryStatus | None = Query(None, description="pending, delivered or failed"),
     limit: int = Query(100, ge=1, le=MAX_LOG_LIMIT),
     before: str | None = Query(None, description="Only deliveries older than this log id"),
+    event_type: str | None = Query(None, alias="eventType", description="Only this event type"),
+    since: str | None = Query(None, description="Events at or after this ISO 8601 time"),
+    until: str | None = Query(None, description="Events before this ISO 8601 time"),
+    status_class: str | None = Query(
+        None, alias="statusClass",
+        description="The last attempt's HTTP status class: 2xx, 3xx, 4xx, 5xx, or none",
+    ),
 ) -> Response:
     webhook = await services.webhooks.owned(principal.user, webhook_id)
-    found = await services.webhooks.logs(webhook, status=status, limit=limit, before=before)
+    found = await services.webhooks.logs(
+        webhook, status=status, limit=limit, before=before, event_type=event_type,
+        since=since, until=until, status_class=status_class,
+    )
     response = json_response([log_json(entry) for entry in found])
     if len(found) == limit:
         response.headers["X-Next-Before"] = found[-1].id
     return response
+
+
+@router.get("/api/webhooks/{webhook_id}/logs/{log_id}",
+            summary="One delivery with every attempt and its detail")
+async def log(
+    webhook_id: str, log_id: str, principal: PrincipalDep, services: ServicesDep
+) -> Response:
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    return json_response(log_json(await services.webhooks.log(webhook, log_id)))
+
+
+@router.post("/api/webhooks/{webhook_id}/recover", status_code=201,
+             summary="Queue again the dead letters of a time window that never succeeded")
+async def recover(
+    webhook_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
+) -> Response:
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    count = await services.webhooks.recover(
+        webhook, since=body.get("since"), until=body.get("until")
+    )
+    return json_response({"success": True, "count": count}, 201)
 
 
 @router.post("/api/webhooks/{webhook_id}/test", status_code=201,

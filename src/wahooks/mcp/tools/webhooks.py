@@ -77,12 +77,30 @@ async def get_delivery_logs(
     before: Annotated[str | None, Field(
         description="Only deliveries older than this log id (the last id of the previous page)"
     )] = None,
+    event_type: Annotated[str | None, Field(description="Only this event type")] = None,
+    since: Annotated[str | None, Field(
+        description="Only events at or after this ISO 8601 time"
+    )] = None,
+    until: Annotated[str | None, Field(description="Only events before this ISO 8601 time")] = None,
+    status_class: Annotated[Literal["2xx", "3xx", "4xx", "5xx", "none"] | None, Field(
+        description="Only deliveries whose last attempt got this HTTP status class"
+                    " (none: no HTTP answer, e.g. a timeout)"
+    )] = None,
 ) -> Listing:
     """The webhook's deliveries, newest first: event, status, the body sent,
     and every attempt with its time, HTTP status or error, and duration."""
     return listing(await call(ctx, lambda api: api.get_webhook_logs(
-        webhook_id, status=status, limit=limit, before=before
+        webhook_id, status=status, limit=limit, before=before, event_type=event_type,
+        since=since, until=until, status_class=status_class,
     )))
+
+
+@tools.read
+async def get_delivery(ctx: Context, webhook_id: WebhookId, log_id: LogId) -> dict[str, Any]:
+    """One delivery with every attempt: when, duration, HTTP status, errorClass, the start of
+    the response body, a few response headers and the trigger (scheduled, manual, recover,
+    replay, test)."""
+    return await call(ctx, lambda api: api.get_webhook_log(webhook_id, log_id))
 
 
 @tools.write
@@ -111,3 +129,18 @@ async def rotate_secret(
     return await call(
         ctx, lambda api: api.rotate_secret(webhook_id, overlap_seconds=overlap_seconds)
     )
+
+
+@tools.write
+async def recover_deliveries(
+    ctx: Context,
+    webhook_id: WebhookId,
+    since: Annotated[str, Field(description="Events at or after this ISO 8601 time")],
+    until: Annotated[str | None, Field(
+        description="Events before this ISO 8601 time (now when left out); at most 14 days"
+                    " after since"
+    )] = None,
+) -> dict[str, Any]:
+    """Deliver again, in event order, the dead-lettered events of a time window that never
+    succeeded (at most 10,000): {success, count}."""
+    return await call(ctx, lambda api: api.recover(webhook_id, since, until))

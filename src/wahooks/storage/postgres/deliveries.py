@@ -8,7 +8,12 @@ from typing import Any
 from wahooks.models import DeliveryLog, DeliveryStatus
 from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
-from wahooks.storage.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, delivery_logs
+from wahooks.storage.rows import (
+    ATTEMPT_COLUMNS,
+    DELIVERY_COLUMNS,
+    delivery_logs,
+    status_class_condition,
+)
 
 
 class PostgresDeliveries:
@@ -22,13 +27,25 @@ class PostgresDeliveries:
         status: DeliveryStatus | None = None,
         limit: int = 100,
         before: str | None = None,
+        event_type: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        status_class: str | None = None,
     ) -> list[DeliveryLog]:
+        by_class = "" if status_class is None else (
+            " AND " + status_class_condition(status_class, "d.id")
+        )
+
         async def work(c: Any) -> list[DeliveryLog]:
             rows = await c.fetch(
                 f"SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
                 " WHERE d.webhook_id = $1 AND ($2::text IS NULL OR d.status = $2)"
-                " AND ($3::uuid IS NULL OR d.id < $3) ORDER BY d.id DESC LIMIT $4",
+                " AND ($3::uuid IS NULL OR d.id < $3) AND ($5::text IS NULL OR d.event_type = $5)"
+                " AND ($6::bigint IS NULL OR d.created_at >= $6)"
+                f" AND ($7::bigint IS NULL OR d.created_at < $7){by_class}"
+                " ORDER BY d.id DESC LIMIT $4",
                 webhook_id, None if status is None else status.value, before, limit,
+                event_type, since, until,
             )
             return await _with_attempts(c, rows)
 
@@ -55,6 +72,21 @@ class PostgresDeliveries:
             if rows:
                 await c.execute(f"NOTIFY {DUE_CHANNEL}")
             return [str(row[0]) for row in rows]
+
+        return await self._db.run(work, transaction=True)
+
+    async def recover(
+        self, webhook_id: str, since: int, until: int, max_count: int
+    ) -> list[str] | None:
+        async def work(c: Any) -> list[str] | None:
+            rows = await c.fetch(SQL["recoverable"], webhook_id, since, until, max_count + 1)
+            if len(rows) > max_count:
+                return None
+            ids = [row[0] for row in rows]
+            if ids:
+                await c.execute(SQL["recover_some"], ids, len(ids))
+                await c.execute(f"NOTIFY {DUE_CHANNEL}")
+            return [str(id_) for id_ in ids]
 
         return await self._db.run(work, transaction=True)
 

@@ -29,10 +29,11 @@ FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) AS u(id, connection
 -- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
 -- index); an unclaimed one waits, due now.
 INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
-                        next_attempt_at, lease_until, created_at)
-SELECT u.id, u.webhook_id, u.event_id, u.event_type, 'pending', u.attempts, $7, u.lease_until, $7
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::bigint[])
-    AS u(id, webhook_id, event_id, event_type, attempts, lease_until);
+                        next_attempt_at, lease_until, created_at, next_trigger)
+SELECT u.id, u.webhook_id, u.event_id, u.event_type, 'pending', u.attempts, $8, u.lease_until, $8,
+       u.next_trigger
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::bigint[], $7::text[])
+    AS u(id, webhook_id, event_id, event_type, attempts, lease_until, next_trigger);
 
 -- The queue ---------------------------------------------------------------------------------------
 
@@ -48,10 +49,10 @@ WITH due AS (
 ), claimed AS (
     UPDATE deliveries d SET attempts = d.attempts + 1, lease_until = wahooks_now_ms() + $2
     FROM due WHERE d.id = due.id
-    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start
+    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start, d.next_trigger
 )
 SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start,
-       w.previous_secret, w.previous_secret_expires_at, w.user_id
+       w.previous_secret, w.previous_secret_expires_at, w.user_id, c.next_trigger
 FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id;
 
 -- name: next_due
@@ -70,17 +71,22 @@ WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
 -- name: record_attempts
 -- An outcome may replace the interrupted attempt logged for the same number; a delivery deleted
 -- meanwhile (its webhook went) gets no attempt.
-INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error)
-SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::int[], $6::text[])
-    AS u(id, n, s, d, c, e)
+INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
+                      error_class, response_body, response_headers, triggered_by)
+SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::int[], $6::text[],
+                       $7::text[], $8::text[], $9::text[], $10::text[])
+    AS u(id, n, s, d, c, e, k, b, h, t)
 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = u.id)
 ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = excluded.started_at,
-    duration_ms = excluded.duration_ms, status_code = excluded.status_code, error = excluded.error;
+    duration_ms = excluded.duration_ms, status_code = excluded.status_code, error = excluded.error,
+    error_class = excluded.error_class, response_body = excluded.response_body,
+    response_headers = excluded.response_headers, triggered_by = excluded.triggered_by;
 
 -- name: record_outcomes
 -- Only the holder of the current claim settles a delivery: an outcome that arrives after its lease
--- ran out and another process re-claimed it is logged (record_attempts), not applied.
-UPDATE deliveries d SET status = u.status, lease_until = NULL,
+-- ran out and another process re-claimed it is logged (record_attempts), not applied. Whatever
+-- made this attempt, a retry is scheduled.
+UPDATE deliveries d SET status = u.status, lease_until = NULL, next_trigger = 'scheduled',
     next_attempt_at = CASE WHEN u.retry_in IS NULL THEN NULL ELSE wahooks_now_ms() + u.retry_in END,
     delivered_at = CASE WHEN u.status = 'delivered' THEN u.delivered_at END
 FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[], $5::bigint[])
@@ -91,15 +97,16 @@ WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'pending';
 -- Other processes may hold leases: only expired ones are ever taken back. The interrupted attempt
 -- is logged and the delivery is due again.
 WITH expired AS (
-    SELECT id, attempts FROM deliveries
+    SELECT id, attempts, next_trigger FROM deliveries
     WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_until < wahooks_now_ms()
     FOR UPDATE SKIP LOCKED
 ), logged AS (
-    INSERT INTO attempts (delivery_id, number, started_at, error)
-    SELECT id, attempts, wahooks_now_ms(), $1 FROM expired WHERE attempts > 0
+    INSERT INTO attempts (delivery_id, number, started_at, error, triggered_by)
+    SELECT id, attempts, wahooks_now_ms(), $1, next_trigger FROM expired WHERE attempts > 0
     ON CONFLICT DO NOTHING
 )
-UPDATE deliveries d SET lease_until = NULL, next_attempt_at = wahooks_now_ms()
+UPDATE deliveries d SET lease_until = NULL, next_attempt_at = wahooks_now_ms(),
+    next_trigger = 'scheduled'  -- attempted again after the interruption: a retry like any other
 FROM expired WHERE d.id = expired.id RETURNING d.id;
 
 -- Redelivery --------------------------------------------------------------------------------------
@@ -107,13 +114,33 @@ FROM expired WHERE d.id = expired.id RETURNING d.id;
 -- name: redeliver_failed
 -- A new cycle: the retry schedule starts over from the attempts made so far.
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = wahooks_now_ms(),
-                      lease_until = NULL
+                      lease_until = NULL, next_trigger = 'manual'
 WHERE webhook_id = $1 AND status = 'failed' RETURNING id;
 
 -- name: redeliver_some
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = wahooks_now_ms(),
-                      lease_until = NULL, delivered_at = NULL
+                      lease_until = NULL, delivered_at = NULL, next_trigger = 'manual'
 WHERE id = ANY($2::uuid[]) AND webhook_id = $1 AND status IN ('failed', 'delivered') RETURNING id;
+
+-- Recovery ----------------------------------------------------------------------------------------
+
+-- name: recoverable
+-- A webhook's dead letters with event times in [$2, $3) that never succeeded (a delivery
+-- redelivered after a success and then dead-lettered has a 2xx attempt), in event order, locked;
+-- the caller asks for one more than it accepts, to refuse an oversized window whole.
+SELECT d.id FROM deliveries d
+WHERE d.webhook_id = $1 AND d.status = 'failed' AND d.created_at >= $2 AND d.created_at < $3
+  AND NOT EXISTS (SELECT 1 FROM attempts a
+                  WHERE a.delivery_id = d.id AND a.status_code BETWEEN 200 AND 299)
+ORDER BY d.created_at, d.id LIMIT $4 FOR UPDATE OF d;
+
+-- name: recover_some
+-- Due 1 ms apart in event order, all in the past, so claims (oldest due first) take them in event
+-- order; a new cycle.
+UPDATE deliveries d SET status = 'pending', cycle_start = d.attempts, lease_until = NULL,
+    next_attempt_at = wahooks_now_ms() - $2::int + u.rank, next_trigger = 'recover'
+FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, rank)
+WHERE d.id = u.id AND d.status = 'failed';
 
 -- Retention (the rules are in storage/retention.py) -----------------------------------------------
 -- Each deleting statement deletes the deliveries' attempts too and notes their events as orphan

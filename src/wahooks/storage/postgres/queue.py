@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wahooks.ids import uuid7
-from wahooks.models import DeliveryJob
+from wahooks.models import DeliveryJob, Trigger
 from wahooks.storage.batching import Batcher
 from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
+from wahooks.storage.rows import headers_json
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
 
 # For each (connection, event type, only_webhook) of an ingest batch: the webhooks it goes to.
@@ -72,7 +73,7 @@ class PostgresQueue:
         return [
             DeliveryJob(
                 str(r[0]), str(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8], r[9],
-                str(r[10]),
+                str(r[10]), Trigger(r[11]),
             )
             for r in rows
         ]
@@ -98,6 +99,11 @@ class PostgresQueue:
                 SQL["record_attempts"], ids, attempts,
                 [o.outcome.started_at for o in outcomes], [o.outcome.duration_ms for o in outcomes],
                 [o.outcome.status_code for o in outcomes], [o.outcome.error for o in outcomes],
+                [None if o.outcome.error_class is None else o.outcome.error_class.value
+                 for o in outcomes],
+                [o.outcome.response_body for o in outcomes],
+                [headers_json(o.outcome.response_headers) for o in outcomes],
+                [o.trigger.value for o in outcomes],
             )
             await c.execute(
                 SQL["record_outcomes"], ids, attempts, [o.status.value for o in outcomes],
@@ -123,7 +129,9 @@ class _IngestRows:
 
     now: int
     events: list[tuple[str, str, str, bytes]] = field(default_factory=list)
-    deliveries: list[tuple[str, str, str, str, int, int | None]] = field(default_factory=list)
+    deliveries: list[tuple[str, str, str, str, int, int | None, str]] = field(
+        default_factory=list
+    )
 
     def add(self, item: _IngestItem, event: NewEvent, targets: list[Subscriber]
             ) -> list[DeliveryJob]:
@@ -131,6 +139,8 @@ class _IngestRows:
             return []
         event_id = uuid7()
         self.events.append((event_id, event.connection_id, event.event_type, event.body))
+        # The test event is the only one sent to a named webhook.
+        trigger = Trigger.SCHEDULED if item.only_webhook is None else Trigger.TEST
         jobs = []
         for target in targets:
             lease = item.claim_lease_ms
@@ -139,11 +149,11 @@ class _IngestRows:
             jobs.append(DeliveryJob(
                 uuid7(), target.webhook_id, target.url, target.signing_secret, event.event_type,
                 event.body, 0 if lease is None else 1, 0, target.previous_secret,
-                target.previous_secret_expires_at, target.account_id,
+                target.previous_secret_expires_at, target.account_id, trigger,
             ))
             self.deliveries.append((
                 jobs[-1].delivery_id, target.webhook_id, event_id, event.event_type,
-                jobs[-1].attempt, None if lease is None else self.now + lease,
+                jobs[-1].attempt, None if lease is None else self.now + lease, trigger.value,
             ))
         return jobs
 

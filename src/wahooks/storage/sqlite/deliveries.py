@@ -8,7 +8,12 @@ from typing import Any
 
 from wahooks.clock import now_ms
 from wahooks.models import DeliveryLog, DeliveryStatus
-from wahooks.storage.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, delivery_logs
+from wahooks.storage.rows import (
+    ATTEMPT_COLUMNS,
+    DELIVERY_COLUMNS,
+    delivery_logs,
+    status_class_condition,
+)
 from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.sql import SQL
 
@@ -24,14 +29,30 @@ class SqliteDeliveries:
         status: DeliveryStatus | None = None,
         limit: int = 100,
         before: str | None = None,
+        event_type: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        status_class: str | None = None,
     ) -> list[DeliveryLog]:
-        where, params = ["d.webhook_id = ?"], [webhook_id]
+        where: list[str] = ["d.webhook_id = ?"]
+        params: list[Any] = [webhook_id]
         if status is not None:
             where.append("d.status = ?")
             params.append(status.value)
         if before is not None:
             where.append("d.id < ?")
             params.append(before)
+        if event_type is not None:
+            where.append("d.event_type = ?")
+            params.append(event_type)
+        if since is not None:
+            where.append("d.created_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("d.created_at < ?")
+            params.append(until)
+        if status_class is not None:
+            where.append(status_class_condition(status_class, "d.id"))
 
         def work(conn: sqlite3.Connection) -> list[DeliveryLog]:
             rows = conn.execute(
@@ -66,6 +87,23 @@ class SqliteDeliveries:
                     for row in conn.execute(SQL["redeliver_one"], (now, id_, webhook_id))
                 ]
             return [row[0] for row in rows]
+
+        return await self.db.write(work)
+
+    async def recover(
+        self, webhook_id: str, since: int, until: int, max_count: int
+    ) -> list[str] | None:
+        def work(conn: sqlite3.Connection) -> list[str] | None:
+            ids = [row[0] for row in conn.execute(
+                SQL["recoverable"], (webhook_id, since, until, max_count + 1)
+            )]
+            if len(ids) > max_count:
+                return None
+            first = now_ms() - len(ids)
+            conn.executemany(
+                SQL["recover_one"], [(first + rank, id_) for rank, id_ in enumerate(ids)]
+            )
+            return ids
 
         return await self.db.write(work)
 

@@ -21,8 +21,8 @@ INSERT INTO events (id, connection_id, event_type, body, created_at) VALUES (?, 
 -- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
 -- index); an unclaimed one waits, due now.
 INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
-                        next_attempt_at, lease_until, created_at)
-VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?);
+                        next_attempt_at, lease_until, created_at, next_trigger)
+VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?);
 
 -- The queue ---------------------------------------------------------------------------------------
 
@@ -30,7 +30,7 @@ VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?);
 -- The due deliveries, oldest due first, skipping webhooks whose queues are full (a JSON array).
 -- The caller leases the rows it got in the same write transaction (claim_lease).
 SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body, d.attempts, d.cycle_start,
-       w.previous_secret, w.previous_secret_expires_at, w.user_id
+       w.previous_secret, w.previous_secret_expires_at, w.user_id, d.next_trigger
 FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 WHERE d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?
   AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
@@ -56,37 +56,62 @@ WHERE id = ? AND status = 'pending' AND lease_until IS NOT NULL;
 -- name: record_attempt
 -- An outcome may replace the interrupted attempt logged for the same number; a delivery deleted
 -- meanwhile (its webhook went) gets no attempt.
-INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error)
-SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?);
+INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
+                                 error_class, response_body, response_headers, triggered_by)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?);
 
 -- name: record_outcome
-UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = NULL, delivered_at = ?
+-- Whatever made this attempt, a retry is scheduled.
+UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = NULL, delivered_at = ?,
+                      next_trigger = 'scheduled'
 WHERE id = ?;
 
 -- name: expired_leases
 -- Leased deliveries whose lease ran out (all of them when the first parameter is 1: nobody else
 -- can hold a lease on this file, so at start-up every lease is a dead process's).
-SELECT id, attempts FROM deliveries
+SELECT id, attempts, next_trigger FROM deliveries
 WHERE status = 'pending' AND lease_until IS NOT NULL AND (? OR lease_until < ?);
 
 -- name: log_interrupted
-INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, error) VALUES (?, ?, ?, ?);
+INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, error, triggered_by)
+VALUES (?, ?, ?, ?, ?);
 
 -- name: due_again
-UPDATE deliveries SET lease_until = NULL, next_attempt_at = ? WHERE id = ?;
+-- Attempted again after the interruption: a retry like any other, so `scheduled`.
+UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?, next_trigger = 'scheduled'
+WHERE id = ?;
 
 -- Redelivery --------------------------------------------------------------------------------------
 
 -- name: redeliver_failed
 -- A new cycle: the retry schedule starts over from the attempts made so far.
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = ?,
-                      lease_until = NULL
+                      lease_until = NULL, next_trigger = 'manual'
 WHERE webhook_id = ? AND status = 'failed' RETURNING id;
 
 -- name: redeliver_one
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = ?,
-                      lease_until = NULL, delivered_at = NULL
+                      lease_until = NULL, delivered_at = NULL, next_trigger = 'manual'
 WHERE id = ? AND webhook_id = ? AND status IN ('failed', 'delivered') RETURNING id;
+
+-- Recovery ----------------------------------------------------------------------------------------
+
+-- name: recoverable
+-- A webhook's dead letters with event times in [since, until) that never succeeded (a delivery
+-- redelivered after a success and then dead-lettered has a 2xx attempt), in event order; the
+-- caller asks for one more than it accepts, to refuse an oversized window whole.
+SELECT d.id FROM deliveries d
+WHERE d.webhook_id = ? AND d.status = 'failed' AND d.created_at >= ? AND d.created_at < ?
+  AND NOT EXISTS (SELECT 1 FROM attempts a
+                  WHERE a.delivery_id = d.id AND a.status_code BETWEEN 200 AND 299)
+ORDER BY d.created_at, d.id LIMIT ?;
+
+-- name: recover_one
+-- Due at the given instant (the caller spaces them 1 ms apart, all in the past, so claims, which
+-- take the oldest due first, take them in event order), as a new cycle.
+UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = ?,
+                      lease_until = NULL, next_trigger = 'recover'
+WHERE id = ? AND status = 'failed';
 
 -- Retention (the rules are in storage/retention.py) -----------------------------------------------
 

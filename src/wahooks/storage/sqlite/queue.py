@@ -10,8 +10,9 @@ import orjson
 
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
-from wahooks.models import DeliveryJob, DeliveryStatus
+from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
 from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
+from wahooks.storage.rows import headers_json
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.sql import SQL
@@ -55,7 +56,7 @@ class SqliteQueue:
             return [
                 DeliveryJob(
                     row[0], row[1], row[2], row[3], row[4], row[5], row[6] + 1, row[7], row[8],
-                    row[9], row[10],
+                    row[9], row[10], Trigger(row[11]),
                 )
                 for row in rows
             ]
@@ -89,7 +90,10 @@ class SqliteQueue:
             now = now_ms()
             conn.executemany(SQL["record_attempt"], [
                 (o.delivery_id, o.attempt, o.outcome.started_at, o.outcome.duration_ms,
-                 o.outcome.status_code, o.outcome.error, o.delivery_id)
+                 o.outcome.status_code, o.outcome.error,
+                 None if o.outcome.error_class is None else o.outcome.error_class.value,
+                 o.outcome.response_body, headers_json(o.outcome.response_headers),
+                 o.trigger.value, o.delivery_id)
                 for o in outcomes
             ])
             conn.executemany(SQL["record_outcome"], [
@@ -107,9 +111,10 @@ class SqliteQueue:
             now = now_ms()
             rows = conn.execute(SQL["expired_leases"], (int(all_leases), now)).fetchall()
             conn.executemany(SQL["log_interrupted"], [
-                (id_, attempts, now, INTERRUPTED) for id_, attempts in rows if attempts > 0
+                (id_, attempts, now, INTERRUPTED, trigger)
+                for id_, attempts, trigger in rows if attempts > 0
             ])
-            conn.executemany(SQL["due_again"], [(now, id_) for id_, _ in rows])
+            conn.executemany(SQL["due_again"], [(now, id_) for id_, _, _ in rows])
             return len(rows)
 
         return await self.db.write(work)
@@ -136,17 +141,20 @@ def _ingest_one(
     conn.execute(
         SQL["insert_event"], (event_id, event.connection_id, event.event_type, event.body, now)
     )
+    # The test event is the only one sent to a named webhook.
+    trigger = Trigger.SCHEDULED if only_webhook is None else Trigger.TEST
     jobs = [
         DeliveryJob(
             uuid7(), target.webhook_id, target.url, target.signing_secret, event.event_type,
             event.body, 0 if claim_until is None or target.webhook_id in defer_webhooks else 1, 0,
             target.previous_secret, target.previous_secret_expires_at, target.account_id,
+            trigger,
         )
         for target in targets
     ]
     conn.executemany(SQL["insert_delivery"], [
         (job.delivery_id, job.webhook_id, event_id, event.event_type, job.attempt, now,
-         claim_until if job.attempt else None, now)
+         claim_until if job.attempt else None, now, trigger.value)
         for job in jobs
     ])
     return jobs

@@ -58,6 +58,9 @@ class InboundRoute:
     """The JSON body's schema, for the docs; None when the route takes no JSON object."""
     documented: bool = True
     """False for an answer kept for a route another engine serves (a 404 with its own message)."""
+    error_statuses: tuple[int, ...] = ()
+    """Error answers beyond those every route of its kind gives (a body: 400 and 413; a token:
+    401, 403, 404 and 503), for the docs."""
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

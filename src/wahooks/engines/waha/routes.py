@@ -34,5 +34,6 @@ def waha_routes(events: EventReceiver) -> list[InboundRoute]:
             "WAHA's webhook (engine 'waha'): one event, signed with X-Webhook-Hmac",
             waha_event, "engine", authenticated=False,
             request_schema={"type": "object", "description": "One WAHA event, as WAHA posts it"},
+            error_statuses=(401,),  # a missing or wrong X-Webhook-Hmac
         ),
     ]

@@ -82,6 +82,8 @@ def test_unknown_route_is_nest_404(server: ServerProcess, method: str, path: str
         ("PUT", "/api/connections/abc/qr", "GET"),
         # Several routes share this path: Allow names the methods of all of them.
         ("POST", "/api/connections/abc", "DELETE, GET, PATCH"),
+        # A fixed path that is also /api/connections/{connection_id}: its own method only.
+        ("PATCH", "/api/connections/get-or-create", "POST"),
         # An engine route served in front of FastAPI, with another method.
         ("GET", "/api/connections/abc/sandbox/inbound", "POST"),
     ],

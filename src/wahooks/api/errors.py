@@ -49,9 +49,18 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         # A known path with another method (NestJS said 404 here): say which methods it has.
         response = error_response(405, message)
-        response.headers["Allow"] = ", ".join(allowed_methods(request))
+        methods = exc.methods if isinstance(exc, OnlyMethods) else allowed_methods(request)
+        response.headers["Allow"] = ", ".join(methods)
         return response
     return error_response(exc.status_code, exc.detail)
+
+
+class OnlyMethods(StarletteHTTPException):
+    """405 from a route that knows the methods its path has (the table would name others too)."""
+
+    def __init__(self, *methods: str) -> None:
+        super().__init__(405)
+        self.methods = sorted(methods)
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -23,7 +23,7 @@ from wahooks.engines.messages import (
     OutgoingMessage,
     TextMessage,
 )
-from wahooks.schemas import present, raise_if, string_field
+from wahooks.schemas import present, raise_if, string_field, string_schema
 
 MAX_TEXT = 65_536
 MAX_ID = 256
@@ -225,19 +225,25 @@ def _guess(name: str | None) -> str | None:
 
 # The bodies' schemas, for the OpenAPI document: what the functions above accept. -------------
 
+# The ids _CHAT_ID and _PHONE accept, ASCII digits only (the schema's reader may not be Python).
+_CHAT_ID_PATTERN = (
+    r"^(?:[0-9]{5,20}@(?:c\.us|s\.whatsapp\.net|lid|newsletter)|[0-9]{5,20}(?:-[0-9]{5,20})?@g\.us"
+    r"|status@broadcast|\+?[0-9\s()-]{5,32})$"
+)
 _CHAT_ID_SCHEMA = {
-    "type": "string", "maxLength": MAX_ID, "example": "14155550123@c.us",
+    "type": "string", "maxLength": MAX_ID, "pattern": _CHAT_ID_PATTERN,
+    "example": "14155550123@c.us",
     "description": "A chat id (<digits>@c.us, <id>@g.us, <id>@lid, <id>@newsletter,"
                    " status@broadcast) or a bare phone number",
 }
-_OPTIONAL_ID = {"type": ["string", "null"], "maxLength": MAX_ID}
+_OPTIONAL_ID = string_schema(required=False, max_length=MAX_ID)
 _SKIP_PRESENCE = {"type": ["boolean", "null"],
                   "description": "true: send at once, without 'typing...' first"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
 
 
 def _optional(max_length: int) -> dict[str, Any]:
-    return {"type": ["string", "null"], "maxLength": max_length}
+    return string_schema(required=False, max_length=max_length)
 
 
 def _object(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
@@ -269,12 +275,13 @@ LOCATION_SCHEMA = _object(["chatId", "latitude", "longitude"], {
 })
 CONTACT_SCHEMA = _object(["chatId", "contactName", "contactPhone"], {
     "chatId": _CHAT_ID_SCHEMA,
-    "contactName": {"type": "string", "minLength": 1, "maxLength": 256},
-    "contactPhone": {"type": "string", "maxLength": 64, "example": "+14155550123"},
+    "contactName": string_schema(required=True, max_length=256),
+    "contactPhone": {**string_schema(required=True, max_length=64),
+                     "pattern": r"^\+?[0-9\s()-]{5,32}$", "example": "+14155550123"},
     "replyTo": _OPTIONAL_ID, "skipPresence": _SKIP_PRESENCE,
 })
 REACTION_SCHEMA = _object(["messageId", "reaction"], {
-    "messageId": {"type": "string", "minLength": 1, "maxLength": MAX_ID},
+    "messageId": string_schema(required=True, max_length=MAX_ID),
     "reaction": {"type": "string", "maxLength": 32,
                  "description": "An emoji; empty removes the reaction"},
     "chatId": {**_CHAT_ID_SCHEMA, "type": ["string", "null"]},

@@ -9,18 +9,19 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
+from wahooks.api.errors import OnlyMethods
 from wahooks.api.openapi import ENGINE_STATUSES, errors, json_body
 from wahooks.api.responses import empty_response, json_response
 from wahooks.errors import BadRequest, EngineUnavailable
 from wahooks.models import ConnectionStatus
-from wahooks.schemas import api_status, connection_json, raise_if, string_field
+from wahooks.schemas import api_status, connection_json, raise_if, string_field, string_schema
 
 router = APIRouter(tags=["connections"])
 
 MAX_CHATS = 500
 ENGINE = errors(*ENGINE_STATUSES)
 NAME_SCHEMA = {"type": "object", "properties": {
-    "name": {"type": ["string", "null"], "maxLength": 200, "description": "A name of your choice"},
+    "name": string_schema(required=False, description="A name of your choice"),
 }}
 GET_OR_CREATE_SCHEMA = {"type": "object", "properties": {
     "virgin_only": {"type": ["boolean", "null"],
@@ -86,6 +87,14 @@ async def get_or_create(principal: PrincipalDep, services: ServicesDep, body: Bo
         },
         201,
     )
+
+
+@router.api_route("/api/connections/get-or-create", methods=["GET", "PATCH", "DELETE"],
+                  include_in_schema=False)
+async def get_or_create_other_methods() -> Response:
+    """The path is also /api/connections/{connection_id}'s: without this route its other methods
+    would look up a connection named "get-or-create" (404) rather than answer 405."""
+    raise OnlyMethods("POST")
 
 
 @router.get("/api/connections/{connection_id}", summary="One connection")

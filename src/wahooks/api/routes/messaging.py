@@ -165,7 +165,8 @@ async def chat_messages(
     principal: PrincipalDep,
     services: ServicesDep,
     limit: str | None = Query(None, description="At most this many messages (1-500, default 50)"),
-    before: str | None = Query(None, description="nextBefore of the previous page"),
+    before: str | None = Query(None, description="nextBefore of the previous page",
+                               json_schema_extra={"pattern": r"^([0-9]+(_[0-9]+)?)?$"}),
 ) -> Response:
     engine, connection = await _target(services, principal, connection_id)
     size = min(max(_integer(limit, 50), 1), MAX_MESSAGES)

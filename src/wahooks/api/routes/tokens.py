@@ -9,13 +9,12 @@ from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
 from wahooks.api.openapi import json_body
 from wahooks.api.responses import json_response
 from wahooks.clock import iso
-from wahooks.schemas import raise_if, string_field, token_json
+from wahooks.schemas import raise_if, string_field, string_schema, token_json
 
 router = APIRouter(tags=["tokens"])
 
 TOKEN_SCHEMA = {"type": "object", "required": ["name"], "properties": {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S",
-             "description": "What the token is for"},
+    "name": string_schema(required=True, description="What the token is for"),
 }}
 
 

@@ -28,6 +28,7 @@ WRONG_STATE = (409,)
 _CONTACT = re.compile(r"^\d{5,20}@(c\.us|s\.whatsapp\.net|lid)$")
 MAX_BODY_CHARS = 65_536
 _CONTACT_SCHEMA = {"type": "string", "maxLength": 64, "example": "14155550123@c.us",
+                   "pattern": r"^[0-9]{5,20}@(c\.us|s\.whatsapp\.net|lid)$",
                    "description": "The contact: a WhatsApp id such as 14155550123@c.us"}
 INBOUND_SCHEMA = {
     "type": "object",

@@ -80,8 +80,7 @@ def fuzz(base_url: str, token: str, arguments: list[str]) -> int:
         command = [
             str(Path(sys.executable).with_name("schemathesis")), "run", str(schema),
             "--url", base_url, "--header", f"Authorization: Bearer {token}",
-            "--checks", CHECKS, "--phases", "examples,coverage,fuzzing",
-            "--no-color", "--workers", "1",
+            "--checks", CHECKS, "--no-color", "--workers", "1",
             "--report-dir", str(Path(directory) / "report"),
             *arguments,
         ]
@@ -95,6 +94,8 @@ def main() -> int:
     known, rest = parser.parse_known_args()
     if not any(arg.startswith("--max-examples") or arg == "-n" for arg in rest):
         rest += ["--max-examples", "50"]
+    if not any(arg.startswith("--phases") for arg in rest):
+        rest += ["--phases", "examples,coverage,fuzzing"]  # stateful: the ids are given
     if "--generation-deterministic" not in rest:
         rest += ["--generation-database", "none"]
     if known.url:

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from support.server import ServerProcess
 from wahooks.api.deps import json_object, principal_of
 from wahooks.api.hot_path import HotPath
 from wahooks.api.openapi import api_routes
 from wahooks.app import create_app
 from wahooks.config import Settings
-from support.server import ServerProcess
 
 UNAUTHENTICATED = {("get", "/api"), ("get", "/api/health")}
 

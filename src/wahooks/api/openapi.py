@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from wahooks.api.deps import json_object, principal_of
 
 SECURITY_SCHEME = "bearer"
-BEARER = [{SECURITY_SCHEME: []}]
+BEARER: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
     "type": "object",
@@ -80,7 +80,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     for route in api_routes(app.routes):
         if not route.include_in_schema:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation = schema["paths"][route.path_format][method.lower()]
             _complete(operation, authenticated=needs_token(route))
     components = schema.setdefault("components", {})

@@ -35,7 +35,8 @@ MAX_CONTACTS = 1000
 SUCCESS = {"success": True}
 # The file as it is, with its own content type.
 BINARY: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The file", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    200: {"description": "The file",
+          "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
 }
 
 

@@ -58,9 +58,11 @@ def sandbox_routes(phone: SimulatedPhone, connections: ConnectionDirectory) -> l
         InboundRoute(SCAN_PATH, "Sandbox: a phone scans the QR code; the connection becomes "
                      "connected", handlers.scan, TAG, error_statuses=WRONG_STATE),
         InboundRoute(INBOUND_PATH, "Sandbox: a contact writes to the account (message, "
-                     "message.any)", handlers.inbound, TAG, request_schema=INBOUND_SCHEMA, error_statuses=WRONG_STATE),
+                     "message.any)", handlers.inbound, TAG, request_schema=INBOUND_SCHEMA,
+                     error_statuses=WRONG_STATE),
         InboundRoute(PRESENCE_PATH, "Sandbox: a contact's presence changes (presence.update)",
-                     handlers.presence, TAG, request_schema=PRESENCE_SCHEMA, error_statuses=WRONG_STATE),
+                     handlers.presence, TAG, request_schema=PRESENCE_SCHEMA,
+                     error_statuses=WRONG_STATE),
     ]
 
 

@@ -84,7 +84,8 @@ def fuzz(base_url: str, token: str, arguments: list[str]) -> int:
             "--report-dir", str(Path(directory) / "report"),
             *arguments,
         ]
-        return subprocess.run(command, check=False).returncode
+        # In the temporary directory: schemathesis keeps a cache in its working directory.
+        return subprocess.run(command, check=False, cwd=directory).returncode
 
 
 def main() -> int:

@@ -32,6 +32,7 @@ from wahooks.api.errors import (
 )
 from wahooks.api.hot_path import HotPath
 from wahooks.api.inbound import InboundTable, document
+from wahooks.api.openapi import describe
 from wahooks.api.routes import connections, messaging, meta, tokens, webhooks, ws
 from wahooks.config import Settings
 from wahooks.connections import ConnectionService
@@ -212,6 +213,7 @@ def create_app(settings: Settings) -> ASGIApp:
     for module in (meta, tokens, connections, messaging, webhooks, ws):
         app.include_router(module.router)
     asgi = with_engine_routes(app, services)
+    describe(app)
     # /mcp: the MCP tools call the API in-process through `asgi`, as any client would.
     mount_mcp(app, asgi)
     return asgi

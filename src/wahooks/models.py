@@ -29,7 +29,7 @@ class ErrorClass(StrEnum):
     CONNECT_RESET = "connect_reset"  # closed or reset before the answer was complete
     DNS = "dns"
     TLS = "tls"
-    TARGET_REFUSED = "target_refused"  # the target policy refused the address
+    TARGET_REFUSED = "target_refused"  # the target policy refused the address (retried)
     HTTP_STATUS = "http_status"  # an answer, but not a 2xx
     RESPONSE_TOO_LARGE = "response_too_large"
     OTHER = "other"

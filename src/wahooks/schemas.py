@@ -156,6 +156,16 @@ def string_field(
     return value
 
 
+def string_schema(*, required: bool, max_length: int = 200, **extra: Any) -> dict[str, Any]:
+    """The JSON schema of what `string_field` accepts, for the OpenAPI document: no NUL, and when
+    required something besides white space; an optional one may be null."""
+    if required:
+        return {"type": "string", "minLength": 1, "maxLength": max_length,
+                "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$", **extra}
+    return {"type": ["string", "null"], "maxLength": max_length, "pattern": r"^[^\u0000]*$",
+            **extra}
+
+
 def raise_if(errors: list[str]) -> None:
     if errors:
         raise ValidationFailed(errors)

@@ -286,6 +286,8 @@ def test_me_of_an_unlinked_connection_is_an_empty_200(owner: httpx.Client) -> No
     response = owner.get(f"/connections/{created['id']}/me")
     assert response.status_code == 200
     assert response.content == b""
+    # Zero bytes of text, not an empty "JSON" document (the OpenAPI document says so too).
+    assert response.headers["content-type"].startswith("text/plain")
 
 
 # chats -------------------------------------------------------------------------------------------

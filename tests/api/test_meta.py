@@ -65,16 +65,35 @@ def test_me_requires_auth(server: ServerProcess) -> None:
         ("POST", "/api/nope"),
         ("GET", "/api/connections/abc/nope"),
         ("GET", "/nothing"),
-        # A known path with a method it does not have: NestJS says "Cannot <METHOD> <path>" too.
-        ("DELETE", "/api/connections"),
-        ("PATCH", "/api/tokens"),
-        ("GET", "/api/webhooks/" + "0" * 8),
-        ("PUT", "/api/connections/abc/qr"),
     ],
 )
 def test_unknown_route_is_nest_404(server: ServerProcess, method: str, path: str) -> None:
     response = httpx.request(method, server.base_url + path)
     assert_error(response, 404, f"Cannot {method} {path}")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        # A known path with a method it does not have (NestJS answered 404 here).
+        ("DELETE", "/api/connections", "GET, POST"),
+        ("PATCH", "/api/tokens", "GET, POST"),
+        ("GET", "/api/webhooks/" + "0" * 8, "DELETE, PUT"),
+        ("PUT", "/api/connections/abc/qr", "GET"),
+        # Several routes share this path: Allow names the methods of all of them.
+        ("POST", "/api/connections/abc", "DELETE, GET, PATCH"),
+        # A fixed path that is also /api/connections/{connection_id}: its own method only.
+        ("PATCH", "/api/connections/get-or-create", "POST"),
+        # An engine route served in front of FastAPI, with another method.
+        ("GET", "/api/connections/abc/sandbox/inbound", "POST"),
+    ],
+)
+def test_known_path_with_another_method_is_405(
+    server: ServerProcess, method: str, path: str, allowed: str
+) -> None:
+    response = httpx.request(method, server.base_url + path)
+    assert_error(response, 405, f"Cannot {method} {path}")
+    assert response.headers["allow"] == allowed
 
 
 def test_unknown_route_is_404_with_auth_too(owner: httpx.Client) -> None:

@@ -181,6 +181,8 @@ def test_a_private_address_is_refused_by_the_target_policy(run: Run) -> None:
     outcome = run(send_once("http://127.0.0.1:9/hook", policy=TargetPolicy(allow_private=False)))
     assert outcome.error is not None and outcome.error.startswith("refused: ")
     assert outcome.error_class is ErrorClass.TARGET_REFUSED
+    # The log says which rule refused it and that it is not final.
+    assert "safe-targets policy; retried" in outcome.error
 
 
 class NoNamesLoop(asyncio.SelectorEventLoop):

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wahooks.api.openapi import http_routes
 from wahooks.api.responses import json_response
 from wahooks.errors import ValidationFailed, WahooksError
 
@@ -41,10 +42,36 @@ async def on_wahooks_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code in (404, 405):
-        # NestJS answers an unknown route (or method) with 404 "Cannot GET /api/x".
-        return error_response(404, f"Cannot {request.method} {request.url.path}")
+    message = f"Cannot {request.method} {request.url.path}"
+    if exc.status_code == 404:
+        # NestJS answers an unknown route with 404 "Cannot GET /api/x".
+        return error_response(404, message)
+    if exc.status_code == 405:
+        # A known path with another method (NestJS said 404 here): say which methods it has.
+        response = error_response(405, message)
+        methods = exc.methods if isinstance(exc, OnlyMethods) else allowed_methods(request)
+        response.headers["Allow"] = ", ".join(methods)
+        return response
     return error_response(exc.status_code, exc.detail)
+
+
+class OnlyMethods(StarletteHTTPException):
+    """405 from a route that knows the methods its path has (the table would name others too)."""
+
+    def __init__(self, *methods: str) -> None:
+        super().__init__(405)
+        self.methods = sorted(methods)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's own 405 names only the first
+    route that matched the path, one of several here)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in http_routes(request.app.router.routes):
+        if route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def on_request_validation(request: Request, exc: Exception) -> Response:

@@ -2,7 +2,8 @@
 
 `InboundTable` matches a request to a declared route and runs it (authentication when declared,
 the bounded body, the handler); `document` adds each declared route to the FastAPI app so that it
-appears in the OpenAPI schema with its summary, status, path parameters and body schema. Those
+appears in the OpenAPI schema with its summary, status, path parameters, body schema, token
+and error answers. Those
 FastAPI routes run the same table, should a request ever reach them past the lean path.
 """
 
@@ -19,6 +20,7 @@ from starlette.types import Receive
 
 from wahooks.accounts import Principal
 from wahooks.api.body import MAX_BODY_BYTES, read_body
+from wahooks.api.openapi import BEARER, errors, json_body
 from wahooks.api.responses import json_response
 from wahooks.engines.routes import InboundRequest, InboundRoute
 
@@ -74,11 +76,13 @@ def _add_documented(app: FastAPI, table: InboundTable, route: InboundRoute) -> N
         for name in _PLACEHOLDER.findall(route.path)
     ]}
     if route.request_schema is not None:
-        extra["requestBody"] = {"content": {"application/json": {"schema": route.request_schema}}}
+        extra.update(json_body(route.request_schema))
+    if route.authenticated:
+        extra["security"] = BEARER
     app.add_api_route(
         route.path, endpoint, methods=["POST"], status_code=route.status_code,
         summary=route.summary, tags=[route.tag], openapi_extra=extra,
-        name=route.handler.__name__,
+        responses=errors(*route.error_statuses), name=route.handler.__name__,
     )
 
 

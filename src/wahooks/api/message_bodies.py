@@ -23,7 +23,7 @@ from wahooks.engines.messages import (
     OutgoingMessage,
     TextMessage,
 )
-from wahooks.schemas import present, raise_if, string_field
+from wahooks.schemas import present, raise_if, string_field, string_schema
 
 MAX_TEXT = 65_536
 MAX_ID = 256
@@ -221,3 +221,72 @@ def _guess(name: str | None) -> str | None:
         return None
     guessed, _ = mimetypes.guess_type(name.split("?", 1)[0])
     return guessed
+
+
+# The bodies' schemas, for the OpenAPI document: what the functions above accept. -------------
+
+# The ids _CHAT_ID and _PHONE accept, ASCII digits only (the schema's reader may not be Python).
+_CHAT_ID_PATTERN = (
+    r"^(?:[0-9]{5,20}@(?:c\.us|s\.whatsapp\.net|lid|newsletter)|[0-9]{5,20}(?:-[0-9]{5,20})?@g\.us"
+    r"|status@broadcast|\+?[0-9\s()-]{5,32})$"
+)
+_CHAT_ID_SCHEMA = {
+    "type": "string", "maxLength": MAX_ID, "pattern": _CHAT_ID_PATTERN,
+    "example": "14155550123@c.us",
+    "description": "A chat id (<digits>@c.us, <id>@g.us, <id>@lid, <id>@newsletter,"
+                   " status@broadcast) or a bare phone number",
+}
+_OPTIONAL_ID = string_schema(required=False, max_length=MAX_ID)
+_SKIP_PRESENCE = {"type": ["boolean", "null"],
+                  "description": "true: send at once, without 'typing...' first"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
+
+
+def _optional(max_length: int) -> dict[str, Any]:
+    return string_schema(required=False, max_length=max_length)
+
+
+def _object(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+TEXT_SCHEMA = _object(["chatId", "text"], {
+    "chatId": _CHAT_ID_SCHEMA, "text": _TEXT, "replyTo": _OPTIONAL_ID,
+    "skipPresence": _SKIP_PRESENCE,
+})
+MEDIA_SCHEMA = {
+    **_object(["chatId"], {
+        "chatId": _CHAT_ID_SCHEMA,
+        "url": {**_optional(4096), "description": "An http or https URL of the file"},
+        "data": {"type": ["string", "null"], "contentEncoding": "base64",
+                 "description": "The file's content in base64, or a data: URI"},
+        "mimetype": _optional(255), "filename": _optional(255),
+        "caption": {**_optional(MAX_TEXT), "description": "Ignored for audio"},
+        "replyTo": _OPTIONAL_ID, "skipPresence": _SKIP_PRESENCE,
+    }),
+    "description": "Exactly one of url and data",
+}
+LOCATION_SCHEMA = _object(["chatId", "latitude", "longitude"], {
+    "chatId": _CHAT_ID_SCHEMA,
+    "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+    "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+    "name": _optional(1024), "address": _optional(1024),
+    "replyTo": _OPTIONAL_ID, "skipPresence": _SKIP_PRESENCE,
+})
+CONTACT_SCHEMA = _object(["chatId", "contactName", "contactPhone"], {
+    "chatId": _CHAT_ID_SCHEMA,
+    "contactName": string_schema(required=True, max_length=256),
+    "contactPhone": {**string_schema(required=True, max_length=64),
+                     "pattern": r"^\+?[0-9\s()-]{5,32}$", "example": "+14155550123"},
+    "replyTo": _OPTIONAL_ID, "skipPresence": _SKIP_PRESENCE,
+})
+REACTION_SCHEMA = _object(["messageId", "reaction"], {
+    "messageId": string_schema(required=True, max_length=MAX_ID),
+    "reaction": {"type": "string", "maxLength": 32,
+                 "description": "An emoji; empty removes the reaction"},
+    "chatId": {**_CHAT_ID_SCHEMA, "type": ["string", "null"]},
+})
+EDIT_SCHEMA = _object(["text"], {
+    "chatId": {**_CHAT_ID_SCHEMA, "type": ["string", "null"]}, "text": _TEXT,
+})
+CHAT_SCHEMA = _object(["chatId"], {"chatId": _CHAT_ID_SCHEMA})

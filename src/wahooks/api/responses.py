@@ -14,6 +14,6 @@ def json_response(content: Any, status_code: int = 200) -> Response:
     )
 
 
-def empty_response(status_code: int = 200) -> Response:
+def empty_response(status_code: int = 200, media_type: str | None = None) -> Response:
     """The original answers `null` results with an empty body, which both SDKs read as None."""
-    return Response(b"", status_code=status_code)
+    return Response(b"", status_code=status_code, media_type=media_type)

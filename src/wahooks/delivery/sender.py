@@ -82,7 +82,9 @@ class Sender:
     def _failure(self, exc: Exception) -> tuple[str, ErrorClass]:
         """The attempt's error text (as stored and shown in the logs) and its class."""
         if isinstance(exc, TargetRefused):
-            return f"refused: {exc}", ErrorClass.TARGET_REFUSED
+            # Not final: the name may resolve to an allowed address by the next attempt.
+            return (f"refused: {exc} (the safe-targets policy; retried on the schedule, as DNS"
+                    " may change)"), ErrorClass.TARGET_REFUSED
         if isinstance(exc, RequestTimeout):
             return f"timeout: no response within {self._timeout:g} s", ErrorClass.TIMEOUT
         if isinstance(exc, HttpClientError):

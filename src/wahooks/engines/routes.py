@@ -60,6 +60,9 @@ class InboundRoute:
     """A tighter cap than the API's on this route's body (413 beyond it); None for the API's."""
     documented: bool = True
     """False for an answer kept for a route another engine serves (a 404 with its own message)."""
+    error_statuses: tuple[int, ...] = ()
+    """Error answers beyond those every route of its kind gives (a body: 400 and 413; a token:
+    401, 403, 404 and 503), for the docs."""
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

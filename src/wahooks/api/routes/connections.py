@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
+from wahooks.api.errors import OnlyMethods
+from wahooks.api.openapi import ENGINE_STATUSES, errors, json_body
 from wahooks.api.responses import empty_response, json_response
 from wahooks.errors import BadRequest, EngineUnavailable
 from wahooks.models import ConnectionStatus
-from wahooks.schemas import api_status, connection_json, raise_if, string_field
+from wahooks.schemas import api_status, connection_json, raise_if, string_field, string_schema
 
 router = APIRouter(tags=["connections"])
 
 MAX_CHATS = 500
+ENGINE = errors(*ENGINE_STATUSES)
+NAME_SCHEMA = {"type": "object", "properties": {
+    "name": string_schema(required=False, description="A name of your choice"),
+}}
+GET_OR_CREATE_SCHEMA = {"type": "object", "properties": {
+    "virgin_only": {"type": ["boolean", "null"],
+                    "description": "Reuse only a connection that was never linked"},
+    "virginOnly": {"type": ["boolean", "null"], "description": "The same, camel-cased"},
+}}
+# A linked connection answers its WhatsApp account; an unlinked one an empty body, which the
+# official clients read as None (compat.md): zero bytes of text, so that the answer says what it is.
+PROFILE_OR_NOTHING: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The linked account (WAHA's MeInfo), or an empty body when none is linked",
+    "content": {"text/plain": {"schema": {"type": "string", "maxLength": 0}}},
+}}
 
 
 def _integer(value: str | None, default: int) -> int:
@@ -31,7 +49,8 @@ async def list_connections(principal: PrincipalDep, services: ServicesDep) -> Re
     return json_response([connection_json(c) for c in connections])
 
 
-@router.post("/api/connections", status_code=201, summary="Create a connection")
+@router.post("/api/connections", status_code=201, summary="Create a connection",
+             responses=ENGINE, openapi_extra=json_body(NAME_SCHEMA, required=False))
 async def create_connection(
     principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -46,6 +65,8 @@ async def create_connection(
     "/api/connections/get-or-create",
     status_code=201,
     summary="Reuse a connection waiting for a scan, or create one; answers its QR",
+    responses=ENGINE,
+    openapi_extra=json_body(GET_OR_CREATE_SCHEMA, required=False),
 )
 async def get_or_create(principal: PrincipalDep, services: ServicesDep, body: BodyDep) -> Response:
     virgin_only = body.get("virgin_only") or body.get("virginOnly") or False
@@ -68,6 +89,14 @@ async def get_or_create(principal: PrincipalDep, services: ServicesDep, body: Bo
     )
 
 
+@router.api_route("/api/connections/get-or-create", methods=["GET", "PATCH", "DELETE"],
+                  include_in_schema=False)
+async def get_or_create_other_methods() -> Response:
+    """The path is also /api/connections/{connection_id}'s: without this route its other methods
+    would look up a connection named "get-or-create" (404) rather than answer 405."""
+    raise OnlyMethods("POST")
+
+
 @router.get("/api/connections/{connection_id}", summary="One connection")
 async def get_connection(
     connection_id: str, principal: PrincipalDep, services: ServicesDep
@@ -76,7 +105,8 @@ async def get_connection(
     return json_response(connection_json(connection))
 
 
-@router.patch("/api/connections/{connection_id}", summary="Rename a connection")
+@router.patch("/api/connections/{connection_id}", summary="Rename a connection",
+              openapi_extra=json_body(NAME_SCHEMA, required=False))
 async def rename_connection(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -88,7 +118,8 @@ async def rename_connection(
     return json_response(connection_json(connection))
 
 
-@router.delete("/api/connections/{connection_id}", summary="Delete (stop) a connection")
+@router.delete("/api/connections/{connection_id}", summary="Delete (stop) a connection",
+               responses=ENGINE)
 async def delete_connection(
     connection_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> Response:
@@ -101,6 +132,7 @@ async def delete_connection(
     "/api/connections/{connection_id}/restart",
     status_code=201,
     summary="Full reset: log out and wait for a new QR scan",
+    responses=ENGINE,
 )
 async def restart_connection(
     connection_id: str, principal: PrincipalDep, services: ServicesDep
@@ -110,7 +142,8 @@ async def restart_connection(
     return json_response(connection_json(connection, raw_status=True), 201)
 
 
-@router.get("/api/connections/{connection_id}/qr", summary="The QR code to scan, as base64 PNG")
+@router.get("/api/connections/{connection_id}/qr", summary="The QR code to scan, as base64 PNG",
+            responses=ENGINE)
 async def qr(
     connection_id: str,
     principal: PrincipalDep,
@@ -136,14 +169,16 @@ async def qr(
     return json_response({"value": base64.b64encode(png).decode(), "mimetype": "image/png"})
 
 
-@router.get("/api/connections/{connection_id}/me", summary="The linked WhatsApp account")
+@router.get("/api/connections/{connection_id}/me", summary="The linked WhatsApp account",
+            responses={**ENGINE, **PROFILE_OR_NOTHING})
 async def me(connection_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     connection = await services.connections.owned(principal.user, connection_id)
     profile = await services.engine.me(connection)
-    return empty_response() if profile is None else json_response(profile)
+    return empty_response(media_type="text/plain") if profile is None else json_response(profile)
 
 
-@router.get("/api/connections/{connection_id}/chats", summary="Recent chats, newest first")
+@router.get("/api/connections/{connection_id}/chats", summary="Recent chats, newest first",
+            responses=ENGINE)
 async def chats(
     connection_id: str,
     principal: PrincipalDep,

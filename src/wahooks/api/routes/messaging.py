@@ -16,6 +16,7 @@ from starlette.responses import Response
 from wahooks.accounts import Principal
 from wahooks.api import message_bodies as bodies
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
+from wahooks.api.openapi import ENGINE_STATUSES, errors, json_body
 from wahooks.api.responses import json_response
 from wahooks.engines.messages import MediaKind, with_id_and_timestamp
 from wahooks.errors import BadRequest, NotFound
@@ -25,12 +26,17 @@ if TYPE_CHECKING:
     from wahooks.engines.base import Engine
     from wahooks.services import Services
 
-router = APIRouter(tags=["messaging"])
+router = APIRouter(tags=["messaging"], responses=errors(*ENGINE_STATUSES))
 
 _CONNECTION = "/api/connections/{connection_id}"
 MAX_MESSAGES = 500
 MAX_CONTACTS = 1000
 SUCCESS = {"success": True}
+# The file as it is, with its own content type.
+BINARY: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file",
+          "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+}
 
 
 async def _target(
@@ -54,7 +60,8 @@ async def _send(
     return json_response(with_id_and_timestamp(answer, send.message.chat_id), 201)
 
 
-@router.post(f"{_CONNECTION}/send", status_code=201, summary="Send a text message")
+@router.post(f"{_CONNECTION}/send", status_code=201, summary="Send a text message",
+             openapi_extra=json_body(bodies.TEXT_SCHEMA))
 async def send_text(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -69,7 +76,8 @@ def _media_route(kind: MediaKind, path: str, summary: str) -> None:
                            lambda: bodies.media_send(body, kind))
 
     send_media.__name__ = f"send_{kind}"
-    router.post(f"{_CONNECTION}/{path}", status_code=201, summary=summary)(send_media)
+    router.post(f"{_CONNECTION}/{path}", status_code=201, summary=summary,
+                openapi_extra=json_body(bodies.MEDIA_SCHEMA))(send_media)
 
 
 _media_route("image", "send-image", "Send an image (url or base64 data)")
@@ -78,14 +86,16 @@ _media_route("video", "send-video", "Send a video (url or base64 data)")
 _media_route("audio", "send-audio", "Send a voice message (url or base64 data)")
 
 
-@router.post(f"{_CONNECTION}/send-location", status_code=201, summary="Send a location")
+@router.post(f"{_CONNECTION}/send-location", status_code=201, summary="Send a location",
+             openapi_extra=json_body(bodies.LOCATION_SCHEMA))
 async def send_location(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
     return await _send(services, principal, connection_id, lambda: bodies.location_send(body))
 
 
-@router.post(f"{_CONNECTION}/send-contact", status_code=201, summary="Send a contact card")
+@router.post(f"{_CONNECTION}/send-contact", status_code=201, summary="Send a contact card",
+             openapi_extra=json_body(bodies.CONTACT_SCHEMA))
 async def send_contact(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -93,7 +103,8 @@ async def send_contact(
 
 
 @router.post(f"{_CONNECTION}/react", status_code=201,
-             summary="React to a message with an emoji (empty removes it)")
+             summary="React to a message with an emoji (empty removes it)",
+             openapi_extra=json_body(bodies.REACTION_SCHEMA))
 async def react(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -103,7 +114,8 @@ async def react(
     return json_response(SUCCESS, 201)
 
 
-@router.post(f"{_CONNECTION}/mark-read", status_code=201, summary="Mark a chat as read")
+@router.post(f"{_CONNECTION}/mark-read", status_code=201, summary="Mark a chat as read",
+             openapi_extra=json_body(bodies.CHAT_SCHEMA))
 async def mark_read(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -112,7 +124,8 @@ async def mark_read(
     return json_response(SUCCESS, 201)
 
 
-@router.post(f"{_CONNECTION}/typing", status_code=201, summary="Show 'typing...' in a chat")
+@router.post(f"{_CONNECTION}/typing", status_code=201, summary="Show 'typing...' in a chat",
+             openapi_extra=json_body(bodies.CHAT_SCHEMA))
 async def start_typing(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -121,7 +134,8 @@ async def start_typing(
     return json_response(SUCCESS, 201)
 
 
-@router.post(f"{_CONNECTION}/typing/stop", status_code=201, summary="Stop showing 'typing...'")
+@router.post(f"{_CONNECTION}/typing/stop", status_code=201, summary="Stop showing 'typing...'",
+             openapi_extra=json_body(bodies.CHAT_SCHEMA))
 async def stop_typing(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -130,7 +144,8 @@ async def stop_typing(
     return json_response(SUCCESS, 201)
 
 
-@router.put(f"{_CONNECTION}/messages/{{message_id}}", summary="Edit one of your messages")
+@router.put(f"{_CONNECTION}/messages/{{message_id}}", summary="Edit one of your messages",
+            openapi_extra=json_body(bodies.EDIT_SCHEMA))
 async def edit_message(
     connection_id: str, message_id: str, principal: PrincipalDep, services: ServicesDep,
     body: BodyDep,
@@ -148,7 +163,8 @@ async def chat_messages(
     principal: PrincipalDep,
     services: ServicesDep,
     limit: str | None = Query(None, description="At most this many messages (1-500, default 50)"),
-    before: str | None = Query(None, description="nextBefore of the previous page"),
+    before: str | None = Query(None, description="nextBefore of the previous page",
+                               json_schema_extra={"pattern": r"^([0-9]+(_[0-9]+)?)?$"}),
 ) -> Response:
     engine, connection = await _target(services, principal, connection_id)
     size = min(max(_integer(limit, 50), 1), MAX_MESSAGES)
@@ -172,7 +188,8 @@ async def one_message(
     return json_response(found)
 
 
-@router.get(f"{_CONNECTION}/messages/{{message_id}}/media", summary="The media of one message")
+@router.get(f"{_CONNECTION}/messages/{{message_id}}/media", summary="The media of one message",
+            responses=BINARY)
 async def message_media(
     connection_id: str,
     message_id: str,
@@ -214,7 +231,8 @@ async def contact_picture(
     return json_response({"profilePictureUrl": url})
 
 
-@router.get(f"{_CONNECTION}/media/{{filename:path}}", summary="A media file of this connection")
+@router.get(f"{_CONNECTION}/media/{{filename:path}}", summary="A media file of this connection",
+            responses=BINARY)
 async def media_file(
     connection_id: str, filename: str, principal: PrincipalDep, services: ServicesDep
 ) -> Response:

@@ -6,11 +6,16 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
+from wahooks.api.openapi import json_body
 from wahooks.api.responses import json_response
 from wahooks.clock import iso
-from wahooks.schemas import raise_if, string_field, token_json
+from wahooks.schemas import raise_if, string_field, string_schema, token_json
 
 router = APIRouter(tags=["tokens"])
+
+TOKEN_SCHEMA = {"type": "object", "required": ["name"], "properties": {
+    "name": string_schema(required=True, description="What the token is for"),
+}}
 
 
 @router.get("/api/tokens", summary="List active tokens")
@@ -19,7 +24,8 @@ async def list_tokens(principal: PrincipalDep, services: ServicesDep) -> Respons
     return json_response([token_json(token) for token in tokens])
 
 
-@router.post("/api/tokens", status_code=201, summary="Create a token (shown once)")
+@router.post("/api/tokens", status_code=201, summary="Create a token (shown once)",
+             openapi_extra=json_body(TOKEN_SCHEMA))
 async def create_token(principal: PrincipalDep, services: ServicesDep, body: BodyDep) -> Response:
     errors: list[str] = []
     name = string_field(body, "name", errors, required=True)

@@ -8,14 +8,26 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
+from wahooks.api.openapi import errors, json_body
 from wahooks.api.responses import json_response
 from wahooks.clock import iso
 from wahooks.models import DeliveryStatus
-from wahooks.schemas import log_json, webhook_json
+from wahooks.schemas import EVENT_NAMES, log_json, webhook_json
 
 router = APIRouter(tags=["webhooks"])
 
 MAX_LOG_LIMIT = 1000
+_URL = {"type": "string", "format": "uri", "example": "https://example.com/hooks/whatsapp",
+        "description": "An http or https URL; private and loopback addresses are refused unless"
+                       " the server allows private targets"}
+_EVENTS = {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(EVENT_NAMES)},
+           "description": "Event names, or [\"*\"] for every event"}
+CREATE_SCHEMA = {"type": "object", "required": ["url", "events"],
+                 "properties": {"url": _URL, "events": _EVENTS}}
+UPDATE_SCHEMA = {"type": "object", "description": "What is given changes; null or absent: unchanged",
+                 "properties": {"url": {**_URL, "type": ["string", "null"]},
+                                "events": {**_EVENTS, "type": ["array", "null"]},
+                                "active": {"type": ["boolean", "null"]}}}
 
 
 @router.get("/api/connections/{connection_id}/webhooks", summary="A connection's webhooks")
@@ -28,7 +40,8 @@ async def list_webhooks(
 
 
 @router.post("/api/connections/{connection_id}/webhooks", status_code=201,
-             summary="Create a webhook; the answer carries its signing secret")
+             summary="Create a webhook; the answer carries its signing secret",
+             openapi_extra=json_body(CREATE_SCHEMA))
 async def create_webhook(
     connection_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -39,7 +52,8 @@ async def create_webhook(
     return json_response(webhook_json(webhook), 201)
 
 
-@router.put("/api/webhooks/{webhook_id}", summary="Change a webhook's url, events or active flag")
+@router.put("/api/webhooks/{webhook_id}", summary="Change a webhook's url, events or active flag",
+            openapi_extra=json_body(UPDATE_SCHEMA))
 async def update_webhook(
     webhook_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -117,7 +131,8 @@ async def test(webhook_id: str, principal: PrincipalDep, services: ServicesDep) 
 
 
 @router.post("/api/webhooks/{webhook_id}/logs/{log_id}/redeliver", status_code=201,
-             summary="Deliver a logged event again (dead-lettered or delivered)")
+             summary="Deliver a logged event again (dead-lettered or delivered)",
+             responses=errors(409))
 async def redeliver(
     webhook_id: str, log_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> Response:

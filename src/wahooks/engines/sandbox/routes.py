@@ -22,12 +22,15 @@ INBOUND_PATH = "/api/connections/{connection_id}/sandbox/inbound"
 PRESENCE_PATH = "/api/connections/{connection_id}/sandbox/presence"
 ABSENT = "The sandbox routes exist only when the sandbox engine runs"
 TAG = "sandbox"
+WRONG_STATE = (409,)
+"""A connection not in the state the step needs (deleted, not linked yet) answers 409."""
 
 # Matched whole (fullmatch: `$` would let a trailing newline through) on ASCII digits only (`\d`
 # takes any Unicode digit, such as Arabic-Indic ones, which no WhatsApp id has).
 _CONTACT = re.compile(r"[0-9]{5,20}@(c\.us|s\.whatsapp\.net|lid)")
 MAX_BODY_CHARS = 65_536
 _CONTACT_SCHEMA = {"type": "string", "maxLength": 64, "example": "14155550123@c.us",
+                   "pattern": r"^[0-9]{5,20}@(c\.us|s\.whatsapp\.net|lid)$",
                    "description": "The contact: a WhatsApp id such as 14155550123@c.us"}
 INBOUND_SCHEMA = {
     "type": "object",
@@ -55,11 +58,13 @@ def sandbox_routes(phone: SimulatedPhone, connections: ConnectionDirectory) -> l
     handlers = _Handlers(phone, connections)
     return [
         InboundRoute(SCAN_PATH, "Sandbox: a phone scans the QR code; the connection becomes "
-                     "connected", handlers.scan, TAG),
+                     "connected", handlers.scan, TAG, error_statuses=WRONG_STATE),
         InboundRoute(INBOUND_PATH, "Sandbox: a contact writes to the account (message, "
-                     "message.any)", handlers.inbound, TAG, request_schema=INBOUND_SCHEMA),
+                     "message.any)", handlers.inbound, TAG, request_schema=INBOUND_SCHEMA,
+                     error_statuses=WRONG_STATE),
         InboundRoute(PRESENCE_PATH, "Sandbox: a contact's presence changes (presence.update)",
-                     handlers.presence, TAG, request_schema=PRESENCE_SCHEMA),
+                     handlers.presence, TAG, request_schema=PRESENCE_SCHEMA,
+                     error_statuses=WRONG_STATE),
     ]
 
 

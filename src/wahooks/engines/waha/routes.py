@@ -34,5 +34,6 @@ def waha_routes(events: EventReceiver, max_event_bytes: int) -> list[InboundRout
             "WAHA's webhook (engine 'waha'): one event, signed with X-Webhook-Hmac",
             waha_event, "engine", authenticated=False, max_body_bytes=max_event_bytes,
             request_schema={"type": "object", "description": "One WAHA event, as WAHA posts it"},
+            error_statuses=(401,),  # a missing or wrong X-Webhook-Hmac
         ),
     ]

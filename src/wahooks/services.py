@@ -16,6 +16,7 @@ from wahooks.delivery.sender import Sender
 from wahooks.delivery.targets import TargetPolicy
 from wahooks.engines.base import Engine
 from wahooks.ingest import Ingest
+from wahooks.metrics import Metrics
 from wahooks.storage import Storage
 from wahooks.webhooks import WebhookService
 
@@ -33,3 +34,4 @@ class Services:
     dispatcher: Dispatcher
     ingest: Ingest
     retention: Retention
+    metrics: Metrics

@@ -17,7 +17,7 @@ from wahooks.models import (
     User,
     Webhook,
 )
-from wahooks.storage.records import WahaSession
+from wahooks.storage.records import QueueDepth, WahaSession
 
 # The columns each record is built from, in the order the row converters read them.
 CONNECTION_COLUMNS = (
@@ -95,3 +95,13 @@ def _delivery_log(row: Any, attempts: list[Attempt]) -> DeliveryLog:
         delivered_at=None if done_at is None else int(done_at), created_at=int(at),
         attempt_log=tuple(attempts),
     )
+
+
+def queue_depth(status_rows: list[Any], oldest_due_age_ms: int | None) -> QueueDepth:
+    """From `queue_depth` rows (status, count, leased count) and the oldest due age."""
+    by_status = dict.fromkeys(DeliveryStatus, 0)
+    leased = 0
+    for status, count, held in status_rows:
+        by_status[DeliveryStatus(status)] = int(count)
+        leased += int(held)
+    return QueueDepth(by_status, leased, max(int(oldest_due_age_ms or 0), 0))

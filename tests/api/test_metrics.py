@@ -11,7 +11,6 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from api.conftest import create_account
 from support.receiver import Receiver
 from support.server import ServerProcess, connected_connection, wait_until
 from wahooks.version import __version__

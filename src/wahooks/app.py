@@ -78,7 +78,8 @@ def build_services(settings: Settings) -> Services:
         heartbeats=None if storage.single_process else storage.processes,
         observers=[metrics],
     )
-    metrics.watch_dispatcher(dispatcher)
+    if settings.role != "api":  # an API process's dispatcher never runs
+        metrics.watch_dispatcher(dispatcher)
     engine = build_engine(settings, storage)
     connections_service = ConnectionService(storage.connections, storage.webhooks, engine)
     ingest = Ingest(storage.queue, dispatcher, connections_service, lease_ms=lease_ms)

@@ -153,3 +153,49 @@ def test_metrics_match_what_the_api_reports_after_a_known_load(
         "status", "type", "result", "status_class", "error_class", "le",
         "version", "role", "engine", "storage",
     }
+
+
+def test_on_postgresql_each_process_counts_its_own_work_and_all_read_one_queue(
+    postgres_schema_url: Callable[[], str],
+) -> None:
+    """An API process ingests (no dispatcher), another process delivers: the events are counted
+    where they were accepted, the attempts where they were made, the queue alike by both."""
+    url = postgres_schema_url()
+    env = {"WAHOOKS_RETRY_SCHEDULE": "0.05"}
+    api = ServerProcess(url, role="api", env=env).start()
+    worker = ServerProcess(url, role="all", env=env).start()
+    try:
+        with Receiver(statuses=[200]) as good, Receiver(statuses=[500]) as bad, \
+                api.client() as client:
+            connection = connected_connection(client)
+            ok = _webhook(client, connection["id"], good.url, ["message"])
+            failing = _webhook(client, connection["id"], bad.url, ["message"])
+            for n in range(2):
+                sent = client.post(
+                    f"/connections/{connection['id']}/sandbox/inbound",
+                    json={"from": f"{PHONE}@c.us", "body": f"hello {n}"},
+                )
+                assert sent.status_code == 201, sent.text
+            logs = _settled_logs(client, ok, 2) + _settled_logs(client, failing, 2)
+        assert api.token is not None
+        at_api = samples(scrape(api, api.token).text)
+        at_worker = samples(scrape(worker, api.token).text)
+    finally:
+        api.stop()
+        worker.stop()
+
+    assert value(at_api, "wahooks_events_accepted_total", type="message") == 2
+    assert value(at_worker, "wahooks_events_accepted_total", type="message") == 0
+    attempts = sum(len(log["attemptLog"]) for log in logs)
+    assert attempts == 2 + 2 * 2
+    for found, made in ((at_api, 0), (at_worker, attempts)):
+        assert sum(s.value for s in found if s.name == "wahooks_delivery_attempts_total") == made
+    assert value(at_worker, "wahooks_delivery_latency_seconds_count") == 2
+    for found in (at_api, at_worker):
+        assert value(found, "wahooks_deliveries", status="delivered") == 2
+        assert value(found, "wahooks_deliveries", status="failed") == 2
+        assert value(found, "wahooks_deliveries", status="pending") == 0
+    assert [s.labels["role"] for s in at_api + at_worker if s.name == "wahooks_info"] == [
+        "api", "all",
+    ]
+    assert not [s for s in at_api if s.name.startswith("wahooks_dispatcher_")]

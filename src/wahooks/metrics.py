@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 
 from wahooks.delivery.retry import RetryDecision, Verdict
 from wahooks.ids import uuid7_time_ms
-from wahooks.models import AttemptOutcome, Connection, DeliveryJob
+from wahooks.models import AttemptOutcome, Connection, DeliveryJob, ErrorClass
 from wahooks.schemas import EVENT_NAMES
 from wahooks.storage.records import QueueDepth
 
@@ -38,7 +38,6 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
                    300.0, 900.0, 3600.0)
 
 _KNOWN_EVENTS = frozenset(EVENT_NAMES) - {"*"}
-_RESULTS = {Verdict.DELIVERED: "delivered", Verdict.RETRY: "retry", Verdict.DEAD_LETTER: "dead_letter"}
 
 
 class QueueDepthSource(Protocol):
@@ -86,6 +85,7 @@ class Metrics:
             "From an event's ingest to its delivery's successful answer (first cycle only).",
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )
+        self._attempt_children: dict[tuple[str, int | None, ErrorClass | None], Counter] = {}
 
     def watch_dispatcher(self, dispatcher: InFlight) -> None:
         """Expose a dispatcher's load (built after this object: it takes it as an observer)."""
@@ -100,11 +100,23 @@ class Metrics:
         self._events.labels(event_label(str(event.get("event")))).inc()
 
     def observe(self, job: DeliveryJob, outcome: AttemptOutcome, decision: RetryDecision) -> None:
-        error = "none" if outcome.error_class is None else outcome.error_class.value
-        self._attempts.labels(
-            _RESULTS[decision.verdict], status_class(outcome.status_code), error
-        ).inc()
-        if decision.verdict is Verdict.DELIVERED and job.attempts_before_cycle == 0:
+        # Per attempt, on the dispatcher's loop: an if chain (an Enum's hash is a Python call) and
+        # the labelled child looked up once per distinct outcome, not validated again each time.
+        verdict = decision.verdict
+        if verdict is Verdict.DELIVERED:
+            result = "delivered"
+        elif verdict is Verdict.RETRY:
+            result = "retry"
+        else:
+            result = "dead_letter"
+        key = (result, outcome.status_code, outcome.error_class)
+        child = self._attempt_children.get(key)
+        if child is None:
+            error = "none" if outcome.error_class is None else outcome.error_class.value
+            child = self._attempts.labels(result, status_class(outcome.status_code), error)
+            self._attempt_children[key] = child
+        child.inc()
+        if verdict is Verdict.DELIVERED and job.attempts_before_cycle == 0:
             # The delivery's id is a UUIDv7 minted at ingest: its time is the ingest time.
             answered_ms = outcome.started_at + outcome.duration_ms
             self._latency.observe(max(answered_ms - uuid7_time_ms(job.delivery_id), 0) / 1000)

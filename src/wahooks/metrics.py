@@ -20,7 +20,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -71,6 +79,9 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         Info("wahooks", "This process: version, role, engine, storage backend.",
              registry=self.registry).info(dict(info))
+        # process_* (CPU, memory, file descriptors, start time) and python_info.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
         self._events = Counter(
             "wahooks_events_accepted", "Engine events accepted (stored), by event type.",
             ["type"], registry=self.registry,

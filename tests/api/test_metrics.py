@@ -140,6 +140,7 @@ def test_metrics_match_what_the_api_reports_after_a_known_load(
     assert value(found, "wahooks_delivery_latency_seconds_bucket", le="+Inf") == delivered_count
     assert value(found, "wahooks_delivery_latency_seconds_sum") > 0
     assert value(found, "wahooks_dispatcher_in_flight") >= 0
+    assert value(found, "process_resident_memory_bytes") > 0
 
     tenant_data = {
         connection["id"], connection["name"], everything, messages, failing, good.url, bad.url,
@@ -152,6 +153,7 @@ def test_metrics_match_what_the_api_reports_after_a_known_load(
     assert {k for k, _ in labels} <= {
         "status", "type", "result", "status_class", "error_class", "le",
         "version", "role", "engine", "storage",
+        "implementation", "major", "minor", "patchlevel",  # python_info
     }
 
 

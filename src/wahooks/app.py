@@ -33,7 +33,8 @@ from wahooks.api.errors import (
 from wahooks.api.hot_path import HotPath
 from wahooks.api.inbound import InboundTable, document
 from wahooks.api.openapi import describe
-from wahooks.api.routes import connections, messaging, meta, tokens, webhooks, ws
+from wahooks.api.routes import connections, messaging, meta, metrics, tokens, webhooks, ws
+from wahooks.api.swagger import mount_docs
 from wahooks.config import Settings
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
@@ -48,6 +49,7 @@ from wahooks.live import LiveEvents
 from wahooks.live_fanout import LiveFanout
 from wahooks.mcp.http import mount_mcp
 from wahooks.messaging import MessagingService
+from wahooks.metrics import Metrics
 from wahooks.services import Services
 from wahooks.storage import open_storage
 from wahooks.version import __version__
@@ -67,6 +69,10 @@ def build_services(settings: Settings) -> Services:
     # A lease outlives any attempt (timeout) and is renewed while held: it only runs out when the
     # process holding it died.
     lease_ms = int(max(settings.lease_seconds, 2 * settings.request_timeout) * 1000)
+    metrics = Metrics(storage.queue, info={
+        "version": __version__, "role": settings.role, "engine": settings.engine,
+        "storage": "postgres" if settings.uses_postgres else "sqlite",
+    })
     dispatcher = Dispatcher(
         storage.queue, sender, RetryPolicy(settings.retry_schedule, settings.retry_after_max),
         max_in_flight=settings.max_in_flight,
@@ -74,10 +80,14 @@ def build_services(settings: Settings) -> Services:
         lease_ms=lease_ms,
         poll_interval=settings.poll_interval,
         heartbeats=None if storage.single_process else storage.processes,
+        observers=[metrics],
     )
+    if settings.role != "api":  # an API process's dispatcher never runs
+        metrics.watch_dispatcher(dispatcher)
     engine = build_engine(settings, storage)
     connections_service = ConnectionService(storage.connections, storage.webhooks, engine)
     ingest = Ingest(storage.queue, dispatcher, connections_service, lease_ms=lease_ms)
+    ingest.add_listener(metrics.event_accepted)
     engine.attach(ingest.accept, connections_service)
     retention = Retention(
         storage.retention,
@@ -90,7 +100,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings, storage, engine, Accounts(storage.accounts), connections_service, webhooks,
         targets, sender, dispatcher, ingest, retention,
-        MessagingService(engine, targets, presence_factor=settings.presence_factor),
+        MessagingService(engine, targets, presence_factor=settings.presence_factor), metrics,
     )
 
 
@@ -195,7 +205,7 @@ def create_app(settings: Settings) -> ASGIApp:
         version=__version__,
         description="WhatsApp events delivered to your webhooks: signed, retried, logged.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # mount_docs: Swagger UI from the package, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
         # NestJS has no trailing-slash redirect: /api/x/ is simply not a route (404).
@@ -210,8 +220,9 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(ClientDisconnect, on_client_disconnect)
     app.add_exception_handler(Exception, on_unexpected)
-    for module in (meta, tokens, connections, messaging, webhooks, ws):
+    for module in (meta, tokens, connections, messaging, webhooks, ws, metrics):
         app.include_router(module.router)
+    mount_docs(app, openapi_url="/openapi.json")
     asgi = with_engine_routes(app, services)
     describe(app)
     # /mcp: the MCP tools call the API in-process through `asgi`, as any client would.

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         description="Scale of the human-like typing pause before a send (1 = the original's"
         " 1-8 s, 0 = none); default 1 with WAHA, 0 with the sandbox.",
     )
+    metrics_public: bool = Field(
+        False,
+        description="Serve /metrics without a token (only on a private network: it shows"
+        " queue sizes and traffic, never tenant data); otherwise it takes an owner's token.",
+    )
     allow_private_targets: bool = Field(
         False,
         description="Deliver to loopback, private and link-local addresses (local development).",

@@ -60,5 +60,6 @@ def parse_uuid(text: str) -> str | None:
 
 
 def uuid7_time_ms(text: str) -> int:
-    """The millisecond timestamp carried by a UUIDv7."""
-    return uuid.UUID(text).int >> 80
+    """The millisecond timestamp carried by a UUIDv7 in canonical form (its first 12 hex digits).
+    Read per delivered attempt by the metrics: slicing costs a tenth of parsing a uuid.UUID."""
+    return int(text[:8] + text[9:13], 16)

@@ -17,6 +17,7 @@ from wahooks.delivery.targets import TargetPolicy
 from wahooks.engines.base import Engine
 from wahooks.ingest import Ingest
 from wahooks.messaging import MessagingService
+from wahooks.metrics import Metrics
 from wahooks.storage import Storage
 from wahooks.webhooks import WebhookService
 
@@ -35,3 +36,4 @@ class Services:
     ingest: Ingest
     retention: Retention
     messaging: MessagingService
+    metrics: Metrics

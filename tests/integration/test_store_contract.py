@@ -177,6 +177,40 @@ def test_outcomes_move_deliveries_through_retry_delivery_and_dead_letter(
     run(scenario)
 
 
+def test_queue_depth_counts_deliveries_by_status_held_and_the_oldest_due_wait(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        empty = await store.queue.queue_depth()
+        assert empty.by_status == dict.fromkeys(DeliveryStatus, 0)
+        assert (empty.leased, empty.oldest_due_age_ms) == (0, 0)
+        user_id, connection = await _account(store)
+        await _webhook(store, user_id, connection)
+        (held,) = await store.queue.ingest(
+            [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
+        )
+        await store.queue.ingest(
+            [NewEvent(connection.id, "message", b"{}")] * 2, claim_lease_ms=None
+        )
+        await asyncio.sleep(0.05)
+        depth = await store.queue.queue_depth()
+        assert depth.by_status[DeliveryStatus.PENDING] == 3 and depth.leased == 1
+        assert depth.oldest_due_age_ms >= 50
+
+        (claimed, _) = await store.queue.claim_due(10, 60_000)
+        await store.queue.record_outcomes([
+            RecordedOutcome(held[0].delivery_id, 1, _outcome(204), DeliveryStatus.DELIVERED, None),
+            RecordedOutcome(claimed.delivery_id, 1, _outcome(500), DeliveryStatus.FAILED, None),
+        ])
+        depth = await store.queue.queue_depth()
+        assert depth.by_status == {
+            DeliveryStatus.PENDING: 1, DeliveryStatus.DELIVERED: 1, DeliveryStatus.FAILED: 1,
+        }
+        assert (depth.leased, depth.oldest_due_age_ms) == (1, 0)
+
+    run(scenario)
+
+
 def test_expired_leases_log_an_interrupted_attempt_and_become_due(
     run: Callable[[Scenario], None],
 ) -> None:

@@ -59,3 +59,14 @@ class WahaSession:
     server_url: str
     hmac_key: str
     created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """The whole delivery queue at one moment, for metrics: deliveries by status (every status,
+    0 when none), the pending ones a dispatcher holds right now, and how long the oldest delivery
+    that is due and not held has waited (0 when none waits)."""
+
+    by_status: dict[DeliveryStatus, int]
+    leased: int
+    oldest_due_age_ms: int

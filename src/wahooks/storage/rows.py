@@ -20,7 +20,7 @@ from wahooks.models import (
     User,
     Webhook,
 )
-from wahooks.storage.records import WahaSession
+from wahooks.storage.records import QueueDepth, WahaSession
 
 # The columns each record is built from, in the order the row converters read them.
 CONNECTION_COLUMNS = (
@@ -138,3 +138,12 @@ def status_class_condition(status_class: str, delivery: str) -> str:
     low = STATUS_CLASSES[status_class]
     return f"{last} BETWEEN {low} AND {low + 99}"
 
+
+def queue_depth(status_rows: list[Any], oldest_due_age_ms: int | None) -> QueueDepth:
+    """From `queue_depth` rows (status, count, leased count) and the oldest due age."""
+    by_status = dict.fromkeys(DeliveryStatus, 0)
+    leased = 0
+    for status, count, held in status_rows:
+        by_status[DeliveryStatus(status)] = int(count)
+        leased += int(held)
+    return QueueDepth(by_status, leased, max(int(oldest_due_age_ms or 0), 0))

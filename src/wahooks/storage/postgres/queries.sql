@@ -109,6 +109,16 @@ UPDATE deliveries d SET lease_until = NULL, next_attempt_at = wahooks_now_ms(),
     next_trigger = 'scheduled'  -- attempted again after the interruption: a retry like any other
 FROM expired WHERE d.id = expired.id RETURNING d.id;
 
+-- name: queue_depth
+-- Deliveries by status and, of those, how many are leased (metrics, read at scrape time: a full
+-- scan of deliveries, which retention keeps bounded).
+SELECT status, count(*), count(lease_until) FROM deliveries GROUP BY status;
+
+-- name: oldest_due
+-- How long the oldest delivery that is due and not held has waited, in ms (NULL when none).
+SELECT wahooks_now_ms() - min(next_attempt_at) FROM deliveries
+WHERE status = 'pending' AND lease_until IS NULL AND next_attempt_at <= wahooks_now_ms();
+
 -- Redelivery --------------------------------------------------------------------------------------
 
 -- name: redeliver_failed

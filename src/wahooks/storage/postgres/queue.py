@@ -12,8 +12,8 @@ from wahooks.models import DeliveryJob, Trigger
 from wahooks.storage.batching import Batcher
 from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
-from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
-from wahooks.storage.rows import headers_json
+from wahooks.storage.records import INTERRUPTED, NewEvent, QueueDepth, RecordedOutcome
+from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
 
 # For each (connection, event type, only_webhook) of an ingest batch: the webhooks it goes to.
@@ -81,6 +81,13 @@ class PostgresQueue:
     async def next_due_in_ms(self, *, skip_webhooks: Collection[str] = ()) -> int | None:
         value = await self._db.run(lambda c: c.fetchval(SQL["next_due"], list(skip_webhooks)))
         return None if value is None else max(int(value), 0)
+
+    async def queue_depth(self) -> QueueDepth:
+        async def work(c: Any) -> QueueDepth:
+            oldest = await c.fetchval(SQL["oldest_due"])
+            return queue_depth(await c.fetch(SQL["queue_depth"]), oldest)
+
+        return await self._db.run(work)
 
     async def extend_leases(self, delivery_ids: list[str], lease_ms: int) -> None:
         await self._db.run(lambda c: c.execute(SQL["extend_leases"], delivery_ids, lease_ms))

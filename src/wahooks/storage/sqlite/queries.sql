@@ -81,6 +81,16 @@ VALUES (?, ?, ?, ?, ?);
 UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?, next_trigger = 'scheduled'
 WHERE id = ?;
 
+-- name: queue_depth
+-- Deliveries by status and, of those, how many are leased (metrics, read at scrape time: a full
+-- scan of deliveries, which retention keeps bounded).
+SELECT status, count(*), count(lease_until) FROM deliveries GROUP BY status;
+
+-- name: oldest_due
+-- The due time of the oldest delivery that is due and not held (the caller gives now).
+SELECT min(next_attempt_at) FROM deliveries
+WHERE status = 'pending' AND lease_until IS NULL AND next_attempt_at <= ?;
+
 -- Redelivery --------------------------------------------------------------------------------------
 
 -- name: redeliver_failed

@@ -11,8 +11,8 @@ import orjson
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
-from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
-from wahooks.storage.rows import headers_json
+from wahooks.storage.records import INTERRUPTED, NewEvent, QueueDepth, RecordedOutcome
+from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.sql import SQL
@@ -67,6 +67,15 @@ class SqliteQueue:
         skipped = _json_list(skip_webhooks)
         row = await self.db.read(lambda c: c.execute(SQL["next_due"], (skipped,)).fetchone())
         return None if row[0] is None else max(int(row[0]) - now_ms(), 0)
+
+    async def queue_depth(self) -> QueueDepth:
+        def work(conn: sqlite3.Connection) -> QueueDepth:
+            now = now_ms()
+            (oldest,) = conn.execute(SQL["oldest_due"], (now,)).fetchone()
+            rows = conn.execute(SQL["queue_depth"]).fetchall()
+            return queue_depth(rows, None if oldest is None else now - oldest)
+
+        return await self.db.read(work)
 
     async def extend_leases(self, delivery_ids: list[str], lease_ms: int) -> None:
         def work(conn: sqlite3.Connection) -> None:

@@ -47,6 +47,7 @@ from wahooks.mcp.http import mount_mcp
 from wahooks.services import Services
 from wahooks.storage import open_storage
 from wahooks.version import __version__
+from wahooks.web import web_routes
 from wahooks.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,8 @@ def create_app(settings: Settings) -> ASGIApp:
     app.add_exception_handler(Exception, on_unexpected)
     for module in (meta, tokens, connections, messaging, webhooks, ws):
         app.include_router(module.router)
+    # The dashboard: pages under / after the API's routes, on the same Services.
+    app.router.routes.extend(web_routes())
     asgi = with_engine_routes(app, services)
     # /mcp: the MCP tools call the API in-process through `asgi`, as any client would.
     mount_mcp(app, asgi)

@@ -138,6 +138,14 @@ class WebhookService:
             webhook.id, status=status, limit=limit, before=cursor
         )
 
+    async def delivery(self, webhook: Webhook, log_id: str) -> DeliveryLog:
+        """One delivery of the webhook, with every attempt."""
+        canonical = parse_uuid(log_id)
+        entry = None if canonical is None else await self._deliveries.get_delivery(canonical)
+        if entry is None or entry.webhook_id != webhook.id:
+            raise NotFound("Webhook log not found")
+        return entry
+
     async def test(self, webhook: Webhook) -> str:
         return await self._tests.send_test(webhook)
 

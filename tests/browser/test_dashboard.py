@@ -254,6 +254,14 @@ def test_session_rules(server: ServerProcess) -> None:
         assert ended.status_code == 303 and ended.headers["location"] == "/signin"
         assert session.get("/deliveries/tail").status_code == 401
 
+        # The server refuses a session past the end written in its cookie (the browser would have
+        # dropped it; one that keeps it gains nothing).
+        stale = httpx.Client(base_url=server.base_url, cookies={
+            "wahooks_session": f"{server.token}.{int(time.time()) - 1}"})
+        expired = stale.get("/connections")
+        assert expired.status_code == 303 and expired.headers["location"] == "/signin"
+        stale.close()
+
         # Bad input is a message, never a 500.
         assert plain.get("/deliveries?status=nonsense").status_code == 400
         assert plain.get("/deliveries?before=nonsense").status_code == 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,7 +32,7 @@ BADGES = {
 }
 
 
-def _view(connection: Connection) -> dict[str, object]:
+def _view(connection: Connection) -> dict[str, Any]:
     return {"c": connection, "badge": BADGES[connection.status], "state": connection.status.value}
 
 
@@ -57,7 +57,7 @@ async def _qr(services: Services, connection: Connection) -> str | None:
 
 async def _connection_context(
     services: Services, session: Session, connection_id: str
-) -> dict[str, object]:
+) -> dict[str, Any]:
     connection = await services.connections.owned(session.user, connection_id)
     return {**_view(connection), "qr": await _qr(services, connection),
             "sandbox": isinstance(services.engine, SandboxEngine)}

@@ -1,12 +1,14 @@
 """Dashboard sessions: the cookie, its CSRF token, and who is signed in.
 
-The session cookie carries the API token the user pasted, nothing else, so a session needs no
+The session cookie carries the API token the user pasted and when the session ends, so it needs no
 server-side state: it survives restarts, every API process on a shared PostgreSQL accepts it, and
 the token is checked on every request (`Accounts.authenticate_token`, with its few seconds of
 cache), so revoking the token ends every session made with it. The cookie is HttpOnly (no script
 reads it), SameSite=Strict (no other site's form or link sends it), Secure when the browser spoke
 https (to wahooks, or to the proxy in front of it: X-Forwarded-Proto), and expires after
-`SESSION_SECONDS`.
+`SESSION_SECONDS`: the browser drops it then (Max-Age), and the server refuses it past the end
+written in it (a browser that keeps cookies longer gains nothing). The end is not signed: whoever
+holds the cookie holds the token itself, which works on the API without any session.
 
 The CSRF token is derived from the session (an HMAC of a constant keyed with the token's hash):
 only someone who holds the session can compute it, and it needs no storage either.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -48,8 +51,9 @@ def _over_https(request: Request) -> bool:
 
 
 def start_session(request: Request, response: Response, raw_token: str) -> None:
+    ends = int(time.time()) + SESSION_SECONDS
     response.set_cookie(
-        COOKIE, raw_token, max_age=SESSION_SECONDS, path="/", httponly=True,
+        COOKIE, f"{raw_token}.{ends}", max_age=SESSION_SECONDS, path="/", httponly=True,
         samesite="strict", secure=_over_https(request),
     )
 
@@ -75,8 +79,8 @@ class Session:
 
 async def current_session(request: Request, services: Services) -> Session | None:
     """The request's session; None without a cookie or when its token no longer works."""
-    raw = request.cookies.get(COOKIE)
-    if not raw:
+    raw, _, ends = (request.cookies.get(COOKIE) or "").partition(".")
+    if not raw or not ends.isdigit() or int(ends) < time.time():
         return None
     try:
         principal = await services.accounts.authenticate_token(raw)

@@ -21,10 +21,8 @@ from wahooks.errors import BadRequest, ValidationFailed
 from wahooks.ids import parse_uuid
 from wahooks.models import DeliveryLog, DeliveryStatus, Webhook
 from wahooks.schemas import EVENT_NAMES
-from wahooks.web.render import Form, action, page, redirect, render, templates
-from wahooks.web.session import current_session
-from wahooks.web.render import services_of
-from wahooks.web.session import Session
+from wahooks.web.render import Form, action, page, redirect, render, services_of, templates
+from wahooks.web.session import Session, current_session
 
 if TYPE_CHECKING:
     from wahooks.services import Services

@@ -87,7 +87,11 @@ async def connection_page(request: Request, services: Services, session: Session
 async def connection_status(request: Request, services: Services, session: Session) -> Response:
     """The status and QR part of a connection's page, which htmx polls until the phone is linked."""
     context = await _connection_context(services, session, request.path_params["id"])
-    return render(request, "connection_status.html", session, **context)
+    response = render(request, "connection_status.html", session, **context)
+    if context["state"] not in ("pending", "scan_qr"):
+        # Linked (or gone): the whole page changes (chats, sending), so htmx reloads it.
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 @action

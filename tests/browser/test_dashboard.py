@@ -268,3 +268,60 @@ def test_session_rules(server: ServerProcess) -> None:
         assert plain.get("/connections/nonsense").status_code == 404
         plain.close()
         session.close()
+
+
+def test_managing_connections_webhooks_and_tokens(
+    server: ServerProcess, open_browser: Callable[..., BrowserContext], shoot: Shoot
+) -> None:
+    assert server.token is not None
+    with server.client() as api, Receiver() as receiver:
+        token = api.post("/tokens", json={"name": "browser"}).json()
+        page = open_browser().new_page()
+        sign_in(page, server, token["token"])
+        page.fill("input[name=name]", "kept")
+        page.click("#create-connection")
+        expect(page.locator("h1")).to_have_text("kept")
+        connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
+        page.click("#sandbox-scan")
+        expect(page.locator("#status-badge")).to_have_text("connected")
+
+        # Send a text, rename.
+        page.fill("input[name=chatId]", CONTACT)
+        page.fill("textarea[name=text]", "hello back")
+        page.click("#send-text")
+        expect(page.locator(".flash.notice")).to_have_text("Sent")
+        expect(page.locator(".messages")).to_contain_text("hello back")
+        page.fill("form[action$=rename] input[name=name]", "renamed")
+        page.click("#rename")
+        expect(page.locator("h1")).to_have_text("renamed")
+
+        # A webhook: test event, pause, delete (only once confirmed).
+        webhook_id = create_webhook(page, server, receiver.url)
+        card = page.locator(f"#w-{webhook_id}")
+        card.locator("button.test").click()
+        expect(page).to_have_url(re.compile(rf"/deliveries\?webhook={webhook_id}"))
+        expect(page.locator("#deliveries tr.delivery")).to_contain_text("test")
+        page.goto(server.base_url + "/webhooks")
+        card.locator("button.toggle").click()
+        expect(card.locator(".badge")).to_have_text("paused")
+        assert api.get(f"/connections/{connection_id}/webhooks").json()[0]["active"] is False
+        card.locator("input[name=confirm]").check()
+        card.locator("button.delete").click()
+        expect(page.locator(".flash.notice")).to_have_text("Webhook deleted")
+        assert api.get(f"/connections/{connection_id}/webhooks").json() == []
+
+        # Delete the connection (confirmed), then restart is no more offered.
+        page.goto(f"{server.base_url}/connections/{connection_id}")
+        page.check("form[action$=delete] input[name=confirm]")
+        page.click("#delete-connection")
+        expect(page.locator(".flash.notice")).to_have_text("Connection deleted")
+        expect(page.locator(f"#c-{connection_id}")).to_have_count(0)
+
+        # Revoking the session's own token from the tokens page signs it out for good.
+        page.goto(server.base_url + "/tokens")
+        shoot(page, "tokens-before-revoke")
+        page.locator(f"#t-{token['id']} button.revoke").click()
+        expect(page).to_have_url(re.compile(r"/signin"))
+        page.goto(server.base_url + "/tokens")
+        expect(page).to_have_url(re.compile(r"/signin$"))
+        assert all(t["id"] != token["id"] for t in api.get("/tokens").json())

@@ -100,6 +100,8 @@ async def system_page(request: Request, services: Services, session: Session) ->
     if services.settings.role != "api":
         workers |= {"active": dispatcher.active, "in_flight": dispatcher.in_flight,
                     "queued": dispatcher.queued, "worker_id": dispatcher.worker_id}
+    if not session.user.is_owner:
+        workers.pop("worker_id", None)  # host and process ids are the operator's business
     if not services.storage.single_process:
         workers["live_workers"] = await services.storage.processes.live_workers(WORKERS_WITHIN_MS)
     # The account's deliveries by state, over each webhook's newest COUNT_WINDOW.

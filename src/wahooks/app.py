@@ -53,6 +53,7 @@ from wahooks.metrics import Metrics
 from wahooks.services import Services
 from wahooks.storage import open_storage
 from wahooks.version import __version__
+from wahooks.web import web_routes
 from wahooks.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
@@ -223,6 +224,8 @@ def create_app(settings: Settings) -> ASGIApp:
     for module in (meta, tokens, connections, messaging, webhooks, ws, metrics):
         app.include_router(module.router)
     mount_docs(app, openapi_url="/openapi.json")
+    # The dashboard: pages under / after the API's routes, on the same Services.
+    app.router.routes.extend(web_routes())
     asgi = with_engine_routes(app, services)
     describe(app)
     # /mcp: the MCP tools call the API in-process through `asgi`, as any client would.

@@ -1,0 +1,128 @@
+"""Dashboard pages for the account: sign-in and sign-out, API tokens, and the system's state."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from wahooks.errors import BadRequest, PayloadTooLarge, Unauthorized
+from wahooks.models import DeliveryStatus
+from wahooks.web.render import Form, action, page, read_form, redirect, render, services_of
+from wahooks.web.session import Session, current_session, end_session, start_session
+
+if TYPE_CHECKING:
+    from wahooks.services import Services
+
+WORKERS_WITHIN_MS = 30_000
+COUNT_WINDOW = 1000
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/connections", 303)
+
+
+async def signin_page(request: Request) -> Response:
+    session = await current_session(request, services_of(request))
+    if session is not None:
+        return RedirectResponse("/connections", 303)
+    return render(request, "signin.html", None)
+
+
+async def signin(request: Request) -> Response:
+    """Sign in with an API token. No CSRF token here (there is no session yet); a forged sign-in
+    could only sign the victim into the forger's own account, and SameSite=Strict keeps other
+    sites' requests from carrying a session anyway."""
+    services = services_of(request)
+    try:
+        form = await read_form(request)
+    except PayloadTooLarge as exc:
+        return render(request, "signin.html", None, status=413, message=exc.message)
+    raw = (form.get("token") or "").strip()
+    try:
+        await services.accounts.authenticate_token(raw)
+    except Unauthorized as exc:
+        return render(request, "signin.html", None, status=401, message=exc.message)
+    response = redirect("/connections")
+    start_session(request, response, raw)
+    return response
+
+
+@action
+async def signout(request: Request, services: Services, session: Session, form: Form) -> Response:
+    response = redirect("/signin", notice="Signed out")
+    end_session(request, response)
+    return response
+
+
+@page
+async def tokens_page(request: Request, services: Services, session: Session) -> Response:
+    tokens = await services.accounts.list_tokens(session.user)
+    return render(request, "tokens.html", session, tokens=tokens, current=session.principal.token.id)
+
+
+@action
+async def create_token(request: Request, services: Services, session: Session, form: Form) -> Response:
+    name = (form.get("name") or "").strip()
+    if not name or len(name) > 100:
+        raise BadRequest("name must be 1 to 100 characters")
+    new = await services.accounts.create_token(session.user, name)
+    # Shown once: rendered into this answer only, never put in a URL or stored in clear.
+    tokens = await services.accounts.list_tokens(session.user)
+    return render(request, "tokens.html", session, tokens=tokens, new=new,
+                  current=session.principal.token.id)
+
+
+@action
+async def revoke_token(request: Request, services: Services, session: Session, form: Form) -> Response:
+    await services.accounts.revoke_token(session.user, request.path_params["id"])
+    if request.path_params["id"] == session.principal.token.id:
+        response = redirect("/signin", notice="This session's token was revoked: signed out")
+        end_session(request, response)
+        return response
+    return redirect("/tokens", notice="Token revoked")
+
+
+@page
+async def system_page(request: Request, services: Services, session: Session) -> Response:
+    started = time.perf_counter()
+    database: dict[str, object]
+    try:
+        await services.storage.ping()
+        database = {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000)}
+    except Exception as exc:  # noqa: BLE001 - the page reports what the database said
+        database = {"status": "error", "error": str(exc)}
+    dispatcher = services.dispatcher
+    workers: dict[str, object] = {"role": services.settings.role}
+    if services.settings.role != "api":
+        workers |= {"active": dispatcher.active, "in_flight": dispatcher.in_flight,
+                    "queued": dispatcher.queued, "worker_id": dispatcher.worker_id}
+    if not session.user.is_owner:
+        workers.pop("worker_id", None)  # host and process ids are the operator's business
+    if not services.storage.single_process:
+        workers["live_workers"] = await services.storage.processes.live_workers(WORKERS_WITHIN_MS)
+    # The account's deliveries by state, over each webhook's newest COUNT_WINDOW.
+    depth = {status.value: 0 for status in DeliveryStatus}
+    for connection in await services.connections.list(session.user):
+        for webhook in await services.webhooks.of_connection(connection):
+            for status in DeliveryStatus:
+                logs = await services.webhooks.logs(
+                    webhook, status=status, limit=COUNT_WINDOW, before=None)
+                depth[status.value] += len(logs)
+    return render(request, "system.html", session, database=database, workers=workers,
+                  depth=depth, engine=services.settings.engine, window=COUNT_WINDOW)
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/signin", signin_page, methods=["GET"]),
+    Route("/signin", signin, methods=["POST"]),
+    Route("/signout", signout, methods=["POST"]),
+    Route("/tokens", tokens_page, methods=["GET"]),
+    Route("/tokens", create_token, methods=["POST"]),
+    Route("/tokens/{id}/revoke", revoke_token, methods=["POST"]),
+    Route("/system", system_page, methods=["GET"]),
+]

@@ -1,0 +1,213 @@
+"""Dashboard pages for webhooks and their deliveries: create, the secret, test, toggle, delete;
+the delivery list with its filters in the URL, a delivery's attempts, redelivery, and a live tail
+of new deliveries (server-sent events).
+
+Places are kept for what the delivery issue adds (attempt detail with request and response,
+endpoint health and re-enable with replay, secret rotation, recovery): each shows what the data
+has today, so a later field only needs a line in a template.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from wahooks.errors import BadRequest, ValidationFailed
+from wahooks.ids import parse_uuid
+from wahooks.models import DeliveryLog, DeliveryStatus, Webhook
+from wahooks.schemas import EVENT_NAMES
+from wahooks.web.render import Form, action, page, redirect, render, services_of, templates
+from wahooks.web.session import Session, current_session
+
+if TYPE_CHECKING:
+    from wahooks.services import Services
+
+PAGE_SIZE = 25
+HEALTH_WINDOW = 50
+TAIL_POLL_SECONDS = 1.0
+
+
+async def _webhooks_of(services: Services, session: Session) -> list[tuple[Webhook, str]]:
+    """Every webhook of the account, with its connection's name."""
+    found: list[tuple[Webhook, str]] = []
+    for connection in await services.connections.list(session.user):
+        label = connection.name or connection.session_name
+        found += [(webhook, label) for webhook in await services.webhooks.of_connection(connection)]
+    return found
+
+
+def _health(recent: list[DeliveryLog]) -> dict[str, object]:
+    """What the recent deliveries say about the endpoint (until the delivery issue's own health)."""
+    done = [d for d in recent if d.status is not DeliveryStatus.PENDING]
+    delivered = [d for d in done if d.status is DeliveryStatus.DELIVERED]
+    failed = [d for d in done if d.status is DeliveryStatus.FAILED]
+    return {
+        "last_success": max((d.delivered_at or 0 for d in delivered), default=None),
+        "last_failure": failed[0].created_at if failed else None,
+        "rate": f"{100 * len(delivered) // len(done)}%" if done else "-",
+        "window": len(done),
+    }
+
+
+@page
+async def webhooks_page(request: Request, services: Services, session: Session) -> Response:
+    rows = []
+    for webhook, connection in await _webhooks_of(services, session):
+        recent = await services.webhooks.logs(webhook, status=None, limit=HEALTH_WINDOW, before=None)
+        rows.append({"w": webhook, "connection": connection, "health": _health(recent)})
+    connections = await services.connections.list(session.user)
+    return render(request, "webhooks.html", session, rows=rows, connections=connections,
+                  event_names=EVENT_NAMES)
+
+
+@action
+async def create_webhook(request: Request, services: Services, session: Session, form: Form) -> Response:
+    connection = await services.connections.owned(session.user, form.get("connection") or "")
+    events = form.all("events") or ["*"]
+    webhook = await services.webhooks.create(
+        session.user, connection, url=(form.get("url") or "").strip(), events=events)
+    return redirect(f"/webhooks#w-{webhook.id}", notice="Webhook created")
+
+
+@action
+async def toggle_webhook(request: Request, services: Services, session: Session, form: Form) -> Response:
+    webhook = await services.webhooks.owned(session.user, request.path_params["id"])
+    updated = await services.webhooks.update(webhook, active=not webhook.active)
+    return redirect("/webhooks", notice="Webhook " + ("enabled" if updated.active else "paused"))
+
+
+@action
+async def test_webhook(request: Request, services: Services, session: Session, form: Form) -> Response:
+    webhook = await services.webhooks.owned(session.user, request.path_params["id"])
+    await services.webhooks.test(webhook)
+    return redirect(f"/deliveries?webhook={webhook.id}", notice="Test event sent")
+
+
+@action
+async def delete_webhook(request: Request, services: Services, session: Session, form: Form) -> Response:
+    webhook = await services.webhooks.owned(session.user, request.path_params["id"])
+    if form.get("confirm") != "yes":
+        raise BadRequest("Tick the box to confirm the deletion")
+    await services.webhooks.delete(webhook)
+    return redirect("/webhooks", notice="Webhook deleted")
+
+
+def _status_filter(value: str | None) -> DeliveryStatus | None:
+    if not value:
+        return None
+    try:
+        return DeliveryStatus(value)
+    except ValueError:
+        raise ValidationFailed(["status must be pending, delivered or failed"]) from None
+
+
+async def _deliveries(
+    services: Services, session: Session, webhook_id: str | None, status: DeliveryStatus | None,
+    before: str | None,
+) -> tuple[list[tuple[DeliveryLog, Webhook]], list[tuple[Webhook, str]]]:
+    """A page of the account's deliveries, newest first, across its webhooks or of one."""
+    webhooks = await _webhooks_of(services, session)
+    if webhook_id:
+        chosen = await services.webhooks.owned(session.user, webhook_id)
+        targets = [chosen]
+    else:
+        targets = [webhook for webhook, _ in webhooks]
+    if before is not None and parse_uuid(before) is None:
+        raise ValidationFailed(["before must be a delivery id"])
+    found: list[tuple[DeliveryLog, Webhook]] = []
+    for webhook in targets:
+        logs = await services.webhooks.logs(webhook, status=status, limit=PAGE_SIZE, before=before)
+        found += [(entry, webhook) for entry in logs]
+    # Ids are time-ordered (UUIDv7): newest first across webhooks.
+    found.sort(key=lambda pair: pair[0].id, reverse=True)
+    return found[:PAGE_SIZE], webhooks
+
+
+@page
+async def deliveries_page(request: Request, services: Services, session: Session) -> Response:
+    query = request.query_params
+    webhook_id = query.get("webhook") or None
+    status = _status_filter(query.get("status"))
+    rows, webhooks = await _deliveries(services, session, webhook_id, status, query.get("before"))
+    next_before = rows[-1][0].id if len(rows) == PAGE_SIZE else None
+    return render(request, "deliveries.html", session, rows=rows, webhooks=webhooks,
+                  webhook_id=webhook_id or "", status_filter=status.value if status else "",
+                  next_before=next_before, statuses=[s.value for s in DeliveryStatus])
+
+
+@page
+async def delivery_page(request: Request, services: Services, session: Session) -> Response:
+    webhook = await services.webhooks.owned(session.user, request.path_params["webhook"])
+    entry = await services.webhooks.log(webhook, request.path_params["id"])
+    return render(request, "delivery.html", session, d=entry, w=webhook,
+                  body=entry.body.decode("utf-8", "replace"))
+
+
+@action
+async def redeliver(request: Request, services: Services, session: Session, form: Form) -> Response:
+    webhook = await services.webhooks.owned(session.user, request.path_params["webhook"])
+    log_id = await services.webhooks.redeliver(webhook, request.path_params["id"])
+    return redirect(f"/webhooks/{webhook.id}/deliveries/{log_id}", notice="Redelivery enqueued")
+
+
+@action
+async def redeliver_failed(
+    request: Request, services: Services, session: Session, form: Form
+) -> Response:
+    webhook = await services.webhooks.owned(session.user, request.path_params["id"])
+    count = await services.webhooks.redeliver_failed(webhook)
+    return redirect(f"/deliveries?webhook={webhook.id}",
+                    notice=f"{count} failed deliveries enqueued again")
+
+
+def _row_html(entry: DeliveryLog, webhook: Webhook) -> str:
+    html = templates.get_template("delivery_row.html").render(d=entry, w=webhook)
+    return "".join(line.strip() for line in html.splitlines())
+
+
+async def tail(request: Request) -> Response:
+    """New deliveries as server-sent events (`event: delivery`, one table row each), for as long
+    as the page is open and the session's token works."""
+    services = services_of(request)
+    session = await current_session(request, services)
+    if session is None:
+        return Response("Sign in first", 401)
+    webhook_id = request.query_params.get("webhook") or None
+    rows, _ = await _deliveries(services, session, webhook_id, None, None)
+    newest = rows[0][0].id if rows else ""
+
+    async def events() -> AsyncIterator[bytes]:
+        nonlocal newest
+        yield b": live tail\n\n"
+        while not await request.is_disconnected():
+            if await current_session(request, services) is None:
+                return  # the token was revoked: the stream ends with the session
+            found, _ = await _deliveries(services, session, webhook_id, None, None)
+            fresh = [pair for pair in found if pair[0].id > newest]
+            for entry, webhook in reversed(fresh):
+                yield f"event: delivery\ndata: {_row_html(entry, webhook)}\n\n".encode()
+            if fresh:
+                newest = fresh[0][0].id
+            await asyncio.sleep(TAIL_POLL_SECONDS)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store"})
+
+
+routes = [
+    Route("/webhooks", webhooks_page, methods=["GET"]),
+    Route("/webhooks", create_webhook, methods=["POST"]),
+    Route("/webhooks/{id}/toggle", toggle_webhook, methods=["POST"]),
+    Route("/webhooks/{id}/test", test_webhook, methods=["POST"]),
+    Route("/webhooks/{id}/delete", delete_webhook, methods=["POST"]),
+    Route("/webhooks/{id}/redeliver-failed", redeliver_failed, methods=["POST"]),
+    Route("/webhooks/{webhook}/deliveries/{id}", delivery_page, methods=["GET"]),
+    Route("/webhooks/{webhook}/deliveries/{id}/redeliver", redeliver, methods=["POST"]),
+    Route("/deliveries", deliveries_page, methods=["GET"]),
+    Route("/deliveries/tail", tail, methods=["GET"]),
+]

@@ -161,7 +161,13 @@ def test_chat_ids_are_normalised(given: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "given", ["1 415-555-0188@c.us", "bob@c.us", "14155550123@example.com", "@c.us", "x"]
+    "given", [
+        "1 415-555-0188@c.us", "bob@c.us", "14155550123@example.com", "@c.us", "x",
+        # Digits of other scripts, and a newline inside: only ASCII digits, matched whole.
+        "\u0661\u0664\u0661\u0665\u0665\u0665\u0660\u0661\u0662\u0663@c.us",
+        "\uff11\uff14\uff11\uff15\uff15\uff15\uff10\uff11\uff12\uff13",
+        "14155550123@c.us\nstatus@broadcast", "1415\n5550123",
+    ]
 )
 def test_malformed_chat_ids_are_refused(given: str) -> None:
     from wahooks.api.message_bodies import chat_id_field

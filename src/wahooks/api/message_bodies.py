@@ -36,10 +36,11 @@ DEFAULT_MIMETYPES: dict[MediaKind, str] = {
 # What WhatsApp ids look like: contacts and hidden ids are digits; old group ids are two numbers
 # joined by a dash; channels are digits too; status broadcasts have their one fixed id.
 _CHAT_ID = re.compile(
-    r"^(?:\d{5,20}@(?:c\.us|s\.whatsapp\.net|lid|newsletter)|\d{5,20}(?:-\d{5,20})?@g\.us"
-    r"|status@broadcast)$"
+    r"(?:[0-9]{5,20}@(?:c\.us|s\.whatsapp\.net|lid|newsletter)|[0-9]{5,20}(?:-[0-9]{5,20})?@g\.us"
+    r"|status@broadcast)"
 )
-_PHONE = re.compile(r"^\+?[\d\s()-]{5,32}$")
+# ASCII digits only, matched whole (fullmatch): `\d` takes any script's digits and `$` a newline.
+_PHONE = re.compile(r"\+?[0-9 ()-]{5,32}")
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+(?:;[^,;]*)*?)?;base64,", re.IGNORECASE)
 
 
@@ -57,11 +58,11 @@ def chat_id_field(body: Mapping[str, Any], errors: list[str], *, required: bool 
         return ""
     value = value.strip()
     if "@" not in value:
-        if not _PHONE.match(value):
+        if not _PHONE.fullmatch(value):
             errors.append("chatId must be a WhatsApp chat id such as 14155550123@c.us")
             return ""
         return "".join(ch for ch in value if ch.isdigit()) + "@c.us"
-    if not _CHAT_ID.match(value):
+    if not _CHAT_ID.fullmatch(value):
         errors.append(
             "chatId must be a WhatsApp chat id: <digits>@c.us for a contact, <id>@g.us for a"
             " group, <id>@lid, <id>@newsletter or status@broadcast"
@@ -134,7 +135,7 @@ def contact_send(body: Mapping[str, Any]) -> Send:
     chat_id = chat_id_field(body, errors)
     name = string_field(body, "contactName", errors, required=True, max_length=256)
     phone = string_field(body, "contactPhone", errors, required=True, max_length=64)
-    if phone is not None and not _PHONE.match(phone):
+    if phone is not None and not _PHONE.fullmatch(phone):
         errors.append("contactPhone must be a phone number such as +14155550123")
     reply_to = string_field(body, "replyTo", errors, required=False, max_length=MAX_ID)
     skip = _skip_presence(body, errors)

@@ -17,6 +17,8 @@ router = APIRouter(tags=["meta"])
     "/metrics",
     summary="Prometheus metrics (an owner's token; no auth with WAHOOKS_METRICS_PUBLIC=true)",
     response_class=Response,
+    # A scrape endpoint in Prometheus's text format (docs/metrics.md), not part of the JSON API.
+    include_in_schema=False,
 )
 async def metrics(request: Request, services: ServicesDep) -> Response:
     if not services.settings.metrics_public:

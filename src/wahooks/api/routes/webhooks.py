@@ -24,6 +24,16 @@ _EVENTS = {"type": "array", "minItems": 1, "items": {"type": "string", "enum": l
            "description": "Event names, or [\"*\"] for every event"}
 CREATE_SCHEMA = {"type": "object", "required": ["url", "events"],
                  "properties": {"url": _URL, "events": _EVENTS}}
+_INSTANT = {"type": "string", "format": "date-time", "example": "2026-12-01T00:00:00Z"}
+RECOVER_SCHEMA = {"type": "object", "required": ["since"], "properties": {
+    "since": {**_INSTANT, "description": "Events at or after this time (ISO 8601)"},
+    "until": {**_INSTANT, "type": ["string", "null"],
+              "description": "Events before this time (now when absent); at most 14 days after since"},
+}}
+ROTATE_SCHEMA = {"type": "object", "properties": {
+    "overlapSeconds": {"type": ["integer", "null"], "minimum": 0, "maximum": 604800,
+                       "description": "How long the old secret keeps signing (default 86400)"},
+}}
 UPDATE_SCHEMA = {"type": "object", "description": "What is given changes; null or absent: unchanged",
                  "properties": {"url": {**_URL, "type": ["string", "null"]},
                                 "events": {**_EVENTS, "type": ["array", "null"]},
@@ -109,7 +119,8 @@ async def log(
 
 
 @router.post("/api/webhooks/{webhook_id}/recover", status_code=201,
-             summary="Queue again the dead letters of a time window that never succeeded")
+             summary="Queue again the dead letters of a time window that never succeeded",
+             openapi_extra=json_body(RECOVER_SCHEMA))
 async def recover(
     webhook_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
@@ -154,7 +165,8 @@ async def redeliver_failed(
 
 
 @router.post("/api/webhooks/{webhook_id}/rotate-secret", status_code=201,
-             summary="A new signing secret; the old one keeps signing for overlapSeconds")
+             summary="A new signing secret; the old one keeps signing for overlapSeconds",
+             openapi_extra=json_body(ROTATE_SCHEMA, required=False))
 async def rotate_secret(
     webhook_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:

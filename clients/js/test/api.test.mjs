@@ -246,8 +246,10 @@ test('errors: 401 for a bad token, 404 for an unknown id, 400 with the message',
   const { id } = await client.createConnection();
   const badUrl = await rejection(client.createWebhook(id, 'not a url'));
   assert.equal(badUrl.statusCode, 400);
-  assert.equal(badUrl.message, 'url must be a URL address');
-  assert.deepEqual(badUrl.body.message, ['url must be a URL address']);
+  // The original's message first, then what exactly is wrong; the error joins a list with '; '.
+  const reasons = ['url must be a URL address', 'webhook URL must not contain spaces or control characters'];
+  assert.deepEqual(badUrl.body.message, reasons);
+  assert.equal(badUrl.message, reasons.join('; '));
   const badEvents = await rejection(client.createWebhook(id, 'http://127.0.0.1:9/h', []));
   assert.equal(badEvents.statusCode, 400);
   const { id: live } = await connected();

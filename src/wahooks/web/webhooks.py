@@ -2,24 +2,26 @@
 the delivery list with its filters in the URL, a delivery's attempts, redelivery, and a live tail
 of new deliveries (server-sent events).
 
-Places are kept for what the delivery issue adds (attempt detail with request and response,
-endpoint health and re-enable with replay, secret rotation, recovery): each shows what the data
-has today, so a later field only needs a line in a template.
+The delivery issue's features go through WebhookService like the rest: secret rotation with an
+overlap, recovery of dead letters since a time, the log filters (event type, time range, HTTP status
+class) kept in the URL, and each attempt's detail (trigger, error class, response excerpt and
+headers).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from wahooks.errors import BadRequest, ValidationFailed
+from wahooks.errors import BadRequest, ValidationFailed, WahooksError
 from wahooks.ids import parse_uuid
-from wahooks.models import DeliveryLog, DeliveryStatus, Webhook
+from wahooks.models import STATUS_CLASSES, DeliveryLog, DeliveryStatus, Webhook
 from wahooks.schemas import EVENT_NAMES
 from wahooks.web.render import Form, action, page, redirect, render, services_of, templates
 from wahooks.web.session import Session, current_session
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 25
 HEALTH_WINDOW = 50
 TAIL_POLL_SECONDS = 1.0
+DEFAULT_OVERLAP_HOURS = 24
 
 
 async def _webhooks_of(services: Services, session: Session) -> list[tuple[Webhook, str]]:
@@ -56,13 +59,20 @@ def _health(recent: list[DeliveryLog]) -> dict[str, object]:
 
 @page
 async def webhooks_page(request: Request, services: Services, session: Session) -> Response:
+    return await _webhooks_answer(request, services, session)
+
+
+async def _webhooks_answer(
+    request: Request, services: Services, session: Session, *, rotated: Webhook | None = None
+) -> Response:
     rows = []
     for webhook, connection in await _webhooks_of(services, session):
         recent = await services.webhooks.logs(webhook, status=None, limit=HEALTH_WINDOW, before=None)
         rows.append({"w": webhook, "connection": connection, "health": _health(recent)})
     connections = await services.connections.list(session.user)
     return render(request, "webhooks.html", session, rows=rows, connections=connections,
-                  event_names=EVENT_NAMES)
+                  event_names=EVENT_NAMES, rotated=rotated,
+                  default_overlap_hours=DEFAULT_OVERLAP_HOURS)
 
 
 @action
@@ -89,6 +99,34 @@ async def test_webhook(request: Request, services: Services, session: Session, f
 
 
 @action
+async def rotate_secret(request: Request, services: Services, session: Session, form: Form) -> Response:
+    webhook = await services.webhooks.owned(session.user, request.path_params["id"])
+    text = (form.get("overlap_hours") or "").strip() or str(DEFAULT_OVERLAP_HOURS)
+    try:
+        hours = float(text)
+    except ValueError:
+        raise ValidationFailed([f"overlap must be a number of hours (got {text!r})"]) from None
+    if not 0 <= hours <= 7 * 24:
+        raise ValidationFailed(["overlap must be from 0 to 168 hours (7 days)"])
+    rotated = await services.webhooks.rotate_secret(webhook, overlap_seconds=round(hours * 3600))
+    # Shown once: rendered into this answer only, never put in a URL.
+    return await _webhooks_answer(request, services, session, rotated=rotated)
+
+
+def _optional(form: Form, name: str) -> str | None:
+    return (form.get(name) or "").strip() or None
+
+
+@action
+async def recover(request: Request, services: Services, session: Session, form: Form) -> Response:
+    webhook = await services.webhooks.owned(session.user, request.path_params["id"])
+    count = await services.webhooks.recover(
+        webhook, since=_optional(form, "since"), until=_optional(form, "until"))
+    return redirect(f"/deliveries?webhook={webhook.id}",
+                    notice=f"{count} dead letters queued again (recover)")
+
+
+@action
 async def delete_webhook(request: Request, services: Services, session: Session, form: Form) -> Response:
     webhook = await services.webhooks.owned(session.user, request.path_params["id"])
     if form.get("confirm") != "yes":
@@ -106,9 +144,17 @@ def _status_filter(value: str | None) -> DeliveryStatus | None:
         raise ValidationFailed(["status must be pending, delivered or failed"]) from None
 
 
+def _filters(query: Any) -> dict[str, str | None]:
+    """The log filters from the URL (`eventType`, `since`, `until`, `statusClass`, as the API
+    names them); empty ones are absent. WebhookService checks their values."""
+    names = {"event_type": "eventType", "since": "since", "until": "until",
+             "status_class": "statusClass"}
+    return {key: (query.get(name) or "").strip() or None for key, name in names.items()}
+
+
 async def _deliveries(
     services: Services, session: Session, webhook_id: str | None, status: DeliveryStatus | None,
-    before: str | None,
+    before: str | None, filters: dict[str, str | None] | None = None,
 ) -> tuple[list[tuple[DeliveryLog, Webhook]], list[tuple[Webhook, str]]]:
     """A page of the account's deliveries, newest first, across its webhooks or of one."""
     webhooks = await _webhooks_of(services, session)
@@ -121,7 +167,8 @@ async def _deliveries(
         raise ValidationFailed(["before must be a delivery id"])
     found: list[tuple[DeliveryLog, Webhook]] = []
     for webhook in targets:
-        logs = await services.webhooks.logs(webhook, status=status, limit=PAGE_SIZE, before=before)
+        logs = await services.webhooks.logs(webhook, status=status, limit=PAGE_SIZE, before=before,
+                                            **(filters or {}))
         found += [(entry, webhook) for entry in logs]
     # Ids are time-ordered (UUIDv7): newest first across webhooks.
     found.sort(key=lambda pair: pair[0].id, reverse=True)
@@ -133,11 +180,18 @@ async def deliveries_page(request: Request, services: Services, session: Session
     query = request.query_params
     webhook_id = query.get("webhook") or None
     status = _status_filter(query.get("status"))
-    rows, webhooks = await _deliveries(services, session, webhook_id, status, query.get("before"))
+    filters = _filters(query)
+    rows, webhooks = await _deliveries(services, session, webhook_id, status, query.get("before"),
+                                       filters)
     next_before = rows[-1][0].id if len(rows) == PAGE_SIZE else None
+    # The query of this view without its cursor: the "Older" link pages on with the same filters.
+    kept = {name: value for name, value in query.items() if name != "before" and value}
     return render(request, "deliveries.html", session, rows=rows, webhooks=webhooks,
                   webhook_id=webhook_id or "", status_filter=status.value if status else "",
-                  next_before=next_before, statuses=[s.value for s in DeliveryStatus])
+                  next_before=next_before, statuses=[s.value for s in DeliveryStatus],
+                  filters=filters, status_classes=list(STATUS_CLASSES), event_names=EVENT_NAMES,
+                  older_query=urlencode({**kept, "before": next_before or ""}),
+                  tail_query=urlencode(kept))
 
 
 @page
@@ -177,8 +231,15 @@ async def tail(request: Request) -> Response:
     session = await current_session(request, services)
     if session is None:
         return Response("Sign in first", 401)
-    webhook_id = request.query_params.get("webhook") or None
-    rows, _ = await _deliveries(services, session, webhook_id, None, None)
+    query = request.query_params
+    webhook_id = query.get("webhook") or None
+    try:
+        # The tail follows the page's filters, so a filtered view only grows by matching rows.
+        status = _status_filter(query.get("status"))
+        filters = _filters(query)
+        rows, _ = await _deliveries(services, session, webhook_id, status, None, filters)
+    except WahooksError as exc:
+        return Response(exc.message, exc.status_code)
     newest = rows[0][0].id if rows else ""
 
     async def events() -> AsyncIterator[bytes]:
@@ -187,7 +248,7 @@ async def tail(request: Request) -> Response:
         while not await request.is_disconnected():
             if await current_session(request, services) is None:
                 return  # the token was revoked: the stream ends with the session
-            found, _ = await _deliveries(services, session, webhook_id, None, None)
+            found, _ = await _deliveries(services, session, webhook_id, status, None, filters)
             fresh = [pair for pair in found if pair[0].id > newest]
             for entry, webhook in reversed(fresh):
                 yield f"event: delivery\ndata: {_row_html(entry, webhook)}\n\n".encode()
@@ -205,6 +266,8 @@ routes = [
     Route("/webhooks/{id}/toggle", toggle_webhook, methods=["POST"]),
     Route("/webhooks/{id}/test", test_webhook, methods=["POST"]),
     Route("/webhooks/{id}/delete", delete_webhook, methods=["POST"]),
+    Route("/webhooks/{id}/rotate-secret", rotate_secret, methods=["POST"]),
+    Route("/webhooks/{id}/recover", recover, methods=["POST"]),
     Route("/webhooks/{id}/redeliver-failed", redeliver_failed, methods=["POST"]),
     Route("/webhooks/{webhook}/deliveries/{id}", delivery_page, methods=["GET"]),
     Route("/webhooks/{webhook}/deliveries/{id}/redeliver", redeliver, methods=["POST"]),

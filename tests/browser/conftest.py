@@ -71,7 +71,7 @@ def open_browser(
         context.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one folder for every module's screenshots
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("screenshots")
     print(f"\nscreenshots of the dashboard's pages: {folder}")

@@ -139,3 +139,43 @@ def test_attempt_detail_filters_recovery_and_rotation(
         card.locator("button.rotate-secret").click()
         expect(page.locator(".flash.error")).to_contain_text("overlap must be from 0 to 168 hours")
         expect(card.locator(".secret")).to_have_text(new_secret)
+
+
+def test_without_javascript_recovering_and_rotating_work(
+    server: ServerProcess, open_browser: Callable[..., BrowserContext], shoot: Shoot
+) -> None:
+    assert server.token is not None
+    page = open_browser(javascript=False).new_page()
+    sign_in(page, server, server.token)
+    page.fill("input[name=name]", "plain")
+    page.click("#create-connection")
+    expect(page.locator("h1")).to_have_text("plain")
+    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
+    page.click("#sandbox-scan")
+    expect(page.locator("#status-badge")).to_have_text("connected")
+
+    with server.client() as api, Receiver(statuses=[500]) as receiver:
+        webhook_id = create_webhook(page, server, receiver.url)
+        since = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+        sent = api.post(f"/connections/{connection_id}/sandbox/inbound",
+                        json={"from": CONTACT, "body": "no script needed"})
+        assert sent.status_code == 201, sent.text
+        failed = settled(api, webhook_id, "failed")[0]
+
+        receiver.statuses = [200]
+        page.goto(server.base_url + "/webhooks")
+        card = page.locator(f"#w-{webhook_id}")
+        card.locator("input[name=since]").fill(since)
+        card.locator("button.recover-since").click()
+        expect(page.locator(".flash.notice")).to_have_text("1 dead letters queued again (recover)")
+        settled(api, webhook_id, "delivered")
+        page.goto(f"{server.base_url}/webhooks/{webhook_id}/deliveries/{failed['id']}")
+        expect(page.locator("#delivery-status")).to_have_text("delivered")
+
+        page.goto(server.base_url + "/webhooks")
+        card.locator("button.rotate-secret").click()  # the default overlap: 24 h
+        expect(page.locator("#new-secret")).to_be_visible()
+        webhook = next(w for w in api.get(f"/connections/{connection_id}/webhooks").json()
+                       if w["id"] == webhook_id)
+        expect(page.locator("#new-secret")).to_have_text(webhook["signingSecret"])
+        shoot(page, "webhooks-rotated-without-javascript")

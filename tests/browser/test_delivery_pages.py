@@ -82,6 +82,9 @@ def test_attempt_detail_filters_recovery_and_rotation(
         expect(page).to_have_url(re.compile(r"eventType=message.*statusClass=2xx"))
         expect(page.locator("#deliveries tr.delivery")).to_have_count(1)
         expect(page.locator(f"#d-{delivered_message['id']}")).to_be_visible()
+        # The live tail follows the same filters (and not the page's message or cursor).
+        expect(page.locator("#live")).to_have_attribute(
+            "sse-connect", f"/deliveries/tail?webhook={webhook_id}&eventType=message&statusClass=2xx")
         shoot(page, "deliveries-filtered")
         # A bad filter is a message on the page, not a 500.
         page.goto(f"{server.base_url}/deliveries?statusClass=7xx")
@@ -94,7 +97,7 @@ def test_attempt_detail_filters_recovery_and_rotation(
         card = page.locator(f"#w-{webhook_id}")
         card.locator("input[name=since]").fill(since)
         card.locator("button.recover-since").click()
-        expect(page.locator(".flash.notice")).to_have_text("1 dead letters queued again (recover)")
+        expect(page.locator(".flash.notice")).to_have_text("1 dead letter queued again (recover)")
         expect(page).to_have_url(re.compile(rf"/deliveries\?webhook={webhook_id}"))
         settled(api, webhook_id, "delivered", count=3)
         page.goto(f"{server.base_url}/webhooks/{webhook_id}/deliveries/{failed['id']}")
@@ -167,7 +170,7 @@ def test_without_javascript_recovering_and_rotating_work(
         card = page.locator(f"#w-{webhook_id}")
         card.locator("input[name=since]").fill(since)
         card.locator("button.recover-since").click()
-        expect(page.locator(".flash.notice")).to_have_text("1 dead letters queued again (recover)")
+        expect(page.locator(".flash.notice")).to_have_text("1 dead letter queued again (recover)")
         settled(api, webhook_id, "delivered")
         page.goto(f"{server.base_url}/webhooks/{webhook_id}/deliveries/{failed['id']}")
         expect(page.locator("#delivery-status")).to_have_text("delivered")

@@ -11,8 +11,8 @@ headers).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -33,6 +33,7 @@ PAGE_SIZE = 25
 HEALTH_WINDOW = 50
 TAIL_POLL_SECONDS = 1.0
 DEFAULT_OVERLAP_HOURS = 24
+FILTER_NAMES = ("webhook", "status", "eventType", "since", "until", "statusClass")
 
 
 async def _webhooks_of(services: Services, session: Session) -> list[tuple[Webhook, str]]:
@@ -122,8 +123,9 @@ async def recover(request: Request, services: Services, session: Session, form: 
     webhook = await services.webhooks.owned(session.user, request.path_params["id"])
     count = await services.webhooks.recover(
         webhook, since=_optional(form, "since"), until=_optional(form, "until"))
+    letters = "dead letter" if count == 1 else "dead letters"
     return redirect(f"/deliveries?webhook={webhook.id}",
-                    notice=f"{count} dead letters queued again (recover)")
+                    notice=f"{count} {letters} queued again (recover)")
 
 
 @action
@@ -144,7 +146,7 @@ def _status_filter(value: str | None) -> DeliveryStatus | None:
         raise ValidationFailed(["status must be pending, delivered or failed"]) from None
 
 
-def _filters(query: Any) -> dict[str, str | None]:
+def _filters(query: Mapping[str, str]) -> dict[str, str | None]:
     """The log filters from the URL (`eventType`, `since`, `until`, `statusClass`, as the API
     names them); empty ones are absent. WebhookService checks their values."""
     names = {"event_type": "eventType", "since": "since", "until": "until",
@@ -184,8 +186,8 @@ async def deliveries_page(request: Request, services: Services, session: Session
     rows, webhooks = await _deliveries(services, session, webhook_id, status, query.get("before"),
                                        filters)
     next_before = rows[-1][0].id if len(rows) == PAGE_SIZE else None
-    # The query of this view without its cursor: the "Older" link pages on with the same filters.
-    kept = {name: value for name, value in query.items() if name != "before" and value}
+    # The filters of this view (not its cursor or message): "Older" and the live tail keep them.
+    kept = {name: query[name] for name in FILTER_NAMES if query.get(name)}
     return render(request, "deliveries.html", session, rows=rows, webhooks=webhooks,
                   webhook_id=webhook_id or "", status_filter=status.value if status else "",
                   next_before=next_before, statuses=[s.value for s in DeliveryStatus],

@@ -10,6 +10,7 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from wahooks.api.inbound import InboundTable, document
 from wahooks.api.openapi import describe
 from wahooks.api.routes import connections, messaging, meta, metrics, tokens, webhooks, ws
 from wahooks.api.swagger import mount_docs
+from wahooks.api.worker_metrics import metrics_server
 from wahooks.config import Settings
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
@@ -164,16 +166,36 @@ async def running(services: Services, *, announce: IO[str] = sys.stdout) -> Asyn
         await services.storage.close()
 
 
-async def run_worker(settings: Settings, *, announce: IO[str] = sys.stdout) -> None:
-    """A delivery worker without an HTTP server: claims, sends and records until SIGTERM/SIGINT."""
+async def run_worker(
+    settings: Settings,
+    *,
+    announce: IO[str] = sys.stdout,
+    metrics_listener: socket.socket | None = None,
+) -> None:
+    """A delivery worker: claims, sends and records until SIGTERM/SIGINT. Its only HTTP is
+    `/metrics`, on `metrics_listener` when given (WAHOOKS_METRICS_PORT)."""
     services = build_services(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with running(services, announce=announce):
+        server = None
+        serving: asyncio.Task[None] | None = None
+        if metrics_listener is not None:
+            server = metrics_server(services, metrics_listener)
+            serving = asyncio.create_task(server.serve(sockets=[metrics_listener]))
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.01)
+            if serving.done():
+                await serving  # it failed to start: say why
+            port = metrics_listener.getsockname()[1]
+            print(f"wahooks worker metrics on port {port}", file=announce, flush=True)
         print("wahooks worker running", file=announce, flush=True)
         await stop.wait()
+        if server is not None and serving is not None:
+            server.should_exit = True
+            await serving
 
 
 def create_app(settings: Settings) -> ASGIApp:

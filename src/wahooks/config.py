@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         description="Serve /metrics without a token (only on a private network: it shows"
         " queue sizes and traffic, never tenant data); otherwise it takes an owner's token.",
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="A delivery worker (--role worker) serves /metrics on this port of"
+        " WAHOOKS_HOST, under the same access rule as the API's /metrics; unset: a worker"
+        " serves no HTTP at all. Ignored by the other roles (they serve /metrics on the API).",
+    )
     allow_private_targets: bool = Field(
         False,
         description="Deliver to loopback, private and link-local addresses (local development).",

@@ -3,6 +3,7 @@ after a known load (sandbox events to real receivers, one of which always fails)
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -160,13 +161,16 @@ def test_metrics_match_what_the_api_reports_after_a_known_load(
 def test_on_postgresql_each_process_counts_its_own_work_and_all_read_one_queue(
     postgres_schema_url: Callable[[], str],
 ) -> None:
-    """An API process ingests (no dispatcher), another process delivers: the events are counted
-    where they were accepted, the attempts where they were made, the queue alike by both."""
+    """An API process ingests (no dispatcher), a `--role worker` process delivers and serves
+    /metrics on its own port: the events are counted where they were accepted, the attempts where
+    they were made, the queue alike by both."""
     url = postgres_schema_url()
     env = {"WAHOOKS_RETRY_SCHEDULE": "0.05"}
     api = ServerProcess(url, role="api", env=env).start()
-    worker = ServerProcess(url, role="all", env=env).start()
+    # Port 0: the worker binds a free port and announces it (no race for a port chosen here).
+    worker = ServerProcess(url, role="worker", env={**env, "WAHOOKS_METRICS_PORT": "0"}).start()
     try:
+        worker_metrics = f"http://127.0.0.1:{_announced_metrics_port(worker)}/metrics"
         with Receiver(statuses=[200]) as good, Receiver(statuses=[500]) as bad, \
                 api.client() as client:
             connection = connected_connection(client)
@@ -181,11 +185,17 @@ def test_on_postgresql_each_process_counts_its_own_work_and_all_read_one_queue(
             logs = _settled_logs(client, ok, 2) + _settled_logs(client, failing, 2)
         assert api.token is not None
         at_api = samples(scrape(api, api.token).text)
-        at_worker = samples(scrape(worker, api.token).text)
+        anonymous = httpx.get(worker_metrics, timeout=30)
+        scraped = httpx.get(worker_metrics, headers={"Authorization": f"Bearer {api.token}"},
+                            timeout=30)
+        assert scraped.status_code == 200, scraped.text
+        at_worker = samples(scraped.text)
     finally:
         api.stop()
         worker.stop()
 
+    # The worker's /metrics keeps the API's access rule: no token, no metrics.
+    assert anonymous.status_code == 401, anonymous.text
     assert value(at_api, "wahooks_events_accepted_total", type="message") == 2
     assert value(at_worker, "wahooks_events_accepted_total", type="message") == 0
     attempts = sum(len(log["attemptLog"]) for log in logs)
@@ -198,6 +208,15 @@ def test_on_postgresql_each_process_counts_its_own_work_and_all_read_one_queue(
         assert value(found, "wahooks_deliveries", status="failed") == 2
         assert value(found, "wahooks_deliveries", status="pending") == 0
     assert [s.labels["role"] for s in at_api + at_worker if s.name == "wahooks_info"] == [
-        "api", "all",
+        "api", "worker",
     ]
     assert not [s for s in at_api if s.name.startswith("wahooks_dispatcher_")]
+
+
+def _announced_metrics_port(worker: ServerProcess) -> int:
+    """The port a worker started with WAHOOKS_METRICS_PORT=0 bound, from its start-up output
+    (printed before it says it is running, so it is there once the worker has started)."""
+    found = [re.search(r"worker metrics on port (\d+)", line) for line in worker.output]
+    ports = [int(match.group(1)) for match in found if match]
+    assert len(ports) == 1, "".join(worker.output)
+    return ports[0]

@@ -32,6 +32,7 @@ SERVER_EXTRA_HINT = "pip install 'wahooks-server[server]'"
 _FLAGS = {
     "host": "--host", "port": "--port", "database": "--database", "role": "--role",
     "log_level": "--log-level", "allow_private_targets": "--allow-private-targets",
+    "metrics_port": "--metrics-port",
 }
 
 

@@ -74,6 +74,10 @@ class _ServeCommand(click.Command):
     " [env WAHOOKS_ROLE; all]",
 )
 @click.option(
+    "--metrics-port", type=int,
+    help="With --role worker: serve /metrics on this port [env WAHOOKS_METRICS_PORT; none]",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Logging threshold [env WAHOOKS_LOG_LEVEL; info]",
@@ -115,10 +119,14 @@ def serve(database_wait: float, **flags: Any) -> None:
     else:
         _wait_for_postgres(settings, database_wait)
     if settings.role == "worker":
+        metrics_listener = None
+        if settings.metrics_port is not None:
+            metrics_listener = _bind(settings.host, settings.metrics_port, "--metrics-port",
+                                     "WAHOOKS_METRICS_PORT")
         click.echo(f"wahooks {__version__} delivery worker ({describe_database(settings)})",
                    err=True)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run_worker(settings))
+            runner.run(run_worker(settings, metrics_listener=metrics_listener))
         return
     # The port is taken before anything else happens: a port in use must not cost the first
     # start its owner token (printed once, when the owner is created).
@@ -170,7 +178,9 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(
+    host: str, port: int, flag: str = "--port", variable: str = "WAHOOKS_PORT"
+) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -181,11 +191,11 @@ def _bind(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise OperatorError(
                 f"Port {port} on {host} is already in use (another wahooks, or another program)."
-                " Stop it, or choose another port with --port or WAHOOKS_PORT."
+                f" Stop it, or choose another port with {flag} or {variable}."
             ) from None
         raise OperatorError(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Check --host/WAHOOKS_HOST"
-            " and --port/WAHOOKS_PORT."
+            f" and {flag}/{variable}."
         ) from None
     listener.set_inheritable(True)
     return listener

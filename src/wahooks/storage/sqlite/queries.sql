@@ -57,8 +57,9 @@ WHERE id = ? AND status = 'pending' AND lease_until IS NOT NULL;
 -- An outcome may replace the interrupted attempt logged for the same number; a delivery deleted
 -- meanwhile (its webhook went) gets no attempt.
 INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
-                                 error_class, response_body, response_headers, triggered_by)
-SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?);
+                                 error_class, response_body, response_headers, triggered_by,
+                                 request_headers)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?);
 
 -- name: record_outcome
 -- Whatever made this attempt, a retry is scheduled.

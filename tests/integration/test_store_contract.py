@@ -21,6 +21,7 @@ from wahooks.models import (
     ConnectionStatus,
     DeliveryStatus,
     ErrorClass,
+    SentRequest,
     Trigger,
     Webhook,
 )
@@ -625,9 +626,11 @@ def test_attempts_keep_their_detail_and_the_trigger_that_made_them(
         )
         (first,) = await store.queue.claim_due(10, 60_000)
         assert first.trigger is Trigger.TEST
+        sent = SentRequest(1_700_000_000, "sha256=ab", "v1,cd v1,ef", "hooks.example:8443",
+                           "wahooks/test")
         answer = AttemptOutcome(
             now_ms(), 2.5, 503, "HTTP 503: busy", ErrorClass.HTTP_STATUS, 1.0, "busy",
-            (("content-type", "text/plain"), ("retry-after", "1")),
+            (("content-type", "text/plain"), ("retry-after", "1")), sent,
         )
         await store.queue.record_outcomes([
             RecordedOutcome(first.delivery_id, 1, answer, DeliveryStatus.PENDING, 0, first.trigger)
@@ -653,6 +656,18 @@ def test_attempts_keep_their_detail_and_the_trigger_that_made_them(
         assert (two.trigger, two.error_class, two.status_code, two.response_headers) == (
             Trigger.SCHEDULED, ErrorClass.CONNECT_REFUSED, None, ()
         )
+        # The request headers come back whole, rebuilt from the parts stored and the delivery.
+        delivery_id = jobs[0].delivery_id
+        assert one.request_headers == (
+            ("Host", "hooks.example:8443"), ("User-Agent", "wahooks/test"),
+            ("Connection", "keep-alive"), ("Content-Type", "application/json"),
+            ("X-WAHooks-Signature", "sha256=ab"), ("X-WAHooks-Timestamp", "1700000000"),
+            ("X-WAHooks-Event", "test"), ("webhook-id", delivery_id),
+            ("webhook-timestamp", "1700000000"), ("webhook-signature", "v1,cd v1,ef"),
+            ("X-WAHooks-Delivery", delivery_id), ("X-WAHooks-Attempt", "1"),
+            ("Content-Length", "2"),
+        )
+        assert two.request_headers is None  # none recorded (the target refused, an old attempt)
 
     run(scenario)
 

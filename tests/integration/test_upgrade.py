@@ -92,6 +92,10 @@ def test_an_earlier_releases_database_upgrades_cleanly(
             statuses = sorted({log["status"] for log in entries} for entries in logs.values())
             assert statuses == [{"delivered"}, {"failed"}]  # the receiver's hook; the dead one
             assert {token["name"] for token in client.get("/tokens").json()} >= {"default", "ci"}
+            # Attempts made before request headers were recorded show none, as null.
+            old_attempts = [attempt for entries in logs.values() for log in entries
+                            for attempt in log["attemptLog"]]
+            assert old_attempts and all(a["requestHeaders"] is None for a in old_attempts)
 
             # The old webhooks deliver new events, and an old dead letter can be redelivered.
             failed_hook = next(hook_id for hook_id, entries in logs.items()
@@ -104,7 +108,10 @@ def test_an_earlier_releases_database_upgrades_cleanly(
             wait_until(lambda: [log["status"] for log in
                                 client.get(f"/webhooks/{failed_hook}/logs").json()]
                        == ["delivered"])
-            body = json.loads(receiver.wait_for(1)[0].body)
+            received = receiver.wait_for(1)[0]
+            body = json.loads(received.body)
             assert body["payload"]["body"] == "written by the old release"
+            newest = client.get(f"/webhooks/{failed_hook}/logs").json()[0]["attemptLog"][-1]
+            assert newest["requestHeaders"] == received.headers
     finally:
         server.stop()

@@ -54,6 +54,14 @@ def test_attempt_detail_filters_recovery_and_rotation(
         detail = page.locator("#attempt-1-detail")
         expect(detail.locator(".response-body")).to_have_text('{"error": "database down"}')
         expect(detail.locator(".response-headers")).to_contain_text("req-42")
+        # Each attempt's request headers as sent: what the receiver got, the same as the API's.
+        for number, received in enumerate(receiver.requests[:3], start=1):
+            shown = page.locator(f"#attempt-{number}-detail .request-headers")
+            pairs = list(zip(shown.locator("dt").all_text_contents(),
+                             shown.locator("dd").all_text_contents(), strict=True))
+            assert pairs == list(received.headers.items())
+            assert dict(pairs) == failed["attemptLog"][number - 1]["requestHeaders"]
+        expect(page.locator("#attempt-3-detail details.request")).to_have_attribute("open", "")
         shoot(page, "delivery-attempt-detail")
 
         # The receiver works again: a delivered message and a delivered test event.

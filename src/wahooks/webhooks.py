@@ -19,6 +19,7 @@ from wahooks.ids import parse_uuid, uuid7
 from wahooks.models import STATUS_CLASSES, Connection, DeliveryLog, DeliveryStatus, User, Webhook
 from wahooks.schemas import events_field, raise_if
 from wahooks.signing import signing_secret
+from wahooks.storage.records import QueueDepth
 
 # Recovery's bounds: a window of event times at most this long, at most this many deliveries
 # queued again by one call (more is refused whole, so a call never half-applies and one call
@@ -64,6 +65,9 @@ class DeliveryLogStore(Protocol):
         status_class: str | None = None,
     ) -> list[DeliveryLog]: ...
     async def get_delivery(self, delivery_id: str) -> DeliveryLog | None: ...
+    async def account_queue_depth(self, user_id: str) -> QueueDepth:
+        """`queue_depth`'s figures over one account's webhooks only."""
+        ...
     async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         """Make deliveries due again (the given ones, or every dead letter); their ids."""
         ...
@@ -208,6 +212,11 @@ class WebhookService:
         if entry is None or entry.webhook_id != webhook.id:
             raise NotFound("Webhook log not found")
         return entry
+
+    async def account_queue_depth(self, user: User) -> QueueDepth:
+        """The user's own deliveries by state, leased, and the oldest due wait: the queue's
+        figures over the user's webhooks, and nothing of other accounts'."""
+        return await self._deliveries.account_queue_depth(user.id)
 
     async def recover(self, webhook: Webhook, *, since: Any, until: Any = None) -> int:
         """Queue again, in event order and with trigger `recover`, every dead letter with an event

@@ -212,6 +212,43 @@ def test_queue_depth_counts_deliveries_by_status_held_and_the_oldest_due_wait(
     run(scenario)
 
 
+def test_an_accounts_queue_depth_counts_only_its_own_deliveries(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        alice, alice_connection = await _account(store)
+        bob = (await store.accounts.create_user("bob", is_owner=False)).id
+        bob_connection = await _account_for(store, bob)
+        await _webhook(store, alice, alice_connection)
+        await _webhook(store, bob, bob_connection)
+        await store.queue.ingest([NewEvent(alice_connection.id, "message", b"{}")],
+                                 claim_lease_ms=60_000)
+        await store.queue.ingest(
+            [NewEvent(bob_connection.id, "message", b"{}")] * 3, claim_lease_ms=None
+        )
+        (claimed,) = await store.queue.claim_due(1, 60_000)  # one of bob's (alice's is held)
+        await store.queue.record_outcomes([
+            RecordedOutcome(claimed.delivery_id, 1, _outcome(500), DeliveryStatus.FAILED, None)
+        ])
+        await asyncio.sleep(0.05)
+        mine = await store.deliveries.account_queue_depth(alice)
+        assert mine.by_status == {
+            DeliveryStatus.PENDING: 1, DeliveryStatus.DELIVERED: 0, DeliveryStatus.FAILED: 0,
+        }
+        assert (mine.leased, mine.oldest_due_age_ms) == (1, 0)  # held: not waiting
+        theirs = await store.deliveries.account_queue_depth(bob)
+        assert theirs.by_status == {
+            DeliveryStatus.PENDING: 2, DeliveryStatus.DELIVERED: 0, DeliveryStatus.FAILED: 1,
+        }
+        assert theirs.leased == 0 and theirs.oldest_due_age_ms >= 50
+        nobody = await store.deliveries.account_queue_depth(uuid7())
+        assert nobody.by_status == dict.fromkeys(DeliveryStatus, 0) and nobody.leased == 0
+        whole = await store.queue.queue_depth()
+        assert whole.by_status[DeliveryStatus.PENDING] == 3 and whole.leased == 1
+
+    run(scenario)
+
+
 def test_expired_leases_log_an_interrupted_attempt_and_become_due(
     run: Callable[[Scenario], None],
 ) -> None:
@@ -568,6 +605,12 @@ def test_exclusive_jobs_and_worker_heartbeats(run: Callable[[Scenario], None]) -
         await store.processes.heartbeat("worker-1")
         # SQLite's one process knows its own dispatcher runs: it counts no separate workers.
         assert await store.processes.live_workers(60_000) == (0 if store.single_process else 1)
+        beats = await store.processes.worker_beats(60_000)
+        if store.single_process:
+            assert beats == []
+        else:
+            (beat,) = beats
+            assert beat.worker_id == "worker-1" and beat.started_at <= beat.seen_at
 
     run(scenario)
 

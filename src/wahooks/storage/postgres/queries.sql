@@ -120,6 +120,19 @@ SELECT status, count(*), count(lease_until) FROM deliveries GROUP BY status;
 SELECT wahooks_now_ms() - min(next_attempt_at) FROM deliveries
 WHERE status = 'pending' AND lease_until IS NULL AND next_attempt_at <= wahooks_now_ms();
 
+-- name: account_queue_depth
+-- queue_depth for one account's webhooks (the dashboard's system page shows a tenant its own).
+SELECT d.status, count(*), count(d.lease_until)
+FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+WHERE w.user_id = $1 GROUP BY d.status;
+
+-- name: account_oldest_due
+-- oldest_due for one account's webhooks.
+SELECT wahooks_now_ms() - min(d.next_attempt_at)
+FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+WHERE w.user_id = $1 AND d.status = 'pending' AND d.lease_until IS NULL
+  AND d.next_attempt_at <= wahooks_now_ms();
+
 -- Redelivery --------------------------------------------------------------------------------------
 
 -- name: redeliver_failed

@@ -92,6 +92,17 @@ SELECT status, count(*), count(lease_until) FROM deliveries GROUP BY status;
 SELECT min(next_attempt_at) FROM deliveries
 WHERE status = 'pending' AND lease_until IS NULL AND next_attempt_at <= ?;
 
+-- name: account_queue_depth
+-- queue_depth for one account's webhooks (the dashboard's system page shows a tenant its own).
+SELECT d.status, count(*), count(d.lease_until)
+FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+WHERE w.user_id = ? GROUP BY d.status;
+
+-- name: account_oldest_due
+-- oldest_due for one account's webhooks (the caller gives now).
+SELECT min(d.next_attempt_at) FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+WHERE w.user_id = ? AND d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?;
+
 -- Redelivery --------------------------------------------------------------------------------------
 
 -- name: redeliver_failed

@@ -26,6 +26,8 @@ from wahooks.storage.records import QueueDepth
 # cannot flood a receiver that just came back).
 RECOVER_MAX_WINDOW_MS = 14 * 24 * 3600 * 1000
 RECOVER_MAX_DELIVERIES = 10_000
+# Retrying the dead letters a filtered log view shows: refused whole beyond recovery's bound.
+RETRY_MATCHING_MAX = RECOVER_MAX_DELIVERIES
 
 
 class WebhookStore(Protocol):
@@ -268,6 +270,31 @@ class WebhookService:
     async def redeliver_failed(self, webhook: Webhook) -> int:
         """Deliver every dead letter of the webhook again; how many."""
         ids = await self._deliveries.redeliver(webhook.id, None)
+        self._dispatcher.poke()
+        return len(ids)
+
+    async def redeliver_matching(
+        self,
+        webhook: Webhook,
+        *,
+        event_type: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        status_class: str | None = None,
+    ) -> int:
+        """Deliver again the webhook's dead letters that match the log filters (checked as
+        `logs` checks them); how many. More than RETRY_MATCHING_MAX is refused whole, so one
+        action never half-applies nor floods a receiver."""
+        found = await self.logs(
+            webhook, status=DeliveryStatus.FAILED, limit=RETRY_MATCHING_MAX + 1, before=None,
+            event_type=event_type, since=since, until=until, status_class=status_class,
+        )
+        if len(found) > RETRY_MATCHING_MAX:
+            raise ValidationFailed([f"more than {RETRY_MATCHING_MAX} failed deliveries match"
+                                    " these filters: narrow them (a time range) and retry"])
+        if not found:
+            return 0
+        ids = await self._deliveries.redeliver(webhook.id, [entry.id for entry in found])
         self._dispatcher.poke()
         return len(ids)
 

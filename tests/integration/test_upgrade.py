@@ -11,8 +11,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from support.receiver import Receiver
@@ -96,6 +98,7 @@ def test_an_earlier_releases_database_upgrades_cleanly(
             old_attempts = [attempt for entries in logs.values() for log in entries
                             for attempt in log["attemptLog"]]
             assert old_attempts and all(a["requestHeaders"] is None for a in old_attempts)
+            _dashboard_says_not_recorded(server, token, logs)
 
             # The old webhooks deliver new events, and an old dead letter can be redelivered.
             failed_hook = next(hook_id for hook_id, entries in logs.items()
@@ -115,3 +118,17 @@ def test_an_earlier_releases_database_upgrades_cleanly(
             assert newest["requestHeaders"] == received.headers
     finally:
         server.stop()
+
+
+def _dashboard_says_not_recorded(
+    server: ServerProcess, token: str, logs: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The dashboard's delivery page says so, for attempts stored without request headers."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as browser:
+        assert browser.post("/signin", data={"token": token}).status_code == 303
+        for hook_id, entries in logs.items():
+            page = browser.get(f"/webhooks/{hook_id}/deliveries/{entries[0]['id']}")
+            assert page.status_code == 200, page.text
+            assert page.text.count('class="muted request-headers-missing"') == len(
+                entries[0]["attemptLog"])
+            assert 'class="request-headers"' not in page.text

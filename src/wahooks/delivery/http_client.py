@@ -190,6 +190,7 @@ class HttpClient:
             literal = False
         label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         host_header = parsed.host_port_subcomponent
+        assert host_header is not None  # there is a host (above)
         path = parsed.raw_path_qs or "/"
         prefix = (
             f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {self._user_agent}\r\n"

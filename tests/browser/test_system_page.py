@@ -86,6 +86,7 @@ def test_the_owner_sees_the_whole_queue_and_another_account_only_its_own(
         assert figures["delivered"] >= 2 and figures["failed"] >= 1
         expect(owner.locator("#depth-oldest-due td")).to_have_text("none waiting")
         expect(owner.locator("#worker-worker-id")).to_have_text(WORKER_ID)
+        expect(owner.locator("#worker-in-flight")).to_have_text("0")
         expect(owner.locator("#engine")).to_contain_text("connected")
         shoot(owner, "system-owner")
 
@@ -96,6 +97,8 @@ def test_the_owner_sees_the_whole_queue_and_another_account_only_its_own(
         # Only bob's: one dead letter, nothing of the owner's deliveries, no worker id.
         assert _depth(bob) == {"pending": 0, "delivered": 0, "failed": 1, "leased": 0}
         expect(bob.locator("#worker-worker-id")).to_have_count(0)
+        expect(bob.locator("#worker-in-flight")).to_have_count(0)  # every account's load
+        expect(bob.locator("#worker-active")).to_have_text("True")
         expect(bob.locator("main")).not_to_contain_text(WORKER_ID)
         expect(bob.locator("#engine")).to_contain_text("1 connected")
         shoot(bob, "system-another-account")

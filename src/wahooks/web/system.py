@@ -5,7 +5,8 @@ Who sees what. The queue's figures are what `/metrics` reads (`queue_depth`: del
 how many are leased, how long the oldest due one has waited), not counts of log pages. The owner
 (admin) sees the whole queue, as the owner's token does on `/metrics`; any other account sees the
 same figures over its own webhooks only (`WebhookService.account_queue_depth`), and of the workers
-only how many are alive: worker ids name hosts and processes, which are the operator's business.
+only whether they run and how many are alive: worker ids name hosts and processes, which are the
+operator's business, and a dispatcher's in-flight and queued counts are every account's load.
 
 The page answers even when the database does not: each figure it cannot read says so.
 """
@@ -71,10 +72,10 @@ async def _workers(services: Services, owner: bool) -> dict[str, object]:
     dispatcher = services.dispatcher
     workers: dict[str, object] = {"role": services.settings.role}
     if services.settings.role != "api":
-        workers |= {"active": dispatcher.active, "in_flight": dispatcher.in_flight,
-                    "queued": dispatcher.queued}
-        if owner:
-            workers["worker_id"] = dispatcher.worker_id
+        workers["active"] = dispatcher.active
+        if owner:  # the whole server's load, every account's deliveries: the owner's view
+            workers |= {"in_flight": dispatcher.in_flight, "queued": dispatcher.queued,
+                        "worker_id": dispatcher.worker_id}
     if not services.storage.single_process:
         try:
             workers["live_workers"] = await services.storage.processes.live_workers(

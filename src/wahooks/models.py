@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class ConnectionStatus(StrEnum):
@@ -134,6 +135,24 @@ KEPT_RESPONSE_HEADERS = (
 )
 
 
+class SentRequest(NamedTuple):
+    """What an attempt's request carried that is not known from its delivery: the parts that vary
+    per attempt (timestamp, signatures) or over a delivery's life (the Host a URL change moves,
+    the User-Agent an upgrade changes). The rest of the header block is rebuilt from the delivery
+    (`wahooks.storage.request_headers`), so an attempt stores under 200 bytes, not the whole block.
+    No secret is in it: signatures are what the receiver sees anyway.
+
+    A NamedTuple, not a frozen dataclass like the other records: it is made per attempt on the
+    hot path, and building a tuple costs a third of a frozen dataclass's __init__
+    (bench/request_headers.py)."""
+
+    timestamp: int  # X-WAHooks-Timestamp and webhook-timestamp, Unix seconds
+    signature: str  # X-WAHooks-Signature
+    standard_signature: str  # webhook-signature: one "v1,..." entry, two during a rotation
+    host: str
+    user_agent: str
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptOutcome:
     """What one attempt came to: an HTTP status, or an error before any status arrived.
@@ -150,6 +169,8 @@ class AttemptOutcome:
     retry_after: float | None = None
     response_body: str | None = None  # the first RESPONSE_BODY_BYTES of the answer, if any
     response_headers: tuple[tuple[str, str], ...] = ()  # the KEPT_RESPONSE_HEADERS it sent
+    # The request as built: None when the attempt never got that far (the target was refused).
+    request: SentRequest | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -167,6 +188,9 @@ class Attempt:
     response_body: str | None = None
     response_headers: tuple[tuple[str, str], ...] = ()
     trigger: Trigger | None = None  # None for attempts logged before triggers were recorded
+    # The request's headers in the order and case they were written; None when not recorded
+    # (attempts logged before they were, interrupted attempts, a refused target).
+    request_headers: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

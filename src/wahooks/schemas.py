@@ -85,6 +85,9 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
         "responseBody": attempt.response_body,
         "responseHeaders": dict(attempt.response_headers),
         "trigger": None if attempt.trigger is None else attempt.trigger.value,
+        # As written on the wire, in order; null when not recorded (docs/delivery.md).
+        "requestHeaders": None if attempt.request_headers is None
+        else dict(attempt.request_headers),
     }
 
 

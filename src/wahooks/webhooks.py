@@ -19,12 +19,15 @@ from wahooks.ids import parse_uuid, uuid7
 from wahooks.models import STATUS_CLASSES, Connection, DeliveryLog, DeliveryStatus, User, Webhook
 from wahooks.schemas import events_field, raise_if
 from wahooks.signing import signing_secret
+from wahooks.storage.records import QueueDepth
 
 # Recovery's bounds: a window of event times at most this long, at most this many deliveries
 # queued again by one call (more is refused whole, so a call never half-applies and one call
 # cannot flood a receiver that just came back).
 RECOVER_MAX_WINDOW_MS = 14 * 24 * 3600 * 1000
 RECOVER_MAX_DELIVERIES = 10_000
+# Retrying the dead letters a filtered log view shows: refused whole beyond recovery's bound.
+RETRY_MATCHING_MAX = RECOVER_MAX_DELIVERIES
 
 
 class WebhookStore(Protocol):
@@ -64,6 +67,9 @@ class DeliveryLogStore(Protocol):
         status_class: str | None = None,
     ) -> list[DeliveryLog]: ...
     async def get_delivery(self, delivery_id: str) -> DeliveryLog | None: ...
+    async def account_queue_depth(self, user_id: str) -> QueueDepth:
+        """`queue_depth`'s figures over one account's webhooks only."""
+        ...
     async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         """Make deliveries due again (the given ones, or every dead letter); their ids."""
         ...
@@ -209,6 +215,11 @@ class WebhookService:
             raise NotFound("Webhook log not found")
         return entry
 
+    async def account_queue_depth(self, user: User) -> QueueDepth:
+        """The user's own deliveries by state, leased, and the oldest due wait: the queue's
+        figures over the user's webhooks, and nothing of other accounts'."""
+        return await self._deliveries.account_queue_depth(user.id)
+
     async def recover(self, webhook: Webhook, *, since: Any, until: Any = None) -> int:
         """Queue again, in event order and with trigger `recover`, every dead letter with an event
         time in [since, until) (until: now) that never succeeded; how many. Bounded: a window of
@@ -259,6 +270,31 @@ class WebhookService:
     async def redeliver_failed(self, webhook: Webhook) -> int:
         """Deliver every dead letter of the webhook again; how many."""
         ids = await self._deliveries.redeliver(webhook.id, None)
+        self._dispatcher.poke()
+        return len(ids)
+
+    async def redeliver_matching(
+        self,
+        webhook: Webhook,
+        *,
+        event_type: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        status_class: str | None = None,
+    ) -> int:
+        """Deliver again the webhook's dead letters that match the log filters (checked as
+        `logs` checks them); how many. More than RETRY_MATCHING_MAX is refused whole, so one
+        action never half-applies nor floods a receiver."""
+        found = await self.logs(
+            webhook, status=DeliveryStatus.FAILED, limit=RETRY_MATCHING_MAX + 1, before=None,
+            event_type=event_type, since=since, until=until, status_class=status_class,
+        )
+        if len(found) > RETRY_MATCHING_MAX:
+            raise ValidationFailed([f"more than {RETRY_MATCHING_MAX} failed deliveries match"
+                                    " these filters: narrow them (a time range) and retry"])
+        if not found:
+            return 0
+        ids = await self._deliveries.redeliver(webhook.id, [entry.id for entry in found])
         self._dispatcher.poke()
         return len(ids)
 

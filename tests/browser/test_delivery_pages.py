@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, expect
 
+from browser.conftest import create_account
 from browser.test_dashboard import CONTACT, create_webhook, settled, sign_in
 from support.receiver import Receiver
-from support.server import ServerProcess
+from support.server import ServerProcess, wait_until
 
 Shoot = Callable[[Page, str], None]
 
@@ -54,6 +55,14 @@ def test_attempt_detail_filters_recovery_and_rotation(
         detail = page.locator("#attempt-1-detail")
         expect(detail.locator(".response-body")).to_have_text('{"error": "database down"}')
         expect(detail.locator(".response-headers")).to_contain_text("req-42")
+        # Each attempt's request headers as sent: what the receiver got, the same as the API's.
+        for number, received in enumerate(receiver.requests[:3], start=1):
+            shown = page.locator(f"#attempt-{number}-detail .request-headers")
+            pairs = list(zip(shown.locator("dt").all_text_contents(),
+                             shown.locator("dd").all_text_contents(), strict=True))
+            assert pairs == list(received.headers.items())
+            assert dict(pairs) == failed["attemptLog"][number - 1]["requestHeaders"]
+        expect(page.locator("#attempt-3-detail details.request")).to_have_attribute("open", "")
         shoot(page, "delivery-attempt-detail")
 
         # The receiver works again: a delivered message and a delivered test event.
@@ -182,3 +191,68 @@ def test_without_javascript_recovering_and_rotating_work(
                        if w["id"] == webhook_id)
         expect(page.locator("#new-secret")).to_have_text(webhook["signingSecret"])
         shoot(page, "webhooks-rotated-without-javascript")
+
+
+def test_retrying_the_failed_deliveries_that_match_the_filters(
+    server: ServerProcess, open_browser: Callable[..., BrowserContext], shoot: Shoot
+) -> None:
+    assert server.token is not None
+    page = open_browser().new_page()
+    sign_in(page, server, server.token)
+    page.fill("input[name=name]", "bulk")
+    page.click("#create-connection")
+    expect(page.locator("h1")).to_have_text("bulk")
+    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
+    page.click("#sandbox-scan")
+    expect(page.locator("#status-badge")).to_have_text("connected")
+
+    with server.client() as api, Receiver(statuses=[500]) as receiver:
+        webhook_id = create_webhook(page, server, receiver.url)
+        sent = api.post(f"/connections/{connection_id}/sandbox/inbound",
+                        json={"from": CONTACT, "body": "stays failed"})
+        assert sent.status_code == 201, sent.text
+        assert api.post(f"/webhooks/{webhook_id}/test").status_code == 201
+        logs = settled(api, webhook_id, "failed", count=2)
+        message = next(log for log in logs if log["eventType"] == "message")
+        test_event = next(log for log in logs if log["eventType"] == "test")
+
+        # A bad filter (posted by hand: the page refuses to show one) is refused with the API's
+        # message, and nothing is retried.
+        page.goto(f"{server.base_url}/deliveries?webhook={webhook_id}")
+        _add_to_retry_form(page, "since", "yesterday")
+        page.click("#retry-matching")
+        expect(page.locator(".flash.error")).to_contain_text("since must be an ISO 8601 time")
+
+        # Only the test event matches: it is retried (and delivered), the message stays failed.
+        receiver.statuses = [200]
+        page.goto(f"{server.base_url}/deliveries?webhook={webhook_id}&eventType=test")
+        page.click("#retry-matching")
+        expect(page.locator(".flash.notice")).to_have_text(
+            "1 failed delivery matching the filters enqueued again")
+        expect(page).to_have_url(re.compile(rf"webhook={webhook_id}&eventType=test"))
+        shoot(page, "deliveries-retried-matching")
+
+        def statuses() -> dict[str, str] | None:
+            found = {log["id"]: log["status"] for log in
+                     api.get(f"/webhooks/{webhook_id}/logs").json()}
+            return found if found[test_event["id"]] == "delivered" else None
+
+        after = wait_until(statuses)
+        assert after[message["id"]] == "failed"
+        detail = api.get(f"/webhooks/{webhook_id}/logs/{test_event['id']}").json()
+        assert detail["attemptLog"][-1]["trigger"] == "manual"
+
+    # Another account cannot retry this webhook's deliveries by naming it.
+    other = open_browser().new_page()
+    sign_in(other, server, create_account(server, "mallory"))
+    other.goto(f"{server.base_url}/deliveries")
+    _add_to_retry_form(other, "webhook", webhook_id)
+    other.click("#retry-matching")
+    expect(other.locator(".flash.error")).to_contain_text("do not own")
+
+
+def _add_to_retry_form(page: Page, name: str, value: str) -> None:
+    page.evaluate(
+        "([name, value]) => { const input = document.createElement('input');"
+        " input.type = 'hidden'; input.name = name; input.value = value;"
+        " document.querySelector('#retry-matching-form').appendChild(input); }", [name, value])

@@ -43,6 +43,13 @@ def test_attempts_show_their_detail_and_recover_queues_dead_letters(wahooks: Wah
         assert f"{log_id}  test  failed  (1 attempts)" in shown.stdout
         assert "attempt 1 (test)" in shown.stdout and "500 [http_status]" in shown.stdout
         assert "x-request-id: req-7" in shown.stdout and "body: nope" in shown.stdout
+        assert "request headers" not in shown.stdout  # only with -v
+        detailed = wahooks("webhooks", "attempts", webhook_id, log_id, "-v")
+        assert detailed.exit_code == 0, detailed.output
+        (received,) = receiver.wait_for(1)
+        assert "request headers:" in detailed.stdout
+        for name in ("X-WAHooks-Signature", "webhook-signature", "User-Agent"):
+            assert f"{name}: {received.headers[name]}" in detailed.stdout
         verbose = wahooks("webhooks", "logs", webhook_id, "-v")
         assert "attempt 1 (test)" in verbose.stdout and "x-request-id: req-7" in verbose.stdout
         failed = parsed(wahooks("webhooks", "logs", webhook_id, "--status-class", "5xx", "--json"))

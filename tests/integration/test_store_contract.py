@@ -21,6 +21,7 @@ from wahooks.models import (
     ConnectionStatus,
     DeliveryStatus,
     ErrorClass,
+    SentRequest,
     Trigger,
     Webhook,
 )
@@ -207,6 +208,43 @@ def test_queue_depth_counts_deliveries_by_status_held_and_the_oldest_due_wait(
             DeliveryStatus.PENDING: 1, DeliveryStatus.DELIVERED: 1, DeliveryStatus.FAILED: 1,
         }
         assert (depth.leased, depth.oldest_due_age_ms) == (1, 0)
+
+    run(scenario)
+
+
+def test_an_accounts_queue_depth_counts_only_its_own_deliveries(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        alice, alice_connection = await _account(store)
+        bob = (await store.accounts.create_user("bob", is_owner=False)).id
+        bob_connection = await _account_for(store, bob)
+        await _webhook(store, alice, alice_connection)
+        await _webhook(store, bob, bob_connection)
+        await store.queue.ingest([NewEvent(alice_connection.id, "message", b"{}")],
+                                 claim_lease_ms=60_000)
+        await store.queue.ingest(
+            [NewEvent(bob_connection.id, "message", b"{}")] * 3, claim_lease_ms=None
+        )
+        (claimed,) = await store.queue.claim_due(1, 60_000)  # one of bob's (alice's is held)
+        await store.queue.record_outcomes([
+            RecordedOutcome(claimed.delivery_id, 1, _outcome(500), DeliveryStatus.FAILED, None)
+        ])
+        await asyncio.sleep(0.05)
+        mine = await store.deliveries.account_queue_depth(alice)
+        assert mine.by_status == {
+            DeliveryStatus.PENDING: 1, DeliveryStatus.DELIVERED: 0, DeliveryStatus.FAILED: 0,
+        }
+        assert (mine.leased, mine.oldest_due_age_ms) == (1, 0)  # held: not waiting
+        theirs = await store.deliveries.account_queue_depth(bob)
+        assert theirs.by_status == {
+            DeliveryStatus.PENDING: 2, DeliveryStatus.DELIVERED: 0, DeliveryStatus.FAILED: 1,
+        }
+        assert theirs.leased == 0 and theirs.oldest_due_age_ms >= 50
+        nobody = await store.deliveries.account_queue_depth(uuid7())
+        assert nobody.by_status == dict.fromkeys(DeliveryStatus, 0) and nobody.leased == 0
+        whole = await store.queue.queue_depth()
+        assert whole.by_status[DeliveryStatus.PENDING] == 3 and whole.leased == 1
 
     run(scenario)
 
@@ -567,6 +605,12 @@ def test_exclusive_jobs_and_worker_heartbeats(run: Callable[[Scenario], None]) -
         await store.processes.heartbeat("worker-1")
         # SQLite's one process knows its own dispatcher runs: it counts no separate workers.
         assert await store.processes.live_workers(60_000) == (0 if store.single_process else 1)
+        beats = await store.processes.worker_beats(60_000)
+        if store.single_process:
+            assert beats == []
+        else:
+            (beat,) = beats
+            assert beat.worker_id == "worker-1" and beat.started_at <= beat.seen_at
 
     run(scenario)
 
@@ -625,9 +669,11 @@ def test_attempts_keep_their_detail_and_the_trigger_that_made_them(
         )
         (first,) = await store.queue.claim_due(10, 60_000)
         assert first.trigger is Trigger.TEST
+        sent = SentRequest(1_700_000_000, "sha256=ab", "v1,cd v1,ef", "hooks.example:8443",
+                           "wahooks/test")
         answer = AttemptOutcome(
             now_ms(), 2.5, 503, "HTTP 503: busy", ErrorClass.HTTP_STATUS, 1.0, "busy",
-            (("content-type", "text/plain"), ("retry-after", "1")),
+            (("content-type", "text/plain"), ("retry-after", "1")), sent,
         )
         await store.queue.record_outcomes([
             RecordedOutcome(first.delivery_id, 1, answer, DeliveryStatus.PENDING, 0, first.trigger)
@@ -653,6 +699,18 @@ def test_attempts_keep_their_detail_and_the_trigger_that_made_them(
         assert (two.trigger, two.error_class, two.status_code, two.response_headers) == (
             Trigger.SCHEDULED, ErrorClass.CONNECT_REFUSED, None, ()
         )
+        # The request headers come back whole, rebuilt from the parts stored and the delivery.
+        delivery_id = jobs[0].delivery_id
+        assert one.request_headers == (
+            ("Host", "hooks.example:8443"), ("User-Agent", "wahooks/test"),
+            ("Connection", "keep-alive"), ("Content-Type", "application/json"),
+            ("X-WAHooks-Signature", "sha256=ab"), ("X-WAHooks-Timestamp", "1700000000"),
+            ("X-WAHooks-Event", "test"), ("webhook-id", delivery_id),
+            ("webhook-timestamp", "1700000000"), ("webhook-signature", "v1,cd v1,ef"),
+            ("X-WAHooks-Delivery", delivery_id), ("X-WAHooks-Attempt", "1"),
+            ("Content-Length", "2"),
+        )
+        assert two.request_headers is None  # none recorded (the target refused, an old attempt)
 
     run(scenario)
 

@@ -11,8 +11,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from support.receiver import Receiver
@@ -92,6 +94,11 @@ def test_an_earlier_releases_database_upgrades_cleanly(
             statuses = sorted({log["status"] for log in entries} for entries in logs.values())
             assert statuses == [{"delivered"}, {"failed"}]  # the receiver's hook; the dead one
             assert {token["name"] for token in client.get("/tokens").json()} >= {"default", "ci"}
+            # Attempts made before request headers were recorded show none, as null.
+            old_attempts = [attempt for entries in logs.values() for log in entries
+                            for attempt in log["attemptLog"]]
+            assert old_attempts and all(a["requestHeaders"] is None for a in old_attempts)
+            _dashboard_says_not_recorded(server, token, logs)
 
             # The old webhooks deliver new events, and an old dead letter can be redelivered.
             failed_hook = next(hook_id for hook_id, entries in logs.items()
@@ -104,7 +111,24 @@ def test_an_earlier_releases_database_upgrades_cleanly(
             wait_until(lambda: [log["status"] for log in
                                 client.get(f"/webhooks/{failed_hook}/logs").json()]
                        == ["delivered"])
-            body = json.loads(receiver.wait_for(1)[0].body)
+            received = receiver.wait_for(1)[0]
+            body = json.loads(received.body)
             assert body["payload"]["body"] == "written by the old release"
+            newest = client.get(f"/webhooks/{failed_hook}/logs").json()[0]["attemptLog"][-1]
+            assert newest["requestHeaders"] == received.headers
     finally:
         server.stop()
+
+
+def _dashboard_says_not_recorded(
+    server: ServerProcess, token: str, logs: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The dashboard's delivery page says so, for attempts stored without request headers."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as browser:
+        assert browser.post("/signin", data={"token": token}).status_code == 303
+        for hook_id, entries in logs.items():
+            page = browser.get(f"/webhooks/{hook_id}/deliveries/{entries[0]['id']}")
+            assert page.status_code == 200, page.text
+            assert page.text.count('class="muted request-headers-missing"') == len(
+                entries[0]["attemptLog"])
+            assert 'class="request-headers"' not in page.text

@@ -74,6 +74,8 @@ export interface DeliveryAttempt {
   responseHeaders?: Record<string, string>;
   /** wahooks: what made the attempt: `scheduled`, `manual`, `recover`, `replay` or `test`. */
   trigger?: string | null;
+  /** wahooks: the request's headers as sent, in order and case; null when not recorded. */
+  requestHeaders?: Record<string, string> | null;
 }
 
 /** wahooks: the answer of `rotateSecret`. */

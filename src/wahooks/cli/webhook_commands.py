@@ -204,12 +204,17 @@ def _detail(entry: dict[str, Any], verbose: bool) -> None:
             _attempt_lines(attempt)
 
 
-def _attempt_lines(attempt: dict[str, Any]) -> None:
+def _attempt_lines(attempt: dict[str, Any], *, verbose: bool = False) -> None:
     result = attempt.get("statusCode") or attempt.get("error")
     trigger = attempt.get("trigger") or "?"
     kind = f" [{attempt['errorClass']}]" if attempt.get("errorClass") else ""
     output.dim(f"     attempt {attempt.get('attempt')} ({trigger}) at {attempt.get('at')}:"
                f" {result}{kind} ({attempt.get('durationMs')} ms)")
+    if verbose:
+        sent = attempt.get("requestHeaders")
+        output.dim("       request headers:" + ("" if sent else " not recorded"))
+        for name, value in (sent or {}).items():
+            output.dim(f"         {name}: {value}")
     for name, value in (attempt.get("responseHeaders") or {}).items():
         output.dim(f"       {name}: {value}")
     if attempt.get("responseBody"):
@@ -219,8 +224,10 @@ def _attempt_lines(attempt: dict[str, Any]) -> None:
 @webhooks.command("attempts")
 @click.argument("webhook_id")
 @click.argument("log_id")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show the request headers each attempt sent")
 @api_command()
-def attempts(api: Api, webhook_id: str, log_id: str) -> None:
+def attempts(api: Api, webhook_id: str, log_id: str, verbose: bool) -> None:
     """Show one delivery (LOG_ID) with every attempt and its detail."""
     entry = api.client.get_webhook_log(webhook_id, log_id)
     if api.as_json:
@@ -230,7 +237,7 @@ def attempts(api: Api, webhook_id: str, log_id: str) -> None:
     if entry.get("nextAttemptAt"):
         output.dim(f"  next attempt at {entry['nextAttemptAt']}")
     for attempt in entry.get("attemptLog") or []:
-        _attempt_lines(attempt)
+        _attempt_lines(attempt, verbose=verbose)
 
 
 @webhooks.command("recover")

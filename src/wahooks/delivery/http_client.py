@@ -153,6 +153,14 @@ class HttpClient:
         except ClosedBeforeAnswer as exc:  # a fresh connection: not stale, so no second try
             raise ConnectionClosed(str(exc)) from None
 
+    @property
+    def user_agent(self) -> str:
+        return self._user_agent
+
+    def host_header(self, url: str) -> str:
+        """The Host header a POST to `url` carries; refuses the URL as `post` would."""
+        return (self._targets.get(url) or self._target(url)).host_header
+
     async def close(self) -> None:
         """Close every connection, idle or busy; a busy request fails with ProtocolError."""
         self._closed = True
@@ -182,12 +190,13 @@ class HttpClient:
             literal = False
         label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         host_header = parsed.host_port_subcomponent
+        assert host_header is not None  # there is a host (above)
         path = parsed.raw_path_qs or "/"
         prefix = (
             f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {self._user_agent}\r\n"
             "Connection: keep-alive\r\n"
         )
-        target = Target(Origin(parsed.scheme, host, port), label, literal, prefix)
+        target = Target(Origin(parsed.scheme, host, port), label, literal, prefix, host_header)
         if len(self._targets) >= _MAX_TARGETS:
             self._targets.clear()
         self._targets[url] = target

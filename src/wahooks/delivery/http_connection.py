@@ -36,6 +36,7 @@ class Target:
     label: str  # host:port for messages
     literal: bool  # the host is an IP address: checked directly, never resolved
     prefix: str  # request line and the headers the client sets, but for Content-Length
+    host_header: str  # the Host header's value in `prefix`
 
 
 class Connection(asyncio.Protocol):

@@ -29,8 +29,9 @@ from wahooks.models import (
     AttemptOutcome,
     DeliveryJob,
     ErrorClass,
+    SentRequest,
 )
-from wahooks.signing import signed_headers
+from wahooks.signing import SIGNATURE_HEADER, STANDARD_SIGNATURE_HEADER, signed_headers
 from wahooks.version import __version__
 
 _ERROR_BODY_CHARS = 500
@@ -64,20 +65,30 @@ class Sender:
         # The secret a rotation replaced signs while its overlap lasts (docs/signatures.md).
         overlapping = expires_at is not None and sent_at * 1000 < expires_at
         previous = job.previous_secret if overlapping else None
+        timestamp = int(sent_at)
         headers = signed_headers(
-            job.signing_secret, job.event_type, job.body, int(sent_at),
+            job.signing_secret, job.event_type, job.body, timestamp,
             message_id=job.delivery_id, previous_secret=previous,
         )
         headers["X-WAHooks-Delivery"] = job.delivery_id
         headers["X-WAHooks-Attempt"] = str(job.attempt)
+        request = None
         try:
+            # What the attempt's log shows of the request (the rest is rebuilt from the delivery:
+            # wahooks.storage.request_headers); refuses a URL as post() would, before any send.
+            request = SentRequest(
+                timestamp, headers[SIGNATURE_HEADER], headers[STANDARD_SIGNATURE_HEADER],
+                self._client.host_header(job.url), self._client.user_agent,
+            )
             response = await self._client.post(
                 job.url, job.body, list(headers.items()), timeout=self._timeout
             )
         except Exception as exc:  # a receiver must never be able to crash the dispatcher
             error, error_class = self._failure(exc)
-            return AttemptOutcome(started_at, _elapsed(clock), None, error, error_class)
-        return _answered(started_at, _elapsed(clock), response)
+            return AttemptOutcome(
+                started_at, _elapsed(clock), None, error, error_class, request=request
+            )
+        return _answered(started_at, _elapsed(clock), response, request)
 
     def _failure(self, exc: Exception) -> tuple[str, ErrorClass]:
         """The attempt's error text (as stored and shown in the logs) and its class."""
@@ -92,7 +103,9 @@ class Sender:
         return f"error: {_short(str(exc) or repr(exc))}", ErrorClass.OTHER
 
 
-def _answered(started_at: int, duration_ms: float, response: HttpResponse) -> AttemptOutcome:
+def _answered(
+    started_at: int, duration_ms: float, response: HttpResponse, request: SentRequest
+) -> AttemptOutcome:
     status = response.status
     body = response.body[:RESPONSE_BODY_BYTES].decode("utf-8", "replace") or None
     kept = tuple(
@@ -101,7 +114,8 @@ def _answered(started_at: int, duration_ms: float, response: HttpResponse) -> At
     )
     if 200 <= status < 300:
         return AttemptOutcome(
-            started_at, duration_ms, status, None, response_body=body, response_headers=kept
+            started_at, duration_ms, status, None, response_body=body, response_headers=kept,
+            request=request,
         )
     if 300 <= status < 400:
         location = response.header("Location") or ""
@@ -110,7 +124,8 @@ def _answered(started_at: int, duration_ms: float, response: HttpResponse) -> At
         error = f"HTTP {status}: {_short(response.body.decode('utf-8', 'replace'))}"
     retry_after = parse_retry_after(response.header("Retry-After"), time.time())
     return AttemptOutcome(
-        started_at, duration_ms, status, error, ErrorClass.HTTP_STATUS, retry_after, body, kept
+        started_at, duration_ms, status, error, ErrorClass.HTTP_STATUS, retry_after, body, kept,
+        request,
     )
 
 

@@ -37,7 +37,8 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "cycle_start", "next_attempt_at", "lease_until", "delivered_at", "created_at",
                     "next_trigger")),
     ("attempts", ("delivery_id", "number", "started_at", "duration_ms", "status_code", "error",
-                  "error_class", "response_body", "response_headers", "triggered_by")),
+                  "error_class", "response_body", "response_headers", "triggered_by",
+                  "request_headers")),
 )
 _BOOLEANS = {"is_owner", "active"}
 _BATCH = 5000

@@ -62,6 +62,15 @@ class WahaSession:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerBeat:
+    """A delivery process as its heartbeats show it (several processes on PostgreSQL)."""
+
+    worker_id: str  # host:pid:start, as the dispatcher names itself
+    started_at: int
+    seen_at: int  # its last heartbeat
+
+
+@dataclass(frozen=True, slots=True)
 class QueueDepth:
     """The whole delivery queue at one moment, for metrics: deliveries by status (every status,
     0 when none), the pending ones a dispatcher holds right now, and how long the oldest delivery

@@ -21,6 +21,7 @@ from wahooks.models import (
     Webhook,
 )
 from wahooks.storage.records import QueueDepth, WahaSession
+from wahooks.storage.request_headers import Headers, request_headers
 
 # The columns each record is built from, in the order the row converters read them.
 CONNECTION_COLUMNS = (
@@ -38,7 +39,7 @@ DELIVERY_COLUMNS = (
 )
 ATTEMPT_COLUMNS = (
     "delivery_id, number, started_at, duration_ms, status_code, error, error_class,"
-    " response_body, response_headers, triggered_by"
+    " response_body, response_headers, triggered_by, request_headers"
 )
 
 
@@ -87,17 +88,29 @@ def waha_session_row(row: Any) -> WahaSession:
 
 def delivery_logs(rows: list[Any], attempt_rows: list[Any]) -> list[DeliveryLog]:
     """Deliveries (DELIVERY_COLUMNS) with their attempts (ATTEMPT_COLUMNS, in number order)."""
+    deliveries = {str(row[0]): row for row in rows}
     by_delivery: dict[str, list[Attempt]] = {}
     for (delivery_id, number, started_at, duration_ms, status_code, error, error_class,
-         response_body, response_headers, triggered_by) in attempt_rows:
-        by_delivery.setdefault(str(delivery_id), []).append(Attempt(
+         response_body, response_headers, triggered_by, sent) in attempt_rows:
+        key = str(delivery_id)
+        by_delivery.setdefault(key, []).append(Attempt(
             int(number), int(started_at), None if duration_ms is None else float(duration_ms),
             None if status_code is None else int(status_code), error,
             None if error_class is None else ErrorClass(error_class), response_body,
             headers_from_json(response_headers),
             None if triggered_by is None else Trigger(triggered_by),
+            _sent_headers(sent, deliveries[key], int(number)),
         ))
     return [_delivery_log(row, by_delivery.get(str(row[0]), [])) for row in rows]
+
+
+def _sent_headers(text: str | None, delivery: Any, number: int) -> Headers | None:
+    """An attempt's request headers, rebuilt from what it stored and its delivery's row."""
+    if text is None:
+        return None
+    id_, _webhook_id, _event_id, event_type, body = delivery[:5]
+    return request_headers(text, delivery_id=str(id_), event_type=str(event_type),
+                           attempt=number, body_length=len(body))
 
 
 def _delivery_log(row: Any, attempts: list[Attempt]) -> DeliveryLog:

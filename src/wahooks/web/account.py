@@ -1,8 +1,7 @@
-"""Dashboard pages for the account: sign-in and sign-out, API tokens, and the system's state."""
+"""Dashboard pages for the account: sign-in and sign-out, and API tokens."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -10,15 +9,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from wahooks.errors import BadRequest, PayloadTooLarge, Unauthorized
-from wahooks.models import DeliveryStatus
 from wahooks.web.render import Form, action, page, read_form, redirect, render, services_of
 from wahooks.web.session import Session, current_session, end_session, start_session
 
 if TYPE_CHECKING:
     from wahooks.services import Services
-
-WORKERS_WITHIN_MS = 30_000
-COUNT_WINDOW = 1000
 
 
 async def home(request: Request) -> Response:
@@ -86,36 +81,6 @@ async def revoke_token(request: Request, services: Services, session: Session, f
     return redirect("/tokens", notice="Token revoked")
 
 
-@page
-async def system_page(request: Request, services: Services, session: Session) -> Response:
-    started = time.perf_counter()
-    database: dict[str, object]
-    try:
-        await services.storage.ping()
-        database = {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000)}
-    except Exception as exc:  # noqa: BLE001 - the page reports what the database said
-        database = {"status": "error", "error": str(exc)}
-    dispatcher = services.dispatcher
-    workers: dict[str, object] = {"role": services.settings.role}
-    if services.settings.role != "api":
-        workers |= {"active": dispatcher.active, "in_flight": dispatcher.in_flight,
-                    "queued": dispatcher.queued, "worker_id": dispatcher.worker_id}
-    if not session.user.is_owner:
-        workers.pop("worker_id", None)  # host and process ids are the operator's business
-    if not services.storage.single_process:
-        workers["live_workers"] = await services.storage.processes.live_workers(WORKERS_WITHIN_MS)
-    # The account's deliveries by state, over each webhook's newest COUNT_WINDOW.
-    depth = {status.value: 0 for status in DeliveryStatus}
-    for connection in await services.connections.list(session.user):
-        for webhook in await services.webhooks.of_connection(connection):
-            for status in DeliveryStatus:
-                logs = await services.webhooks.logs(
-                    webhook, status=status, limit=COUNT_WINDOW, before=None)
-                depth[status.value] += len(logs)
-    return render(request, "system.html", session, database=database, workers=workers,
-                  depth=depth, engine=services.settings.engine, window=COUNT_WINDOW)
-
-
 routes = [
     Route("/", home, methods=["GET"]),
     Route("/signin", signin_page, methods=["GET"]),
@@ -124,5 +89,4 @@ routes = [
     Route("/tokens", tokens_page, methods=["GET"]),
     Route("/tokens", create_token, methods=["POST"]),
     Route("/tokens/{id}/revoke", revoke_token, methods=["POST"]),
-    Route("/system", system_page, methods=["GET"]),
 ]

@@ -193,7 +193,7 @@ async def deliveries_page(request: Request, services: Services, session: Session
                   next_before=next_before, statuses=[s.value for s in DeliveryStatus],
                   filters=filters, status_classes=list(STATUS_CLASSES), event_names=EVENT_NAMES,
                   older_query=urlencode({**kept, "before": next_before or ""}),
-                  tail_query=urlencode(kept))
+                  tail_query=urlencode(kept), view_filters=kept)
 
 
 @page
@@ -219,6 +219,27 @@ async def redeliver_failed(
     count = await services.webhooks.redeliver_failed(webhook)
     return redirect(f"/deliveries?webhook={webhook.id}",
                     notice=f"{count} failed deliveries enqueued again")
+
+
+@action
+async def retry_matching(
+    request: Request, services: Services, session: Session, form: Form
+) -> Response:
+    """Retry the dead letters a filtered view shows: the chosen webhook's, or every webhook's of
+    the account, that match the view's filters (whatever its status filter: only failed ones)."""
+    webhook_id = _optional(form, "webhook")
+    if webhook_id:
+        targets = [await services.webhooks.owned(session.user, webhook_id)]
+    else:
+        targets = [webhook for webhook, _ in await _webhooks_of(services, session)]
+    filters = _filters({name: form.get(name) or "" for name in FILTER_NAMES})
+    count = 0
+    for webhook in targets:
+        count += await services.webhooks.redeliver_matching(webhook, **filters)
+    kept = {name: value for name in FILTER_NAMES if (value := _optional(form, name))}
+    noun = "failed delivery" if count == 1 else "failed deliveries"
+    return redirect(f"/deliveries?{urlencode(kept)}",
+                    notice=f"{count} {noun} matching the filters enqueued again")
 
 
 def _row_html(entry: DeliveryLog, webhook: Webhook) -> str:
@@ -275,4 +296,5 @@ routes = [
     Route("/webhooks/{webhook}/deliveries/{id}/redeliver", redeliver, methods=["POST"]),
     Route("/deliveries", deliveries_page, methods=["GET"]),
     Route("/deliveries/tail", tail, methods=["GET"]),
+    Route("/deliveries/retry-failed", retry_matching, methods=["POST"]),
 ]

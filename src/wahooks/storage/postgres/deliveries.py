@@ -8,10 +8,12 @@ from typing import Any
 from wahooks.models import DeliveryLog, DeliveryStatus
 from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
+from wahooks.storage.records import QueueDepth
 from wahooks.storage.rows import (
     ATTEMPT_COLUMNS,
     DELIVERY_COLUMNS,
     delivery_logs,
+    queue_depth,
     status_class_condition,
 )
 
@@ -62,6 +64,13 @@ class PostgresDeliveries:
 
         found = await self._db.run(work)
         return found[0] if found else None
+
+    async def account_queue_depth(self, user_id: str) -> QueueDepth:
+        async def work(c: Any) -> QueueDepth:
+            oldest = await c.fetchval(SQL["account_oldest_due"], user_id)
+            return queue_depth(await c.fetch(SQL["account_queue_depth"], user_id), oldest)
+
+        return await self._db.run(work)
 
     async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         async def work(c: Any) -> list[str]:

@@ -13,6 +13,7 @@ from wahooks.storage.postgres.database import (
 from wahooks.storage.postgres.database import (
     NOW as _NOW,
 )
+from wahooks.storage.records import WorkerBeat
 
 
 class PostgresProcesses:
@@ -54,5 +55,13 @@ class PostgresProcesses:
             f"SELECT count(*) FROM workers WHERE seen_at > {_NOW} - $1", within_ms
         ))
         return int(count)
+
+    async def worker_beats(self, within_ms: int) -> list[WorkerBeat]:
+        """The workers that sent a heartbeat within `within_ms`, by id."""
+        rows = await self._db.run(lambda c: c.fetch(
+            f"SELECT id, started_at, seen_at FROM workers WHERE seen_at > {_NOW} - $1"
+            " ORDER BY id", within_ms,
+        ))
+        return [WorkerBeat(str(id_), int(started), int(seen)) for id_, started, seen in rows]
 
 

@@ -72,15 +72,16 @@ WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
 -- An outcome may replace the interrupted attempt logged for the same number; a delivery deleted
 -- meanwhile (its webhook went) gets no attempt.
 INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
-                      error_class, response_body, response_headers, triggered_by)
+                      error_class, response_body, response_headers, triggered_by, request_headers)
 SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::int[], $6::text[],
-                       $7::text[], $8::text[], $9::text[], $10::text[])
-    AS u(id, n, s, d, c, e, k, b, h, t)
+                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+    AS u(id, n, s, d, c, e, k, b, h, t, r)
 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = u.id)
 ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = excluded.started_at,
     duration_ms = excluded.duration_ms, status_code = excluded.status_code, error = excluded.error,
     error_class = excluded.error_class, response_body = excluded.response_body,
-    response_headers = excluded.response_headers, triggered_by = excluded.triggered_by;
+    response_headers = excluded.response_headers, triggered_by = excluded.triggered_by,
+    request_headers = excluded.request_headers;
 
 -- name: record_outcomes
 -- Only the holder of the current claim settles a delivery: an outcome that arrives after its lease
@@ -118,6 +119,19 @@ SELECT status, count(*), count(lease_until) FROM deliveries GROUP BY status;
 -- How long the oldest delivery that is due and not held has waited, in ms (NULL when none).
 SELECT wahooks_now_ms() - min(next_attempt_at) FROM deliveries
 WHERE status = 'pending' AND lease_until IS NULL AND next_attempt_at <= wahooks_now_ms();
+
+-- name: account_queue_depth
+-- queue_depth for one account's webhooks (the dashboard's system page shows a tenant its own).
+SELECT d.status, count(*), count(d.lease_until)
+FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+WHERE w.user_id = $1 GROUP BY d.status;
+
+-- name: account_oldest_due
+-- oldest_due for one account's webhooks.
+SELECT wahooks_now_ms() - min(d.next_attempt_at)
+FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+WHERE w.user_id = $1 AND d.status = 'pending' AND d.lease_until IS NULL
+  AND d.next_attempt_at <= wahooks_now_ms();
 
 -- Redelivery --------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from wahooks.storage.batching import Batcher
 from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import INTERRUPTED, NewEvent, QueueDepth, RecordedOutcome
+from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
 
@@ -111,6 +112,7 @@ class PostgresQueue:
                 [o.outcome.response_body for o in outcomes],
                 [headers_json(o.outcome.response_headers) for o in outcomes],
                 [o.trigger.value for o in outcomes],
+                [sent_request_json(o.outcome.request) for o in outcomes],
             )
             await c.execute(
                 SQL["record_outcomes"], ids, attempts, [o.status.value for o in outcomes],

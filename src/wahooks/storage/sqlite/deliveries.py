@@ -8,10 +8,12 @@ from typing import Any
 
 from wahooks.clock import now_ms
 from wahooks.models import DeliveryLog, DeliveryStatus
+from wahooks.storage.records import QueueDepth
 from wahooks.storage.rows import (
     ATTEMPT_COLUMNS,
     DELIVERY_COLUMNS,
     delivery_logs,
+    queue_depth,
     status_class_condition,
 )
 from wahooks.storage.sqlite.database import SqliteDatabase
@@ -75,6 +77,15 @@ class SqliteDeliveries:
 
         found = await self.db.read(work)
         return found[0] if found else None
+
+    async def account_queue_depth(self, user_id: str) -> QueueDepth:
+        def work(conn: sqlite3.Connection) -> QueueDepth:
+            now = now_ms()
+            (oldest,) = conn.execute(SQL["account_oldest_due"], (user_id, now)).fetchone()
+            rows = conn.execute(SQL["account_queue_depth"], (user_id,)).fetchall()
+            return queue_depth(rows, None if oldest is None else now - oldest)
+
+        return await self.db.read(work)
 
     async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         def work(conn: sqlite3.Connection) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from wahooks.storage.records import WorkerBeat
+
 
 class SqliteProcesses:
 
@@ -17,5 +19,8 @@ class SqliteProcesses:
 
     async def live_workers(self, within_ms: int) -> int:
         return 0
+
+    async def worker_beats(self, within_ms: int) -> list[WorkerBeat]:
+        return []  # no heartbeats: the serving process is the worker, and shows itself
 
 

@@ -57,8 +57,9 @@ WHERE id = ? AND status = 'pending' AND lease_until IS NOT NULL;
 -- An outcome may replace the interrupted attempt logged for the same number; a delivery deleted
 -- meanwhile (its webhook went) gets no attempt.
 INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
-                                 error_class, response_body, response_headers, triggered_by)
-SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?);
+                                 error_class, response_body, response_headers, triggered_by,
+                                 request_headers)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?);
 
 -- name: record_outcome
 -- Whatever made this attempt, a retry is scheduled.
@@ -90,6 +91,17 @@ SELECT status, count(*), count(lease_until) FROM deliveries GROUP BY status;
 -- The due time of the oldest delivery that is due and not held (the caller gives now).
 SELECT min(next_attempt_at) FROM deliveries
 WHERE status = 'pending' AND lease_until IS NULL AND next_attempt_at <= ?;
+
+-- name: account_queue_depth
+-- queue_depth for one account's webhooks (the dashboard's system page shows a tenant its own).
+SELECT d.status, count(*), count(d.lease_until)
+FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+WHERE w.user_id = ? GROUP BY d.status;
+
+-- name: account_oldest_due
+-- oldest_due for one account's webhooks (the caller gives now).
+SELECT min(d.next_attempt_at) FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+WHERE w.user_id = ? AND d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?;
 
 -- Redelivery --------------------------------------------------------------------------------------
 

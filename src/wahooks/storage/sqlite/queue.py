@@ -12,6 +12,7 @@ from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
 from wahooks.storage.records import INTERRUPTED, NewEvent, QueueDepth, RecordedOutcome
+from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
@@ -102,7 +103,7 @@ class SqliteQueue:
                  o.outcome.status_code, o.outcome.error,
                  None if o.outcome.error_class is None else o.outcome.error_class.value,
                  o.outcome.response_body, headers_json(o.outcome.response_headers),
-                 o.trigger.value, o.delivery_id)
+                 o.trigger.value, sent_request_json(o.outcome.request), o.delivery_id)
                 for o in outcomes
             ])
             conn.executemany(SQL["record_outcome"], [

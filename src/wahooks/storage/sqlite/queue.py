@@ -5,24 +5,41 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection
+from dataclasses import replace
 
 import orjson
 
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
-from wahooks.storage.records import INTERRUPTED, NewEvent, QueueDepth, RecordedOutcome
+from wahooks.storage.health import (
+    DEFAULT_DISABLE_RULE,
+    DisableRule,
+    health_updates,
+    reason_to_disable,
+)
+from wahooks.storage.records import (
+    INTERRUPTED,
+    NewEvent,
+    QueueDepth,
+    RecordedOutcome,
+    WebhookStateChange,
+)
 from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.sql import SQL
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
+from wahooks.storage.webhook_changes import WebhookChanges
 
 
 class SqliteQueue:
-    def __init__(self, db: SqliteDatabase, active: ActiveWebhooks) -> None:
+    def __init__(
+        self, db: SqliteDatabase, active: ActiveWebhooks, changes: WebhookChanges
+    ) -> None:
         self.db = db
         self._active = active
+        self._changes = changes
 
     async def ingest(
         self,
@@ -94,9 +111,13 @@ class SqliteQueue:
         now = now_ms()
         await self.db.write(work)
 
-    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None:
-        def work(conn: sqlite3.Connection) -> None:
+    async def record_outcomes(
+        self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE
+    ) -> list[WebhookStateChange]:
+        def work(conn: sqlite3.Connection) -> list[WebhookStateChange]:
             now = now_ms()
+            disabled, changes = self._update_health(conn, outcomes, now, disable)
+            outcomes_held = [_held_if(o, disabled) for o in outcomes]
             conn.executemany(SQL["record_attempt"], [
                 (o.delivery_id, o.attempt, o.outcome.started_at, o.outcome.duration_ms,
                  o.outcome.status_code, o.outcome.error,
@@ -110,10 +131,49 @@ class SqliteQueue:
                  o.outcome.started_at + int(o.outcome.duration_ms)
                  if o.status is DeliveryStatus.DELIVERED else None,
                  o.delivery_id)
-                for o in outcomes
+                for o in outcomes_held
             ])
+            conn.executemany(
+                SQL["hold_pending"], [(change.webhook_id,) for change in changes]
+            )
+            return changes
 
-        await self.db.write(work)
+        changes = await self.db.write(work)
+        self._changes.emit(changes)
+        return changes
+
+    def _update_health(
+        self, conn: sqlite3.Connection, outcomes: list[RecordedOutcome], now: int,
+        rule: DisableRule,
+    ) -> tuple[set[str], list[WebhookStateChange]]:
+        """Fold the batch into each webhook's health and disable those the rule says must be;
+        the ids of the batch's disabled webhooks, and the changes made now."""
+        disabled: set[str] = set()
+        changes: list[WebhookStateChange] = []
+        for update in health_updates(outcomes):
+            row = conn.execute(SQL["update_health"], {
+                "id": update.webhook_id, "success_at": update.success_at,
+                "failure_at": update.failure_at, "succeeded": update.succeeded,
+                "dead_letters": update.dead_letters, "first_failure": update.first_failure,
+            }).fetchone()
+            if row is None:  # deleted meanwhile
+                continue
+            id_, user_id, connection_id, active, reason, failing_since, dead_letters = row
+            if reason is not None:
+                disabled.add(id_)
+                continue
+            new_reason = None if not active else reason_to_disable(
+                update, failing_since=failing_since, consecutive_dead_letters=dead_letters,
+                now=now, rule=rule,
+            )
+            if new_reason is not None:
+                conn.execute(SQL["disable_webhook"], (new_reason.value, now, id_))
+                self._active.forget()
+                disabled.add(id_)
+                changes.append(
+                    WebhookStateChange(id_, user_id, connection_id, new_reason, now)
+                )
+        return disabled, changes
 
     async def recover_expired_leases(self, *, all_leases: bool = False) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -127,6 +187,14 @@ class SqliteQueue:
             return len(rows)
 
         return await self.db.write(work)
+
+
+def _held_if(recorded: RecordedOutcome, disabled: set[str]) -> RecordedOutcome:
+    """A disabled webhook's delivery that did not succeed is held, not retried nor dead-lettered
+    (the 410 that disabled it too): it is replayed when the webhook is enabled again."""
+    if recorded.webhook_id in disabled and recorded.status is not DeliveryStatus.DELIVERED:
+        return replace(recorded, status=DeliveryStatus.HELD, retry_in_ms=None)
+    return recorded
 
 
 def _json_list(values: Collection[str]) -> str:
@@ -159,12 +227,18 @@ def _ingest_one(
             target.previous_secret, target.previous_secret_expires_at, target.account_id,
             trigger,
         )
-        for target in targets
+        for target in targets if not target.held
     ]
     conn.executemany(SQL["insert_delivery"], [
-        (job.delivery_id, job.webhook_id, event_id, event.event_type, job.attempt, now,
+        (job.delivery_id, job.webhook_id, event_id, event.event_type, "pending", job.attempt, now,
          claim_until if job.attempt else None, now, trigger.value)
         for job in jobs
+    ])
+    # A disabled webhook's deliveries are stored and held, not handed to the dispatcher.
+    conn.executemany(SQL["insert_delivery"], [
+        (uuid7(), target.webhook_id, event_id, event.event_type, "held", 0, None, None, now,
+         trigger.value)
+        for target in targets if target.held
     ])
     return jobs
 

@@ -295,3 +295,50 @@ def test_bad_enable_is_a_400_and_another_accounts_health_a_403(server: ServerPro
     assert unknown.status_code == 404
     assert held.status_code == 200 and held.json() == []
     assert wrong.status_code in (400, 422)
+
+
+def test_on_postgres_a_worker_disables_the_api_holds_and_an_enable_replays_through_the_workers(
+    postgres_schema_url: Callable[[], str],
+) -> None:
+    url = postgres_schema_url()
+    env = {"WAHOOKS_RETRY_SCHEDULE": "0.1,0.1", "WAHOOKS_LEASE_SECONDS": "3",
+           "WAHOOKS_REQUEST_TIMEOUT": "1.5"}
+    started: list[ServerProcess] = []
+    try:
+        for role in ("api", "worker", "worker"):
+            started.append(ServerProcess(url, role=role, env=env).start())
+        api = started[0]
+        with Receiver(statuses=[410]) as receiver, api.client() as client:
+            connection = connected_connection(client)
+            webhook = _webhook(client, connection["id"], receiver.url)
+
+            async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+                async with connect(f"ws://127.0.0.1:{api.port}/api/ws?token={api.token}") as ws:
+                    # The API process has no dispatcher: a worker gets the 410 and disables it.
+                    await asyncio.to_thread(_inbound, client, connection["id"], "m0")
+                    disabled = await _frame(ws, "webhook.disabled")
+                    for number in range(1, 4):
+                        await asyncio.to_thread(_inbound, client, connection["id"], f"m{number}")
+                    held = await asyncio.to_thread(_logs, client, webhook["id"], status="held")
+                    assert _texts(held) == ["m3", "m2", "m1", "m0"]
+                    receiver.statuses = [200]
+                    await asyncio.to_thread(
+                        client.put, f"/webhooks/{webhook['id']}", json={"active": True}
+                    )
+                    return disabled, await _frame(ws, "webhook.enabled")
+
+            disabled, enabled = asyncio.run(run())
+            receiver.wait_for(5, timeout=30)
+            wait_until(
+                lambda: len(_logs(client, webhook["id"], status="delivered")) == 4, timeout=30
+            )
+            logs = _logs(client, webhook["id"])
+    finally:
+        for process in started:
+            process.stop()
+
+    assert disabled["payload"]["disabledReason"] == "gone"
+    assert enabled["payload"]["replayed"] == 4
+    assert sorted(_received_texts(receiver)) == ["m0", "m0", "m1", "m2", "m3"]
+    assert len(receiver.requests) == 5  # nothing attempted while held
+    assert {entry["attemptLog"][-1]["trigger"] for entry in logs} == {"replay"}

@@ -20,8 +20,8 @@ from wahooks.models import (
     Connection,
     ConnectionStatus,
     DeliveryStatus,
-    ErrorClass,
     DisabledReason,
+    ErrorClass,
     Trigger,
     Webhook,
 )

@@ -14,10 +14,11 @@ Only an enabled webhook (switched on, not disabled already) is disabled.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from wahooks.models import DeliveryStatus, DisabledReason
-from wahooks.storage.records import RecordedOutcome
+from wahooks.storage.records import RecordedOutcome, WebhookStateChange
 
 GONE = 410
 
@@ -88,3 +89,37 @@ def reason_to_disable(
     ):
         return DisabledReason.FAILING
     return None
+
+
+def disable_where_due(
+    rows: Iterable[Any], updates: list[HealthUpdate], *, now: int, rule: DisableRule
+) -> tuple[set[str], list[WebhookStateChange]]:
+    """From `update_health`'s rows (id, user_id, connection_id, active, disabled_reason,
+    failing_since, consecutive_dead_letters, after the update): the ids of the batch's webhooks
+    that are disabled (before or now), and those to disable now."""
+    by_id = {update.webhook_id: update for update in updates}
+    disabled: set[str] = set()
+    changes: list[WebhookStateChange] = []
+    for id_, user_id, connection_id, active, reason, failing_since, dead_letters in rows:
+        webhook_id = str(id_)
+        if reason is not None:
+            disabled.add(webhook_id)
+            continue
+        new_reason = None if not active else reason_to_disable(
+            by_id[webhook_id], failing_since=failing_since,
+            consecutive_dead_letters=dead_letters, now=now, rule=rule,
+        )
+        if new_reason is not None:
+            disabled.add(webhook_id)
+            changes.append(WebhookStateChange(
+                webhook_id, str(user_id), str(connection_id), new_reason, now
+            ))
+    return disabled, changes
+
+
+def held_if_disabled(recorded: RecordedOutcome, disabled: set[str]) -> RecordedOutcome:
+    """A disabled webhook's delivery that did not succeed is held, neither retried nor
+    dead-lettered (the 410 that disabled it too): it is replayed when the webhook is enabled."""
+    if recorded.webhook_id in disabled and recorded.status is not DeliveryStatus.DELIVERED:
+        return replace(recorded, status=DeliveryStatus.HELD, retry_in_ms=None)
+    return recorded

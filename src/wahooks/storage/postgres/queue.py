@@ -4,7 +4,7 @@ outcomes, recovery. The statements are in postgres/queries.sql, beside SQLite's.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from wahooks.clock import now_ms
@@ -14,8 +14,9 @@ from wahooks.storage.batching import Batcher
 from wahooks.storage.health import (
     DEFAULT_DISABLE_RULE,
     DisableRule,
+    disable_where_due,
     health_updates,
-    reason_to_disable,
+    held_if_disabled,
 )
 from wahooks.storage.postgres.database import DUE_CHANNEL, WEBHOOK_STATE_CHANNEL, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
@@ -129,7 +130,7 @@ class PostgresQueue:
                 [o.trigger.value for o in outcomes],
             )
             disabled, changes = await _update_health(c, outcomes, disable)
-            settled = [_held_if(o, disabled) for o in outcomes]
+            settled = [held_if_disabled(o, disabled) for o in outcomes]
             await c.execute(
                 SQL["record_outcomes"], ids, attempts, [o.status.value for o in settled],
                 [o.retry_in_ms for o in settled],
@@ -168,38 +169,14 @@ async def _update_health(
         [u.failure_at for u in updates], [u.succeeded for u in updates],
         [u.dead_letters for u in updates], [u.first_failure for u in updates],
     )
-    by_id = {update.webhook_id: update for update in updates}
     now = now_ms()
-    disabled: set[str] = set()
-    changes: list[WebhookStateChange] = []
-    for id_, user_id, connection_id, active, reason, failing_since, dead_letters in rows:
-        webhook_id = str(id_)
-        if reason is not None:
-            disabled.add(webhook_id)
-            continue
-        new_reason = None if not active else reason_to_disable(
-            by_id[webhook_id], failing_since=failing_since,
-            consecutive_dead_letters=dead_letters, now=now, rule=rule,
-        )
-        if new_reason is not None:
-            disabled.add(webhook_id)
-            changes.append(WebhookStateChange(
-                webhook_id, str(user_id), str(connection_id), new_reason, now
-            ))
+    disabled, changes = disable_where_due(rows, updates, now=now, rule=rule)
     if changes:
         await c.execute(
             SQL["disable_webhooks"], [change.webhook_id for change in changes],
             [str(change.disabled_reason) for change in changes], now,
         )
     return disabled, changes
-
-
-def _held_if(recorded: RecordedOutcome, disabled: set[str]) -> RecordedOutcome:
-    """A disabled webhook's delivery that did not succeed is held, not retried nor dead-lettered
-    (the 410 that disabled it too): it is replayed when the webhook is enabled again."""
-    if recorded.webhook_id in disabled and recorded.status is not DeliveryStatus.DELIVERED:
-        return replace(recorded, status=DeliveryStatus.HELD, retry_in_ms=None)
-    return recorded
 
 
 @dataclass

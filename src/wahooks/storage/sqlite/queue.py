@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection
-from dataclasses import replace
 
 import orjson
 
@@ -15,8 +14,9 @@ from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
 from wahooks.storage.health import (
     DEFAULT_DISABLE_RULE,
     DisableRule,
+    disable_where_due,
     health_updates,
-    reason_to_disable,
+    held_if_disabled,
 )
 from wahooks.storage.records import (
     INTERRUPTED,
@@ -117,7 +117,7 @@ class SqliteQueue:
         def work(conn: sqlite3.Connection) -> list[WebhookStateChange]:
             now = now_ms()
             disabled, changes = self._update_health(conn, outcomes, now, disable)
-            outcomes_held = [_held_if(o, disabled) for o in outcomes]
+            settled = [held_if_disabled(o, disabled) for o in outcomes]
             conn.executemany(SQL["record_attempt"], [
                 (o.delivery_id, o.attempt, o.outcome.started_at, o.outcome.duration_ms,
                  o.outcome.status_code, o.outcome.error,
@@ -131,7 +131,7 @@ class SqliteQueue:
                  o.outcome.started_at + int(o.outcome.duration_ms)
                  if o.status is DeliveryStatus.DELIVERED else None,
                  o.delivery_id)
-                for o in outcomes_held
+                for o in settled
             ])
             conn.executemany(
                 SQL["hold_pending"], [(change.webhook_id,) for change in changes]
@@ -148,31 +148,21 @@ class SqliteQueue:
     ) -> tuple[set[str], list[WebhookStateChange]]:
         """Fold the batch into each webhook's health and disable those the rule says must be;
         the ids of the batch's disabled webhooks, and the changes made now."""
-        disabled: set[str] = set()
-        changes: list[WebhookStateChange] = []
-        for update in health_updates(outcomes):
-            row = conn.execute(SQL["update_health"], {
+        updates = health_updates(outcomes)
+        rows = [
+            row for update in updates
+            for row in conn.execute(SQL["update_health"], {
                 "id": update.webhook_id, "success_at": update.success_at,
                 "failure_at": update.failure_at, "succeeded": update.succeeded,
                 "dead_letters": update.dead_letters, "first_failure": update.first_failure,
-            }).fetchone()
-            if row is None:  # deleted meanwhile
-                continue
-            id_, user_id, connection_id, active, reason, failing_since, dead_letters = row
-            if reason is not None:
-                disabled.add(id_)
-                continue
-            new_reason = None if not active else reason_to_disable(
-                update, failing_since=failing_since, consecutive_dead_letters=dead_letters,
-                now=now, rule=rule,
-            )
-            if new_reason is not None:
-                conn.execute(SQL["disable_webhook"], (new_reason.value, now, id_))
-                self._active.forget()
-                disabled.add(id_)
-                changes.append(
-                    WebhookStateChange(id_, user_id, connection_id, new_reason, now)
-                )
+            })  # no row: the webhook was deleted meanwhile
+        ]
+        disabled, changes = disable_where_due(rows, updates, now=now, rule=rule)
+        if changes:
+            self._active.forget()  # ingest must hold their events from now on
+            conn.executemany(SQL["disable_webhook"], [
+                (str(change.disabled_reason), now, change.webhook_id) for change in changes
+            ])
         return disabled, changes
 
     async def recover_expired_leases(self, *, all_leases: bool = False) -> int:
@@ -187,14 +177,6 @@ class SqliteQueue:
             return len(rows)
 
         return await self.db.write(work)
-
-
-def _held_if(recorded: RecordedOutcome, disabled: set[str]) -> RecordedOutcome:
-    """A disabled webhook's delivery that did not succeed is held, not retried nor dead-lettered
-    (the 410 that disabled it too): it is replayed when the webhook is enabled again."""
-    if recorded.webhook_id in disabled and recorded.status is not DeliveryStatus.DELIVERED:
-        return replace(recorded, status=DeliveryStatus.HELD, retry_in_ms=None)
-    return recorded
 
 
 def _json_list(values: Collection[str]) -> str:

@@ -79,3 +79,31 @@ def test_a_gone_webhook_is_shown_disabled_with_what_it_holds_and_replayed_on_re_
 
     page.goto(f"{server.base_url}/deliveries?webhook={webhook_id}&status=delivered")
     expect(page.locator("#deliveries tr.delivery")).to_have_count(3)
+
+
+def test_re_enable_and_replay_works_without_javascript(
+    server: ServerProcess, open_browser: Callable[..., BrowserContext], shoot: Shoot
+) -> None:
+    assert server.token is not None
+    page = open_browser(javascript=False).new_page()
+    sign_in(page, server, server.token)
+    page.fill("input[name=name]", "plain health")
+    page.click("#create-connection")
+    expect(page.locator("h1")).to_have_text("plain health")
+    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
+    page.click("#sandbox-scan")
+    expect(page.locator("#status-badge")).to_have_text("connected")
+
+    with server.client() as api, Receiver(statuses=[410]) as receiver:
+        webhook_id = create_webhook(page, server, receiver.url)
+        sent = api.post(f"/connections/{connection_id}/sandbox/inbound",
+                        json={"from": CONTACT, "body": "gone"})
+        assert sent.status_code == 201, sent.text
+        wait_until(lambda: api.get(f"/webhooks/{webhook_id}/health").json()["held"] == 1)
+        receiver.statuses = [200]
+        page.goto(f"{server.base_url}/webhooks")
+        page.locator(f"#replay-{webhook_id}").click()
+        expect(page.locator(".flash")).to_contain_text("Webhook enabled; 1 held delivery replayed")
+        shoot(page, "webhooks-replayed-without-javascript")
+        settled(api, webhook_id, "delivered")
+        receiver.wait_for(2)

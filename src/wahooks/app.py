@@ -54,6 +54,7 @@ from wahooks.messaging import MessagingService
 from wahooks.metrics import Metrics
 from wahooks.services import Services
 from wahooks.storage import open_storage
+from wahooks.storage.health import DisableRule
 from wahooks.version import __version__
 from wahooks.web import web_routes
 from wahooks.webhooks import WebhookService
@@ -84,6 +85,10 @@ def build_services(settings: Settings) -> Services:
         poll_interval=settings.poll_interval,
         heartbeats=None if storage.single_process else storage.processes,
         observers=[metrics],
+        disable=DisableRule(
+            after_ms=int(settings.disable_after * 1000),
+            min_dead_letters=settings.disable_min_dead_letters,
+        ),
     )
     if settings.role != "api":  # an API process's dispatcher never runs
         metrics.watch_dispatcher(dispatcher)
@@ -98,6 +103,7 @@ def build_services(settings: Settings) -> Services:
         delivered_max_age=settings.delivered_max_age,
         delivered_kept=settings.delivered_kept,
         dead_letters_kept=settings.dead_letters_kept,
+        held_kept=settings.held_max,
     )
     webhooks = WebhookService(storage.webhooks, storage.deliveries, targets, ingest, dispatcher)
     return Services(
@@ -214,6 +220,8 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Webhooks disabled or enabled again, by whichever process: to the account's sockets.
+        services.storage.webhook_changes.listen(live.publish_webhook_change)
         async with running(services):
             if fanout is not None:
                 fanout.start()

@@ -125,6 +125,20 @@ class Settings(BaseSettings):
     dead_letters_kept: int = Field(
         1000, ge=1, description="Dead-lettered deliveries kept per webhook (newest first)."
     )
+    held_max: int = Field(
+        10_000, ge=1,
+        description="Held deliveries kept per disabled webhook (newest first); the oldest beyond"
+        " it are dropped and counted.",
+    )
+    disable_after: float = Field(
+        5 * 24 * 3600.0, gt=0,
+        description="Seconds a webhook's every attempt must have failed before it is disabled"
+        " (with at least disable_min_dead_letters dead letters in a row).",
+    )
+    disable_min_dead_letters: int = Field(
+        10, ge=1,
+        description="Consecutive dead letters a failing webhook must have before it is disabled.",
+    )
     delivered_kept: int = Field(
         1000, ge=0, description="Delivered log rows kept per webhook (newest first)."
     )

@@ -11,6 +11,10 @@ after a WebSocket opened reach it too.
 A frame is the original WAHooks shape: `{"event", "connectionId", "payload", "timestamp"}`, the
 payload's `media.url` pointing at this API. A subscriber that asks for it also gets `"envelope"`:
 the whole event exactly as a webhook receives it (`wahooks listen` forwards that).
+
+Besides WhatsApp events, the stream says when a webhook of the account is disabled by wahooks or
+enabled again (`webhook.disabled`, `webhook.enabled`; docs/delivery.md), in the same frame shape.
+Those go only to subscribers without the envelope: a forwarder must not post them to its target.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 from wahooks.clock import iso, now_ms
 from wahooks.models import Connection
 from wahooks.serialization import dumps
+from wahooks.storage.records import WebhookStateChange
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +143,34 @@ class LiveEvents:
             # A live frame is a courtesy; the event is stored and its deliveries are on their
             # way, so nothing here may fail the ingest path.
             log.exception("live event not published", extra={"action": "live.error"})
+
+
+    def publish_webhook_change(self, change: WebhookStateChange) -> None:
+        """A webhook was disabled by wahooks or enabled again: tell the account's sockets."""
+        subscribers = self._by_user.get(change.user_id)
+        if not subscribers:
+            return
+        frame = webhook_change_frame(change)
+        for subscriber in tuple(subscribers):
+            if not subscriber.envelope and not subscriber.offer(frame):
+                self.unsubscribe(subscriber)
+
+
+def webhook_change_frame(change: WebhookStateChange) -> str:
+    disabled = change.disabled_reason is not None
+    return dumps({
+        "event": "webhook.disabled" if disabled else "webhook.enabled",
+        "connectionId": change.connection_id,
+        "payload": {
+            "webhookId": change.webhook_id,
+            "active": not disabled,
+            "disabledReason": None if change.disabled_reason is None
+            else change.disabled_reason.value,
+            "disabledAt": iso(change.disabled_at),
+            "replayed": change.replayed,
+        },
+        "timestamp": iso(now_ms()),
+    }).decode()
 
 
 class _Frames:

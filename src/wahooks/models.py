@@ -52,6 +52,14 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    HELD = "held"  # kept, not attempted, while its webhook is disabled (docs/delivery.md)
+
+
+class DisabledReason(StrEnum):
+    """Why wahooks turned a webhook off by itself; a webhook turned off by hand has none."""
+
+    GONE = "gone"  # the receiver answered 410 Gone
+    FAILING = "failing"  # every attempt failed for the configured period (docs/delivery.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,35 @@ class Webhook:
     # After a rotation, the secret replaced and when it stops signing (Unix ms); docs/signatures.md.
     previous_secret: str | None = None
     previous_secret_expires_at: int | None = None
+    # Set when wahooks disabled the webhook by itself (its new events are held); `active` stays
+    # the user's switch. docs/delivery.md, "Endpoint health".
+    disabled_reason: DisabledReason | None = None
+    disabled_at: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Switched on by the user and not disabled by wahooks: its events are attempted."""
+        return self.active and self.disabled_reason is None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookHealth:
+    """How a webhook's endpoint has been answering. The counters are kept as outcomes are
+    recorded; the 24 h figures are counted from the attempts at read time."""
+
+    last_success_at: int | None
+    last_failure_at: int | None
+    failing_since: int | None  # the first failed attempt since the last success
+    consecutive_dead_letters: int
+    attempts_24h: int
+    successes_24h: int
+    held: int  # deliveries held now
+    held_dropped: int  # held deliveries the held cap removed, ever
+
+    @property
+    def success_rate_24h(self) -> float | None:
+        """Successful attempts over all attempts in the last 24 h; None without attempts."""
+        return None if not self.attempts_24h else self.successes_24h / self.attempts_24h
 
 
 @dataclass(frozen=True, slots=True)

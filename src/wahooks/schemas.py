@@ -14,7 +14,15 @@ import orjson
 
 from wahooks.clock import iso
 from wahooks.errors import ValidationFailed
-from wahooks.models import ApiToken, Attempt, Connection, ConnectionStatus, DeliveryLog, Webhook
+from wahooks.models import (
+    ApiToken,
+    Attempt,
+    Connection,
+    ConnectionStatus,
+    DeliveryLog,
+    Webhook,
+    WebhookHealth,
+)
 
 # The events WAHA can emit (its OpenAPI webhook enum), "*" for all, and our "test".
 EVENT_NAMES = (
@@ -56,9 +64,34 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
         "url": webhook.url,
         "events": list(webhook.events),
         "signingSecret": webhook.signing_secret,
-        "active": webhook.active,
+        # A webhook wahooks disabled shows as off to the original's clients; beside the original's
+        # fields, why and since when (null for one switched off by hand).
+        "active": webhook.enabled,
         "createdAt": iso(webhook.created_at),
         "updatedAt": iso(webhook.updated_at),
+        "disabledReason": None if webhook.disabled_reason is None
+        else webhook.disabled_reason.value,
+        "disabledAt": iso(webhook.disabled_at),
+    }
+
+
+def health_json(webhook: Webhook, health: WebhookHealth) -> dict[str, Any]:
+    rate = health.success_rate_24h
+    return {
+        "webhookId": webhook.id,
+        "active": webhook.enabled,
+        "disabledReason": None if webhook.disabled_reason is None
+        else webhook.disabled_reason.value,
+        "disabledAt": iso(webhook.disabled_at),
+        "lastSuccessAt": iso(health.last_success_at),
+        "lastFailureAt": iso(health.last_failure_at),
+        "failingSince": iso(health.failing_since),
+        "consecutiveDeadLetters": health.consecutive_dead_letters,
+        "attempts24h": health.attempts_24h,
+        "successes24h": health.successes_24h,
+        "successRate24h": None if rate is None else round(rate, 4),
+        "held": health.held,
+        "heldDropped": health.held_dropped,
     }
 
 

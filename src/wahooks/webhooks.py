@@ -4,11 +4,14 @@ The rules live here, the routes only translate HTTP: who may touch a webhook (it
 account's id is 403, an unknown or malformed one 404), what a valid target is (the target policy,
 checked again at connect time), the secret made at creation, the log filters, and redelivery and
 recovery (bounded: RECOVER_MAX_WINDOW_MS, RECOVER_MAX_DELIVERIES), which wake the dispatcher so that
-it does not wait for its next look at the database.
+it does not wait for its next look at the database. Endpoint health: what a webhook's endpoint has
+been answering, and enabling a webhook that wahooks disabled, which replays its held deliveries
+(docs/delivery.md, "Endpoint health").
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -16,7 +19,15 @@ from wahooks.clock import now_ms
 from wahooks.delivery.targets import InvalidTargetURL, TargetPolicy, TargetRefused
 from wahooks.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from wahooks.ids import parse_uuid, uuid7
-from wahooks.models import STATUS_CLASSES, Connection, DeliveryLog, DeliveryStatus, User, Webhook
+from wahooks.models import (
+    STATUS_CLASSES,
+    Connection,
+    DeliveryLog,
+    DeliveryStatus,
+    User,
+    Webhook,
+    WebhookHealth,
+)
 from wahooks.schemas import events_field, raise_if
 from wahooks.signing import signing_secret
 from wahooks.storage.records import QueueDepth
@@ -28,6 +39,11 @@ RECOVER_MAX_WINDOW_MS = 14 * 24 * 3600 * 1000
 RECOVER_MAX_DELIVERIES = 10_000
 # Retrying the dead letters a filtered log view shows: refused whole beyond recovery's bound.
 RETRY_MATCHING_MAX = RECOVER_MAX_DELIVERIES
+
+# The success rate a webhook's health shows is over this window of attempts.
+HEALTH_WINDOW_MS = 24 * 3600 * 1000
+
+log = logging.getLogger(__name__)
 
 
 class WebhookStore(Protocol):
@@ -41,7 +57,10 @@ class WebhookStore(Protocol):
         url: str | None = None,
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
-    ) -> Webhook: ...
+    ) -> Webhook:
+        """Setting `active` ends a disable by wahooks; True also replays the held deliveries."""
+        ...
+    async def webhook_health(self, webhook_id: str, since: int) -> WebhookHealth | None: ...
     async def rotate_secret(
         self, webhook_id: str, secret: str, previous_expires_at: int
     ) -> Webhook: ...
@@ -150,9 +169,29 @@ class WebhookService:
         if active is not None and not isinstance(active, bool):
             errors.append("active must be a boolean value")
         raise_if(errors)
-        return await self._webhooks.update_webhook(
+        held = 0
+        if active is True:
+            health = await self._webhooks.webhook_health(webhook.id, now_ms())
+            held = 0 if health is None else health.held
+        updated = await self._webhooks.update_webhook(
             webhook.id, url=checked_url, events=checked_events, active=active
         )
+        if active is True and (webhook.disabled_reason is not None or held):
+            log.info(
+                "webhook enabled again; its held deliveries are replayed",
+                extra={"action": "webhook.enabled", "webhook_id": webhook.id, "held": held,
+                       "was": None if webhook.disabled_reason is None
+                       else webhook.disabled_reason.value},
+            )
+            self._dispatcher.poke()
+        return updated
+
+    async def health(self, webhook: Webhook) -> WebhookHealth:
+        """What the endpoint has been answering; the success rate over the last 24 h."""
+        found = await self._webhooks.webhook_health(webhook.id, now_ms() - HEALTH_WINDOW_MS)
+        if found is None:
+            raise NotFound("Webhook config not found")
+        return found
 
     async def rotate_secret(self, webhook: Webhook, *, overlap_seconds: Any = None) -> Webhook:
         """A new signing secret; the one it replaces keeps signing for `overlap_seconds`
@@ -263,6 +302,11 @@ class WebhookService:
             raise NotFound("Webhook log not found")
         if entry.status is DeliveryStatus.PENDING:
             raise Conflict("This delivery is still pending; it will be attempted again by itself")
+        if entry.status is DeliveryStatus.HELD:
+            raise Conflict(
+                "This delivery is held while the webhook is disabled; enable the webhook"
+                " (active: true) to replay every held delivery in event order"
+            )
         await self._deliveries.redeliver(webhook.id, [entry.id])
         self._dispatcher.poke()
         return entry.id

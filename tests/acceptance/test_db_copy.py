@@ -25,11 +25,17 @@ def test_copy_a_sqlite_installation_to_postgres(
 ) -> None:
     database = tmp_path / "old.db"
     sqlite_server = start_server(database, retry_schedule="")
-    with Receiver(statuses=[200, 500]) as receiver, sqlite_server.client() as client:
+    with Receiver(statuses=[200, 500]) as receiver, Receiver(statuses=[410]) as gone, \
+            sqlite_server.client() as client:
         connection = connected_connection(client)
         webhook = client.post(
             f"/connections/{connection['id']}/webhooks",
             json={"url": receiver.url, "events": ["message"]},
+        ).json()
+        # A second webhook whose endpoint is gone: disabled, and holding the second event.
+        disabled = client.post(
+            f"/connections/{connection['id']}/webhooks",
+            json={"url": gone.url, "events": ["message"]},
         ).json()
         for text in ("kept", "dead letter"):
             client.post(f"/connections/{connection['id']}/sandbox/inbound",
@@ -37,6 +43,9 @@ def test_copy_a_sqlite_installation_to_postgres(
         wait_until(lambda: {log["status"] for log in client.get(
             f"/webhooks/{webhook['id']}/logs").json()} == {"delivered", "failed"})
         before = client.get(f"/webhooks/{webhook['id']}/logs").json()
+        health_before = wait_until(lambda: (
+            found := client.get(f"/webhooks/{disabled['id']}/health").json()
+        )["held"] == 2 and found)
     bob = _cli("user", "create", "--name", "bob", "--database", str(database)).stdout.strip()
     sqlite_server.stop()
 
@@ -49,8 +58,11 @@ def test_copy_a_sqlite_installation_to_postgres(
     assert postgres_server.token is None  # the owner came along; none was made anew
     with postgres_server.client(sqlite_server.token) as client:
         assert client.get(f"/connections/{connection['id']}").json()["status"] == "connected"
-        (moved,) = client.get(f"/connections/{connection['id']}/webhooks").json()
-        assert moved["signingSecret"] == webhook["signingSecret"]
+        moved = {w["id"]: w for w in client.get(f"/connections/{connection['id']}/webhooks").json()}
+        assert moved[webhook["id"]]["signingSecret"] == webhook["signingSecret"]
+        assert moved[disabled["id"]]["disabledReason"] == "gone"
+        assert health_before["held"] == 2
+        assert client.get(f"/webhooks/{disabled['id']}/health").json() == health_before
         assert client.get(f"/webhooks/{webhook['id']}/logs").json() == before
         failed = [log for log in before if log["status"] == "failed"]
         again = client.post(f"/webhooks/{webhook['id']}/logs/{failed[0]['id']}/redeliver")

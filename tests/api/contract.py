@@ -31,6 +31,8 @@ WEBHOOK_KEYS = {
     "id", "userId", "sessionId", "url", "events", "signingSecret", "active", "createdAt",
     "updatedAt",
 }
+# Beside the original's fields (additive): why and since when wahooks disabled the webhook.
+WEBHOOK_EXTRA_KEYS = {"disabledReason", "disabledAt"}
 TOKEN_KEYS = {"id", "name", "tokenPrefix", "active", "lastUsedAt", "createdAt"}
 TOKEN_CREATED_KEYS = {"id", "name", "token", "tokenPrefix", "createdAt"}
 # The original's WebhookLog, plus this server's delivery details (additive: clients ignore them).
@@ -94,7 +96,7 @@ def assert_connection(body: dict[str, Any], *, status: str, user_id: str) -> Non
 
 
 def assert_webhook(body: dict[str, Any], *, user_id: str, connection_id: str) -> None:
-    assert set(body) == WEBHOOK_KEYS, sorted(body)
+    assert set(body) == WEBHOOK_KEYS | WEBHOOK_EXTRA_KEYS, sorted(body)
     assert UUID.match(body["id"])
     assert body["userId"] == user_id
     assert body["sessionId"] == connection_id

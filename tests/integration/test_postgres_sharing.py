@@ -5,12 +5,16 @@ unclaimed work wakes the other side through NOTIFY."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+
+import asyncpg
 
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import AttemptOutcome, Connection, ConnectionStatus, DeliveryStatus, Webhook
 from wahooks.storage import PostgresStorage
+from wahooks.storage.postgres import split_schema
 from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
 
 
@@ -137,5 +141,60 @@ def test_one_process_at_a_time_holds_a_named_job(postgres_schema_url: Callable[[
         finally:
             await one.close()
             await two.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_ingest_batch_that_would_hold_sees_an_enable_committed_meanwhile(
+    postgres_schema_url: Callable[[], str],
+) -> None:
+    """Another process enables the webhook between this batch's read of its webhooks (disabled)
+    and its insert: the batch waits for that enable on the webhook's row and then makes the
+    delivery due instead of holding it, so no delivery stays held after the enable's replay."""
+    url = postgres_schema_url()
+    store = PostgresStorage(url)
+
+    async def scenario() -> None:
+        await store.open()
+        dsn, schema = split_schema(url)
+        enabler = await asyncpg.connect(dsn, server_settings={"search_path": schema or "public"})
+        watcher = await asyncpg.connect(dsn)
+        try:
+            connection, webhook = await _setup(store)
+            (jobs,) = await store.queue.ingest(
+                [NewEvent(connection.id, "message", b"0")], claim_lease_ms=60_000
+            )
+            await store.queue.record_outcomes([RecordedOutcome(
+                jobs[0].delivery_id, 1, AttemptOutcome(now_ms(), 1.0, 410, "gone"),
+                DeliveryStatus.PENDING, 1000, webhook_id=webhook.id,
+            )])
+            enabling = enabler.transaction()
+            await enabling.start()
+            await enabler.execute(
+                "UPDATE webhooks SET disabled_reason = NULL, disabled_at = NULL WHERE id = $1",
+                webhook.id,
+            )
+            ingesting = asyncio.create_task(store.queue.ingest(
+                [NewEvent(connection.id, "message", b"1")], claim_lease_ms=None
+            ))
+            deadline = time.monotonic() + 10
+            while not await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE '%disabled_reason IS NOT NULL%FOR SHARE%'"
+            ):
+                assert time.monotonic() < deadline, "the batch never waited for the enable"
+                assert not ingesting.done()
+                await asyncio.sleep(0.01)
+            await enabling.commit()
+            await ingesting
+
+            held = await store.deliveries.list_deliveries(webhook.id, status=DeliveryStatus.HELD)
+            due = await store.queue.claim_due(10, 60_000)
+            assert [log.body for log in held] == [b"0"]  # the 410's, for the replay
+            assert [job.body for job in due] == [b"1"]
+        finally:
+            await enabler.close()
+            await watcher.close()
+            await store.close()
 
     asyncio.run(scenario())

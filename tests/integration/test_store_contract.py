@@ -20,6 +20,7 @@ from wahooks.models import (
     Connection,
     ConnectionStatus,
     DeliveryStatus,
+    DisabledReason,
     ErrorClass,
     SentRequest,
     Trigger,
@@ -27,7 +28,14 @@ from wahooks.models import (
 )
 from wahooks.storage import PostgresStorage, SqliteStorage
 from wahooks.storage import Storage as Store
-from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome, WahaSession
+from wahooks.storage.health import DisableRule
+from wahooks.storage.records import (
+    INTERRUPTED,
+    NewEvent,
+    RecordedOutcome,
+    WahaSession,
+    WebhookStateChange,
+)
 
 Scenario = Callable[[Store], Awaitable[None]]
 
@@ -206,6 +214,7 @@ def test_queue_depth_counts_deliveries_by_status_held_and_the_oldest_due_wait(
         depth = await store.queue.queue_depth()
         assert depth.by_status == {
             DeliveryStatus.PENDING: 1, DeliveryStatus.DELIVERED: 1, DeliveryStatus.FAILED: 1,
+            DeliveryStatus.HELD: 0,
         }
         assert (depth.leased, depth.oldest_due_age_ms) == (1, 0)
 
@@ -803,6 +812,150 @@ def test_recovery_queues_never_delivered_dead_letters_of_a_window_in_event_order
         assert all(job.trigger is Trigger.RECOVER and job.attempt == 2 for job in claimed)
         assert all(job.attempts_before_cycle == 1 for job in claimed)
         assert await store.deliveries.list_deliveries(other.id, status=DeliveryStatus.PENDING) == []
+
+    run(scenario)
+
+
+def test_a_410_disables_the_webhook_holds_its_deliveries_and_enabling_replays_them(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        other = await _webhook(store, user_id, connection)
+        (first,) = await store.queue.ingest(
+            [NewEvent(connection.id, "message", b'{"n":0}')], claim_lease_ms=60_000
+        )
+        (waiting,) = await store.queue.ingest(
+            [NewEvent(connection.id, "message", b'{"n":1}')], claim_lease_ms=None
+        )
+        gone = next(job for job in first if job.webhook_id == webhook.id)
+        fine = next(job for job in first if job.webhook_id == other.id)
+        changes = await store.queue.record_outcomes([
+            RecordedOutcome(gone.delivery_id, 1, _outcome(410, "HTTP 410"),
+                            DeliveryStatus.PENDING, 1000, webhook_id=webhook.id),
+            RecordedOutcome(fine.delivery_id, 1, _outcome(204), DeliveryStatus.DELIVERED, None,
+                            webhook_id=other.id),
+        ])
+        assert [(c.webhook_id, c.disabled_reason) for c in changes] == [
+            (webhook.id, DisabledReason.GONE)
+        ]
+        disabled = await store.webhooks.get_webhook(webhook.id)
+        assert disabled is not None and disabled.active and not disabled.enabled
+        assert disabled.disabled_reason is DisabledReason.GONE and disabled.disabled_at
+        # The 410's delivery and the one waiting for its first attempt are held, and so is the
+        # next event; the other webhook is untouched.
+        (later,) = await store.queue.ingest(
+            [NewEvent(connection.id, "message", b'{"n":2}')], claim_lease_ms=60_000
+        )
+        assert [job.webhook_id for job in later] == [other.id]
+        held = await store.deliveries.list_deliveries(webhook.id, status=DeliveryStatus.HELD)
+        assert [log.body for log in held] == [b'{"n":2}', b'{"n":1}', b'{"n":0}']
+        assert all(log.next_attempt_at is None for log in held)
+        health = await store.webhooks.webhook_health(webhook.id, now_ms() - 60_000)
+        assert health is not None and health.held == 3 and health.attempts_24h == 1
+        assert health.last_failure_at is not None and health.last_success_at is None
+        assert health.success_rate_24h == 0
+        assert [job.webhook_id for job in await store.queue.claim_due(10, 60_000)] == [
+            job.webhook_id for job in waiting if job.webhook_id == other.id
+        ]
+
+        enabled = await store.webhooks.update_webhook(webhook.id, active=True)
+        assert enabled.enabled and enabled.disabled_reason is None
+        replayed = await store.queue.claim_due(10, 60_000)
+        assert [job.body for job in replayed] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+        assert {job.trigger for job in replayed} == {Trigger.REPLAY}
+        assert [job.attempt - job.attempts_before_cycle for job in replayed] == [1, 1, 1]
+        health = await store.webhooks.webhook_health(webhook.id, now_ms() - 60_000)
+        assert health is not None and health.held == 0
+
+    run(scenario)
+
+
+def test_a_failing_period_with_enough_dead_letters_disables_and_a_success_resets(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        rule = DisableRule(after_ms=0, min_dead_letters=2)
+
+        async def settle(*statuses: DeliveryStatus) -> list[WebhookStateChange]:
+            jobs = [
+                (await store.queue.ingest(
+                    [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
+                ))[0][0]
+                for _ in statuses
+            ]
+            return await store.queue.record_outcomes([
+                RecordedOutcome(
+                    job.delivery_id, 1,
+                    _outcome(204 if status is DeliveryStatus.DELIVERED else 500), status, None,
+                    webhook_id=webhook.id,
+                )
+                for job, status in zip(jobs, statuses, strict=True)
+            ], disable=rule)
+
+        # A dead letter, then a success, then one more dead letter: never two in a row.
+        assert await settle(DeliveryStatus.FAILED, DeliveryStatus.DELIVERED) == []
+        assert await settle(DeliveryStatus.FAILED) == []
+        health = await store.webhooks.webhook_health(webhook.id, 0)
+        assert health is not None and health.consecutive_dead_letters == 1
+        assert health.failing_since is not None and health.last_success_at is not None
+        (change,) = await settle(DeliveryStatus.FAILED)
+        assert change.disabled_reason is DisabledReason.FAILING
+        assert change.user_id == user_id and change.connection_id == connection.id
+        # The dead letter that disabled it is held, to be replayed with the rest.
+        held = await store.deliveries.list_deliveries(webhook.id, status=DeliveryStatus.HELD)
+        assert len(held) == 1
+        off = await store.webhooks.update_webhook(webhook.id, active=False)
+        assert not off.active and off.disabled_reason is None  # now switched off by hand
+        assert len(await store.deliveries.list_deliveries(
+            webhook.id, status=DeliveryStatus.HELD)) == 1  # kept until it is on again
+        (jobs,) = await store.queue.ingest(
+            [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
+        )
+        assert jobs == [] and len(await store.deliveries.list_deliveries(webhook.id)) == 4
+
+    run(scenario)
+
+
+def test_the_held_cap_drops_the_oldest_held_and_counts_them(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        (jobs,) = await store.queue.ingest(
+            [NewEvent(connection.id, "message", b'{"n":0}')], claim_lease_ms=60_000
+        )
+        await store.queue.record_outcomes([
+            RecordedOutcome(jobs[0].delivery_id, 1, _outcome(410), DeliveryStatus.FAILED, None,
+                            webhook_id=webhook.id),
+        ])
+        for number in range(1, 5):
+            await store.queue.ingest(
+                [NewEvent(connection.id, "message", b'{"n":%d}' % number)], claim_lease_ms=None
+            )
+        counts = await store.retention.prune(
+            delivered_max_age_ms=3_600_000, delivered_kept=10, dead_letters_kept=1, held_kept=2
+        )
+        assert counts.held == 3 and counts.dead_letters == 0
+        held = await store.deliveries.list_deliveries(webhook.id, status=DeliveryStatus.HELD)
+        assert [log.body for log in held] == [b'{"n":4}', b'{"n":3}']
+        health = await store.webhooks.webhook_health(webhook.id, 0)
+        assert health is not None and (health.held, health.held_dropped) == (2, 3)
+
+    run(scenario)
+
+
+def test_webhook_changes_reach_every_listener(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        heard: list[WebhookStateChange] = []
+        store.webhook_changes.listen(heard.append)
+        change = WebhookStateChange("w", "u", "c", DisabledReason.GONE, 1)
+        store.webhook_changes.emit([change])
+        assert heard == [change]
 
     run(scenario)
 

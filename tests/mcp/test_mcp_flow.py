@@ -92,3 +92,39 @@ def test_an_agent_links_a_number_and_follows_a_delivery_to_its_redelivery(
 
     with Receiver() as receiver:
         asyncio.run(run())
+
+
+def test_an_agent_sees_a_gone_webhook_held_and_enables_it_again(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    async def run() -> tuple[Any, Any, Any]:
+        async with mcp_session("http", server.base_url, server.token or "", tmp_path) as session:
+            connection_id = await link_a_number(session)
+            webhook = answer(await session.call_tool("create_webhook", {
+                "connection_id": connection_id, "url": receiver.url, "events": ["message"],
+            }))
+            answer(await session.call_tool("sandbox_inbound_message", {
+                "connection_id": connection_id, "sender": CONTACT, "text": "gone?",
+            }))
+            deadline = time.monotonic() + 10
+            while (health := answer(await session.call_tool(
+                "get_webhook_health", {"webhook_id": webhook["id"]}
+            )))["disabledReason"] is None:
+                assert time.monotonic() < deadline, health
+                await asyncio.sleep(0.02)
+            held = answer(await session.call_tool(
+                "get_delivery_logs", {"webhook_id": webhook["id"], "status": "held"}
+            ))
+            receiver.statuses = [200]
+            enabled = answer(await session.call_tool(
+                "update_webhook", {"webhook_id": webhook["id"], "active": True}
+            ))
+            return health, held, enabled
+
+    with Receiver(statuses=[410]) as receiver:
+        health, held, enabled = asyncio.run(run())
+        receiver.wait_for(2)
+
+    assert health["disabledReason"] == "gone" and health["held"] == 1
+    assert [entry["status"] for entry in held] == ["held"]
+    assert enabled["active"] is True

@@ -213,3 +213,32 @@ def test_messaging_through_the_sdk(server: ServerProcess, client: WAHooks) -> No
     with pytest.raises(WAHooksError) as refused:
         client.send_message(connection["id"], "", "x", skip_presence=True)
     assert refused.value.status_code == 400
+
+
+def test_health_hold_and_replay_through_both_clients(
+    server: ServerProcess, client: WAHooks
+) -> None:
+    assert server.token is not None
+    token = server.token
+    with Receiver(statuses=[410]) as receiver:
+        connection = client.create_connection()
+        _scan(server, connection["id"])
+        webhook = client.create_webhook(connection["id"], receiver.url, ["message"])
+        _inbound(server, connection["id"], "gone")
+        wait_until(lambda: client.get_webhook_health(webhook["id"])["disabledReason"] == "gone")
+        _inbound(server, connection["id"], "held")
+        held = client.get_webhook_logs(webhook["id"], status="held")
+        receiver.statuses = [200]
+
+        async def enable() -> tuple[dict[str, object], dict[str, object]]:
+            async with AsyncWAHooks(token, base_url=server.base_url) as twin:
+                health = await twin.get_webhook_health(webhook["id"])
+                return health, await twin.update_webhook(webhook["id"], active=True)
+
+        health, enabled = asyncio.run(enable())
+        receiver.wait_for(3)
+        wait_until(lambda: client.get_webhook_health(webhook["id"])["held"] == 0)
+
+    assert len(held) == 2
+    assert health["held"] == 2 and health["active"] is False
+    assert enabled["active"] is True and enabled["disabledReason"] is None

@@ -109,6 +109,7 @@ CASES: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, dict[str, str]
     ("recover", ("w1", "2026-01-01", "2026-01-02"), {}, "POST", "/webhooks/w1/recover", {},
      {"since": "2026-01-01", "until": "2026-01-02"}),
     ("test_webhook", ("w1",), {}, "POST", "/webhooks/w1/test", {}, None),
+    ("get_webhook_health", ("w1",), {}, "GET", "/webhooks/w1/health", {}, None),
     ("rotate_secret", ("w1",), {}, "POST", "/webhooks/w1/rotate-secret", {}, {}),
     ("rotate_secret", ("w1",), {"overlap_seconds": 600}, "POST", "/webhooks/w1/rotate-secret",
      {}, {"overlapSeconds": 600}),

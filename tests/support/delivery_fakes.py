@@ -13,7 +13,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus, ErrorClass
-from wahooks.storage.records import RecordedOutcome
+from wahooks.storage.health import DEFAULT_DISABLE_RULE, DisableRule
+from wahooks.storage.records import RecordedOutcome, WebhookStateChange
 
 HANG_GUARD_SECONDS = 10.0
 
@@ -106,11 +107,14 @@ class FakeQueue:
     async def release(self, delivery_ids: list[str]) -> None:
         self.released += delivery_ids
 
-    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None:
+    async def record_outcomes(
+        self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE
+    ) -> list[WebhookStateChange]:
         if self.fail_writes:
             self.fail_writes -= 1
             raise ConnectionError("database unavailable")
         self.written += outcomes
+        return []
 
     async def recover_expired_leases(self, *, all_leases: bool = False) -> int:
         return 0

@@ -34,6 +34,7 @@ import type {
   Success,
   WAHooksOptions,
   WebhookConfig,
+  WebhookHealth,
   WebhookLog,
   WebhookLogOptions,
   WebhookLogPage,
@@ -202,6 +203,8 @@ export class WAHooks {
     return this.request('POST', `/connections/${segment(connectionId)}/webhooks`, { body: { url, events } });
   }
 
+  /** Change `url`, `events` or `active`. wahooks: `{ active: true }` on a webhook the server
+   * disabled enables it and replays its held deliveries in event order. */
   async updateWebhook(webhookId: string, updates: WebhookUpdate): Promise<WebhookConfig> {
     return this.request('PUT', `/webhooks/${segment(webhookId)}`, { body: updates });
   }
@@ -320,6 +323,12 @@ export class WAHooks {
   ): Promise<RotatedSecret> {
     const body = options.overlapSeconds === undefined ? {} : { overlapSeconds: options.overlapSeconds };
     return this.request('POST', `/webhooks/${segment(webhookId)}/rotate-secret`, { body });
+  }
+
+  /** wahooks: the endpoint's health: last success and failure, 24 h success rate, consecutive
+   * dead letters, why the server disabled it, and the deliveries it holds. */
+  async getWebhookHealth(webhookId: string): Promise<WebhookHealth> {
+    return this.request('GET', `/webhooks/${segment(webhookId)}/health`);
   }
 
   /** wahooks: one delivery with every attempt and its detail. */

@@ -53,9 +53,36 @@ export interface WebhookConfig {
   url: string;
   events: string[];
   signingSecret: string;
+  /** False when switched off by hand, and when the server disabled it (`disabledReason`). */
   active: boolean;
   createdAt: string;
   updatedAt: string;
+  /** wahooks: why the server disabled it: `gone` (its endpoint answered 410) or `failing`
+   * (every attempt failed for days); null when it did not. Its new events are held meanwhile. */
+  disabledReason?: 'gone' | 'failing' | null;
+  /** wahooks: when the server disabled it (ISO 8601). */
+  disabledAt?: string | null;
+}
+
+/** wahooks: the answer of `getWebhookHealth`: how the webhook's endpoint has been answering. */
+export interface WebhookHealth {
+  webhookId: string;
+  active: boolean;
+  disabledReason: 'gone' | 'failing' | null;
+  disabledAt: string | null;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  /** The first failed attempt since the last success. */
+  failingSince: string | null;
+  consecutiveDeadLetters: number;
+  attempts24h: number;
+  successes24h: number;
+  /** Successful attempts over all attempts in the last 24 h; null without attempts. */
+  successRate24h: number | null;
+  /** Deliveries held now (replayed by `updateWebhook(id, { active: true })`). */
+  held: number;
+  /** Held deliveries the server's held cap removed, oldest first. */
+  heldDropped: number;
 }
 
 /** wahooks: one attempt at a delivery. */
@@ -94,7 +121,7 @@ export interface WebhookLog {
   eventType: string;
   /** The delivered body, parsed. */
   payload: unknown;
-  /** `pending`, `delivered` or `failed` (dead-lettered) */
+  /** `pending`, `delivered`, `failed` (dead-lettered) or, wahooks, `held` (its webhook is disabled) */
   status: string;
   attempts: number;
   deliveredAt: string | null;

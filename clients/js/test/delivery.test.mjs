@@ -1,6 +1,7 @@
 // Deliveries from a real `wahooks serve` to the README's Express receiver, which keeps the raw
 // body and verifies each one with verifySignature.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { InvalidSignature, WAHooks, computeSignature, standardWebhooksSecret, verifySignature } from 'wahooks';
@@ -117,4 +118,47 @@ test('rotateSecret: during the overlap a receiver with either secret or both ver
   assert.throws(() => verifySignature(delivery.raw, delivery.headers, 'f'.repeat(64)), InvalidSignature);
   assert.match(standardWebhooksSecret(old), /^whsec_[A-Za-z0-9+/]+=*$/);
   assert.equal(Buffer.from(standardWebhooksSecret(old).slice(6), 'base64').toString('utf8'), old);
+});
+
+test('a 410 disables the webhook, its events are held, and enabling it replays them', async (t) => {
+  let status = 410;
+  const bodies = [];
+  const gone = http.createServer((req, res) => {
+    let data = '';
+    req.on('data', (chunk) => (data += chunk));
+    req.on('end', () => {
+      bodies.push(JSON.parse(data).payload.body);
+      res.statusCode = status;
+      res.end();
+    });
+  });
+  await new Promise((done) => gone.listen(0, '127.0.0.1', done));
+  t.after(() => new Promise((done) => {
+    gone.closeAllConnections();
+    gone.close(done);
+  }));
+  const { id } = await client.createConnection();
+  await server.scan(id);
+  const webhook = await client.createWebhook(id, `http://127.0.0.1:${gone.address().port}/webhook`, ['message']);
+
+  await server.inbound(id, 'first');
+  const health = await eventually(async () => {
+    const found = await client.getWebhookHealth(webhook.id);
+    return found.disabledReason === 'gone' && found;
+  });
+  assert.equal(health.active, false);
+  await server.inbound(id, 'second');
+  const held = await client.getWebhookLogs(webhook.id, { status: 'held' });
+  assert.deepEqual(held.map((log) => log.payload.payload.body), ['second', 'first']);
+  const [listed] = await client.listWebhooks(id);
+  assert.equal(listed.active, false);
+  assert.equal(listed.disabledReason, 'gone');
+
+  status = 200;
+  const enabled = await client.updateWebhook(webhook.id, { active: true });
+  assert.equal(enabled.active, true);
+  assert.equal(enabled.disabledReason, null);
+  await eventually(async () => bodies.length === 3 && (await client.getWebhookHealth(webhook.id)).held === 0);
+  assert.equal(bodies[0], 'first');
+  assert.deepEqual(bodies.slice(1).sort(), ['first', 'second']);
 });

@@ -10,7 +10,7 @@ const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 test('every method of WAHooks is documented', () => {
   const methods = Object.getOwnPropertyNames(wahooks.WAHooks.prototype)
     .filter((name) => name !== 'constructor' && !['post', 'request', 'url', 'fetch'].includes(name));
-  assert.equal(methods.length, 46, String(methods));
+  assert.equal(methods.length, 47, String(methods));
   const missing = methods.filter((name) => !README.includes(`${name}(`) && !README.includes(`\`${name}\``));
   assert.deepEqual(missing, []);
 });

@@ -142,6 +142,7 @@ test('the wahooks extras send their routes, dropping unset query parameters', as
     ],
     [() => client.redeliver('w1', 'l1'), ['POST', '/api/webhooks/w1/logs/l1/redeliver', undefined]],
     [() => client.redeliverFailed('w1'), ['POST', '/api/webhooks/w1/redeliver-failed', undefined]],
+    [() => client.getWebhookHealth('w1'), ['GET', '/api/webhooks/w1/health', undefined]],
     [() => client.rotateSecret('w1'), ['POST', '/api/webhooks/w1/rotate-secret', {}]],
     [
       () => client.rotateSecret('w1', { overlapSeconds: 600 }),

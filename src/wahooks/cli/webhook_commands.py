@@ -14,7 +14,9 @@ from wahooks.cli.aliases import AliasedGroup
 from wahooks.cli.api_access import Api, api_command
 from wahooks.cli.root import main
 
-_LOG_STATUS_STYLE = {"delivered": "green", "failed": "red", "pending": "yellow"}
+_LOG_STATUS_STYLE = {
+    "delivered": "green", "failed": "red", "pending": "yellow", "held": "magenta",
+}
 
 
 @main.group(cls=AliasedGroup, aliases=("wh", "w"))
@@ -79,11 +81,21 @@ def list_webhooks(api: Api, connection_id: str) -> None:
             f"No webhooks yet. Create one: wahooks webhooks create {connection_id} URL"
         )
     rows = [
-        (w["id"], Text(str(w["active"]).lower(), style="green" if w["active"] else "red"),
-         w["url"], ",".join(w.get("events") or []))
+        (w["id"], _active_cell(w), w["url"], ",".join(w.get("events") or []))
         for w in found
     ]
     output.table(("ID", "ACTIVE", "URL", "EVENTS"), rows, noun="webhook")
+
+
+def _active_cell(webhook: dict[str, Any]) -> Text:
+    """`true`, `false` (switched off by hand), or `false (gone since ...)` when the server
+    disabled it: its events are held until `wahooks webhooks enable`."""
+    if webhook["active"]:
+        return Text("true", style="green")
+    reason = webhook.get("disabledReason")
+    if reason:
+        return Text(f"false ({reason} since {webhook.get('disabledAt')})", style="magenta")
+    return Text("false", style="red")
 
 
 @webhooks.command("create", epilog=_EVENTS_HELP)
@@ -137,6 +149,51 @@ def update_webhook(
     api.show(updated)
 
 
+@webhooks.command("health")
+@click.argument("webhook_id")
+@api_command()
+def health(api: Api, webhook_id: str) -> None:
+    """Show how a webhook's endpoint has been answering, and whether it is disabled."""
+    found = api.client.get_webhook_health(webhook_id)
+    if api.as_json:
+        return output.emit_json(found)
+    rate = found.get("successRate24h")
+    state = "enabled" if found["active"] else (
+        f"disabled by the server: {found['disabledReason']} since {found['disabledAt']}"
+        if found.get("disabledReason") else "switched off"
+    )
+    rows = [
+        ("state", state),
+        ("last success", found.get("lastSuccessAt") or "never"),
+        ("last failure", found.get("lastFailureAt") or "never"),
+        ("failing since", found.get("failingSince") or "-"),
+        ("success rate (24 h)", "-" if rate is None else
+         f"{rate:.1%} of {found.get('attempts24h')} attempts"),
+        ("consecutive dead letters", str(found.get("consecutiveDeadLetters"))),
+        ("held", str(found.get("held"))),
+        ("held dropped (cap)", str(found.get("heldDropped"))),
+    ]
+    output.table(("", webhook_id), rows, noun="line")
+    if found.get("disabledReason") or found.get("held"):
+        output.dim(f"Enable it and replay what it holds: wahooks webhooks enable {webhook_id}")
+
+
+@webhooks.command("enable")
+@click.argument("webhook_id")
+@api_command()
+def enable(api: Api, webhook_id: str) -> None:
+    """Switch a webhook on; one the server disabled also gets its held deliveries replayed, in
+    event order."""
+    held = api.client.get_webhook_health(webhook_id).get("held") or 0
+    updated = api.client.update_webhook(webhook_id, active=True)
+    if isinstance(updated, dict):
+        updated.pop("signingSecret", None)
+    if api.as_json:
+        return output.emit_json(updated)
+    replayed = f"; {held} held deliver{'y' if held == 1 else 'ies'} replayed" if held else ""
+    output.success(f"Enabled webhook {webhook_id}{replayed}")
+
+
 @webhooks.command("delete", aliases=("rm",))
 @click.argument("webhook_id")
 @api_command()
@@ -152,7 +209,7 @@ def delete_webhook(api: Api, webhook_id: str) -> None:
 @click.argument("webhook_id")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show each event's whole body, its attempts and when a pending one is next tried")
-@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]),
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed", "held"]),
               help="Only deliveries in this state")
 @click.option("--limit", type=click.IntRange(1, 1000), help="Deliveries to show at most [100]")
 @click.option("--event", "event_type", help="Only this event type")

@@ -267,8 +267,15 @@ class _Api(ABC, Generic[R]):
         )
 
     def update_webhook(self, webhook_id: str, **kwargs: Any) -> R:
-        """Change any of `url`, `events` and `active`."""
+        """Change any of `url`, `events` and `active`. `active=True` on a webhook the server
+        disabled (410 Gone, or failing for days) enables it and replays its held deliveries."""
         return self._call("PUT", f"/webhooks/{webhook_id}", json=kwargs)
+
+    def get_webhook_health(self, webhook_id: str) -> R:
+        """The endpoint's health: `lastSuccessAt`, `lastFailureAt`, `successRate24h`,
+        `consecutiveDeadLetters`, `disabledReason` (gone, failing or None), `disabledAt`,
+        `held` and `heldDropped`."""
+        return self._call("GET", f"/webhooks/{webhook_id}/health")
 
     def delete_webhook(self, webhook_id: str) -> R:
         return self._call("DELETE", f"/webhooks/{webhook_id}")
@@ -278,8 +285,8 @@ class _Api(ABC, Generic[R]):
         before: str | None = None, event_type: str | None = None, since: str | None = None,
         until: str | None = None, status_class: str | None = None,
     ) -> R:
-        """Deliveries, newest first (100 by default): `status` is pending, delivered or
-        failed; `before` a log id to page from; `since`/`until` ISO 8601 event times;
+        """Deliveries, newest first (100 by default): `status` is pending, delivered,
+        failed or held; `before` a log id to page from; `since`/`until` ISO 8601 event times;
         `status_class` the last attempt's 2xx, 3xx, 4xx, 5xx or none (no HTTP answer)."""
         return self._call(
             "GET", f"/webhooks/{webhook_id}/logs",

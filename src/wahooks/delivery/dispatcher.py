@@ -38,6 +38,7 @@ from wahooks.delivery.leases import Heartbeats, LeaseStore, LeaseUpkeep
 from wahooks.delivery.outcomes import OutcomeObserver, OutcomeStore, OutcomeWriter
 from wahooks.delivery.retry import RetryPolicy
 from wahooks.models import AttemptOutcome, DeliveryJob
+from wahooks.storage.health import DEFAULT_DISABLE_RULE, DisableRule
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Dispatcher:
         poll_interval: float,
         heartbeats: Heartbeats | None = None,
         observers: Sequence[OutcomeObserver] = (),
+        disable: DisableRule = DEFAULT_DISABLE_RULE,
     ) -> None:
         self.active = False
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{now_ms()}"
@@ -87,7 +89,9 @@ class Dispatcher:
             queue_cap=max(4 * max_in_flight_per_endpoint, 64),
             on_unsaturated=self.poke,
         )
-        self._outcomes = OutcomeWriter(store, policy, on_pending=self.poke, observers=observers)
+        self._outcomes = OutcomeWriter(
+            store, policy, on_pending=self.poke, observers=observers, disable=disable
+        )
         self._leases = None if heartbeats is None else self._lease_upkeep(heartbeats)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()

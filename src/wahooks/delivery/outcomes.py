@@ -6,7 +6,11 @@ transactions rather than one each. A batch that fails to commit is kept and writ
 leases stay held meanwhile, so nothing is attempted twice. When a batch holds a retry, the writer
 says so (`on_pending`): the claim loop then looks at its due time instead of sleeping past it.
 
-Observers are the seam for endpoint health and metrics: they see every outcome with its verdict,
+Endpoint health is kept by the store with each batch (one update per webhook per batch, in the
+batch's transaction, so it is durable and shared by every worker process); the store applies the
+disable rule and says which webhooks it disabled, which are logged here.
+
+Observers are the seam for metrics and the like: they see every outcome with its verdict,
 before it is written, in the order the answers came. An observer that raises is logged and skipped:
 a metric must never stop a delivery from being recorded.
 """
@@ -21,7 +25,8 @@ from typing import Protocol
 
 from wahooks.delivery.retry import RetryDecision, RetryPolicy, Verdict
 from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus
-from wahooks.storage.records import RecordedOutcome
+from wahooks.storage.health import DEFAULT_DISABLE_RULE, DisableRule
+from wahooks.storage.records import RecordedOutcome, WebhookStateChange
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,11 @@ RETRY_WRITE_SECONDS = 1.0  # between tries to write a batch the database refused
 
 
 class OutcomeStore(Protocol):
-    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None: ...
+    async def record_outcomes(
+        self, outcomes: list[RecordedOutcome], *, disable: DisableRule
+    ) -> list[WebhookStateChange]:
+        """Write the batch and each webhook's health; the webhooks it disabled."""
+        ...
 
 
 class OutcomeObserver(Protocol):
@@ -46,8 +55,10 @@ class OutcomeWriter:
         on_pending: Callable[[], None],
         observers: Sequence[OutcomeObserver] = (),
         retry_write_after: float = RETRY_WRITE_SECONDS,
+        disable: DisableRule = DEFAULT_DISABLE_RULE,
     ) -> None:
         self._store = store
+        self._disable = disable
         self._retry_write_after = retry_write_after
         self._policy = policy
         self._on_pending = on_pending
@@ -80,7 +91,8 @@ class OutcomeWriter:
             )
         self._unwritten.append(
             RecordedOutcome(
-                job.delivery_id, job.attempt, outcome, status, retry_in_ms, job.trigger
+                job.delivery_id, job.attempt, outcome, status, retry_in_ms, job.trigger,
+                job.webhook_id,
             )
         )
         if self._flusher is None:
@@ -123,11 +135,17 @@ class OutcomeWriter:
 
     async def _write(self, batch: list[RecordedOutcome]) -> bool:
         try:
-            await self._store.record_outcomes(batch)
+            changes = await self._store.record_outcomes(batch, disable=self._disable)
         except Exception:
             # Kept for the next try: the leases stay held, so nothing is attempted twice meanwhile.
             log.exception("recording outcomes failed", extra={"action": "delivery.record"})
             return False
+        for change in changes:
+            log.warning(
+                "webhook disabled; its new events are held until it is enabled again",
+                extra={"action": "webhook.disabled", "webhook_id": change.webhook_id,
+                       "reason": str(change.disabled_reason)},
+            )
         if any(o.status is DeliveryStatus.PENDING for o in batch):
             self._on_pending()
         return True

@@ -1,5 +1,6 @@
-"""Retention: delivered log rows age out and dead letters are capped per webhook, so the database
-does not grow without bound. Pending deliveries are never touched."""
+"""Retention: delivered log rows age out, dead letters and held deliveries are capped per webhook
+(each by its own cap), so the database does not grow without bound. Pending deliveries are never
+touched."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ log = logging.getLogger(__name__)
 
 class RetentionStore(Protocol):
     async def prune(
-        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
+        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int,
+        held_kept: int,
     ) -> PruneCounts: ...
 
 
@@ -27,12 +29,14 @@ class Retention:
         delivered_max_age: float,
         delivered_kept: int,
         dead_letters_kept: int,
+        held_kept: int,
     ) -> None:
         self._store = store
         self._interval = interval
         self._delivered_max_age_ms = int(delivered_max_age * 1000)
         self._delivered_kept = delivered_kept
         self._dead_letters_kept = dead_letters_kept
+        self._held_kept = held_kept
         self._task: asyncio.Task[None] | None = None
 
     async def sweep(self) -> PruneCounts:
@@ -40,7 +44,13 @@ class Retention:
             delivered_max_age_ms=self._delivered_max_age_ms,
             delivered_kept=self._delivered_kept,
             dead_letters_kept=self._dead_letters_kept,
+            held_kept=self._held_kept,
         )
+        if counts.held:
+            log.warning(
+                "held deliveries beyond the held cap dropped",
+                extra={"action": "retention.held_dropped", "held": counts.held},
+            )
         if counts.delivered or counts.dead_letters:
             log.info(
                 "retention sweep",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wahooks.models import AttemptOutcome, DeliveryStatus, Trigger
+from wahooks.models import AttemptOutcome, DeliveryStatus, DisabledReason, Trigger
 
 INTERRUPTED = "interrupted: the process stopped before this attempt's outcome was recorded"
 
@@ -39,6 +39,20 @@ class RecordedOutcome:
     status: DeliveryStatus  # DELIVERED, FAILED (dead letter) or PENDING (retry)
     retry_in_ms: int | None  # for PENDING: how long from now the next attempt is due
     trigger: Trigger = Trigger.SCHEDULED  # what made this attempt (the job's)
+    webhook_id: str = ""  # whose endpoint answered: its health is updated with the batch
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookStateChange:
+    """A webhook was disabled by wahooks or enabled again: logged and told to the account's live
+    subscribers (/api/ws), whichever process decided it."""
+
+    webhook_id: str
+    user_id: str
+    connection_id: str
+    disabled_reason: DisabledReason | None  # None: enabled again
+    disabled_at: int | None
+    replayed: int = 0  # held deliveries released by an enable
 
 
 
@@ -48,6 +62,7 @@ class PruneCounts:
     delivered: int
     dead_letters: int
     events: int
+    held: int = 0  # held deliveries beyond the held cap (counted in webhooks.held_dropped too)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,12 @@ from wahooks.models import (
     ConnectionStatus,
     DeliveryLog,
     DeliveryStatus,
+    DisabledReason,
     ErrorClass,
     Trigger,
     User,
     Webhook,
+    WebhookHealth,
 )
 from wahooks.storage.records import QueueDepth, WahaSession
 from wahooks.storage.request_headers import Headers, request_headers
@@ -29,7 +31,7 @@ CONNECTION_COLUMNS = (
 )
 WEBHOOK_COLUMNS = (
     "id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at,"
-    " previous_secret, previous_secret_expires_at"
+    " previous_secret, previous_secret_expires_at, disabled_reason, disabled_at"
 )
 TOKEN_COLUMNS = "id, user_id, name, token_prefix, active, last_used_at, created_at"
 WAHA_SESSION_COLUMNS = "session_name, connection_id, server_url, hmac_key, created_at"
@@ -68,14 +70,31 @@ def connection_row(row: Any) -> Connection:
 
 def webhook_row(row: Any) -> Webhook:
     (id_, user_id, connection_id, url, events, secret, active, created_at, updated_at,
-     previous, previous_expires_at) = row
+     previous, previous_expires_at, disabled_reason, disabled_at) = row
     names = orjson.loads(events) if isinstance(events, str) else events
     return Webhook(
         str(id_), str(user_id), str(connection_id), str(url), tuple(names), str(secret),
         bool(active), int(created_at), int(updated_at),
         None if previous is None else str(previous),
         None if previous_expires_at is None else int(previous_expires_at),
+        None if disabled_reason is None else DisabledReason(disabled_reason),
+        None if disabled_at is None else int(disabled_at),
     )
+
+
+def webhook_health_row(row: Any, attempts_row: Any, held: int) -> WebhookHealth:
+    """From `webhook_health` (the counters), `attempts_24h` (attempts, successes) and the number
+    of held deliveries."""
+    last_success, last_failure, failing_since, dead_letters, dropped = row
+    attempts, successes = attempts_row
+    return WebhookHealth(
+        _ms(last_success), _ms(last_failure), _ms(failing_since), int(dead_letters),
+        int(attempts or 0), int(successes or 0), int(held), int(dropped),
+    )
+
+
+def _ms(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def waha_session_row(row: Any) -> WahaSession:

@@ -4,8 +4,9 @@ of new deliveries (server-sent events).
 
 The delivery issue's features go through WebhookService like the rest: secret rotation with an
 overlap, recovery of dead letters since a time, the log filters (event type, time range, HTTP status
-class) kept in the URL, and each attempt's detail (trigger, error class, response excerpt and
-headers).
+class) kept in the URL, each attempt's detail (trigger, error class, response excerpt and
+headers), and endpoint health: why and since when a webhook was disabled, what it holds, and
+"Re-enable and replay" (docs/delivery.md).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from wahooks.services import Services
 
 PAGE_SIZE = 25
-HEALTH_WINDOW = 50
 TAIL_POLL_SECONDS = 1.0
 DEFAULT_OVERLAP_HOURS = 24
 FILTER_NAMES = ("webhook", "status", "eventType", "since", "until", "statusClass")
@@ -45,19 +45,6 @@ async def _webhooks_of(services: Services, session: Session) -> list[tuple[Webho
     return found
 
 
-def _health(recent: list[DeliveryLog]) -> dict[str, object]:
-    """What the recent deliveries say about the endpoint (until the delivery issue's own health)."""
-    done = [d for d in recent if d.status is not DeliveryStatus.PENDING]
-    delivered = [d for d in done if d.status is DeliveryStatus.DELIVERED]
-    failed = [d for d in done if d.status is DeliveryStatus.FAILED]
-    return {
-        "last_success": max((d.delivered_at or 0 for d in delivered), default=None),
-        "last_failure": failed[0].created_at if failed else None,
-        "rate": f"{100 * len(delivered) // len(done)}%" if done else "-",
-        "window": len(done),
-    }
-
-
 @page
 async def webhooks_page(request: Request, services: Services, session: Session) -> Response:
     return await _webhooks_answer(request, services, session)
@@ -68,8 +55,10 @@ async def _webhooks_answer(
 ) -> Response:
     rows = []
     for webhook, connection in await _webhooks_of(services, session):
-        recent = await services.webhooks.logs(webhook, status=None, limit=HEALTH_WINDOW, before=None)
-        rows.append({"w": webhook, "connection": connection, "health": _health(recent)})
+        health = await services.webhooks.health(webhook)
+        rate = health.success_rate_24h
+        rows.append({"w": webhook, "connection": connection, "health": health,
+                     "rate": "-" if rate is None else f"{rate:.1%}"})
     connections = await services.connections.list(session.user)
     return render(request, "webhooks.html", session, rows=rows, connections=connections,
                   event_names=EVENT_NAMES, rotated=rotated,
@@ -88,8 +77,19 @@ async def create_webhook(request: Request, services: Services, session: Session,
 @action
 async def toggle_webhook(request: Request, services: Services, session: Session, form: Form) -> Response:
     webhook = await services.webhooks.owned(session.user, request.path_params["id"])
-    updated = await services.webhooks.update(webhook, active=not webhook.active)
-    return redirect("/webhooks", notice="Webhook " + ("enabled" if updated.active else "paused"))
+    updated = await services.webhooks.update(webhook, active=not webhook.enabled)
+    return redirect("/webhooks", notice="Webhook " + ("enabled" if updated.enabled else "paused"))
+
+
+@action
+async def enable_webhook(request: Request, services: Services, session: Session, form: Form) -> Response:
+    """Re-enable a webhook wahooks disabled (or one switched off): its held deliveries are
+    replayed in event order."""
+    webhook = await services.webhooks.owned(session.user, request.path_params["id"])
+    held = (await services.webhooks.health(webhook)).held
+    await services.webhooks.update(webhook, active=True)
+    replayed = f"; {held} held deliver{'y' if held == 1 else 'ies'} replayed" if held else ""
+    return redirect(f"/webhooks#w-{webhook.id}", notice=f"Webhook enabled{replayed}")
 
 
 @action
@@ -143,7 +143,7 @@ def _status_filter(value: str | None) -> DeliveryStatus | None:
     try:
         return DeliveryStatus(value)
     except ValueError:
-        raise ValidationFailed(["status must be pending, delivered or failed"]) from None
+        raise ValidationFailed(["status must be pending, delivered, failed or held"]) from None
 
 
 def _filters(query: Mapping[str, str]) -> dict[str, str | None]:
@@ -287,6 +287,7 @@ routes = [
     Route("/webhooks", webhooks_page, methods=["GET"]),
     Route("/webhooks", create_webhook, methods=["POST"]),
     Route("/webhooks/{id}/toggle", toggle_webhook, methods=["POST"]),
+    Route("/webhooks/{id}/enable", enable_webhook, methods=["POST"]),
     Route("/webhooks/{id}/test", test_webhook, methods=["POST"]),
     Route("/webhooks/{id}/delete", delete_webhook, methods=["POST"]),
     Route("/webhooks/{id}/rotate-secret", rotate_secret, methods=["POST"]),

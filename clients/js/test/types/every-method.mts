@@ -15,6 +15,7 @@ import {
   type SendResult,
   type WAHooksEvent,
   type WebhookConfig,
+  type WebhookHealth,
   type WebhookLog,
   type WebhookLogPage,
   WAHooks,
@@ -63,6 +64,8 @@ export async function everyMethod(): Promise<void> {
   const logs: WebhookLog[] = await client.getWebhookLogs(webhook.id);
   await client.getWebhookLogs(webhook.id, { status: 'failed', limit: 10, before: logs[0]?.id ?? '' });
   const tested: { success: boolean; logId: string } = await client.testWebhook(webhook.id);
+  const webhookHealth: WebhookHealth = await client.getWebhookHealth(webhook.id);
+  const disabledReason: 'gone' | 'failing' | null | undefined = webhook.disabledReason;
 
   const tokens: ApiToken[] = await client.listTokens();
   const token: ApiTokenCreated = await client.createToken('ci');

@@ -12,7 +12,7 @@ from wahooks.api.openapi import errors, json_body
 from wahooks.api.responses import json_response
 from wahooks.clock import iso
 from wahooks.models import DeliveryStatus
-from wahooks.schemas import EVENT_NAMES, log_json, webhook_json
+from wahooks.schemas import EVENT_NAMES, health_json, log_json, webhook_json
 
 router = APIRouter(tags=["webhooks"])
 
@@ -62,7 +62,9 @@ async def create_webhook(
     return json_response(webhook_json(webhook), 201)
 
 
-@router.put("/api/webhooks/{webhook_id}", summary="Change a webhook's url, events or active flag",
+@router.put("/api/webhooks/{webhook_id}",
+            summary="Change a webhook's url, events or active flag (active: true also replays"
+                    " what was held while wahooks had disabled it)",
             openapi_extra=json_body(UPDATE_SCHEMA))
 async def update_webhook(
     webhook_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
@@ -72,6 +74,14 @@ async def update_webhook(
         webhook, url=body.get("url"), events=body.get("events"), active=body.get("active")
     )
     return json_response(webhook_json(updated))
+
+
+@router.get("/api/webhooks/{webhook_id}/health",
+            summary="The endpoint's health: last success and failure, 24 h success rate,"
+                    " consecutive dead letters, why it is disabled, held deliveries")
+async def health(webhook_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    webhook = await services.webhooks.owned(principal.user, webhook_id)
+    return json_response(health_json(webhook, await services.webhooks.health(webhook)))
 
 
 @router.delete("/api/webhooks/{webhook_id}", summary="Delete a webhook and its logs")
@@ -87,7 +97,9 @@ async def logs(
     webhook_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    status: DeliveryStatus | None = Query(None, description="pending, delivered or failed"),
+    status: DeliveryStatus | None = Query(
+        None, description="pending, delivered, failed or held"
+    ),
     limit: int = Query(100, ge=1, le=MAX_LOG_LIMIT),
     before: str | None = Query(None, description="Only deliveries older than this log id"),
     event_type: str | None = Query(None, alias="eventType", description="Only this event type"),

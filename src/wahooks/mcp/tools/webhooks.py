@@ -21,7 +21,8 @@ Events = Annotated[list[str], Field(
 
 @tools.read
 async def list_webhooks(ctx: Context, connection_id: ConnectionId) -> Listing:
-    """A connection's webhooks: id, url, events, active."""
+    """A connection's webhooks: id, url, events, active, and disabledReason when the server
+    disabled one (gone: its endpoint answered 410; failing: it failed for days)."""
     return listing(await call(ctx, lambda api: api.list_webhooks(connection_id)))
 
 
@@ -45,13 +46,24 @@ async def update_webhook(
     webhook_id: WebhookId,
     url: Annotated[str | None, Field(description="A new target URL")] = None,
     events: Annotated[list[str] | None, Field(description="A new list of event types")] = None,
-    active: Annotated[bool | None, Field(description="false pauses deliveries")] = None,
+    active: Annotated[bool | None, Field(
+        description="false pauses deliveries; true enables it again and replays what it held"
+    )] = None,
 ) -> dict[str, Any]:
-    """Change a webhook's url, events or active flag (what is left out stays)."""
+    """Change a webhook's url, events or active flag (what is left out stays). active=true on a
+    webhook the server disabled replays its held deliveries in event order."""
     changes = {"url": url, "events": events, "active": active}
     return await call(ctx, lambda api: api.update_webhook(
         webhook_id, **{key: value for key, value in changes.items() if value is not None}
     ))
+
+
+@tools.read
+async def get_webhook_health(ctx: Context, webhook_id: WebhookId) -> dict[str, Any]:
+    """How the webhook's endpoint has been answering: lastSuccessAt, lastFailureAt,
+    successRate24h, consecutiveDeadLetters, disabledReason and disabledAt, and how many
+    deliveries it holds (held while disabled; update_webhook with active=true replays them)."""
+    return await call(ctx, lambda api: api.get_webhook_health(webhook_id))
 
 
 @tools.destroy
@@ -70,8 +82,9 @@ async def test_webhook(ctx: Context, webhook_id: WebhookId) -> dict[str, Any]:
 async def get_delivery_logs(
     ctx: Context,
     webhook_id: WebhookId,
-    status: Annotated[Literal["pending", "delivered", "failed"] | None, Field(
-        description="Only deliveries in this state (failed: dead-lettered after every retry)"
+    status: Annotated[Literal["pending", "delivered", "failed", "held"] | None, Field(
+        description="Only deliveries in this state (failed: dead-lettered after every retry;"
+                    " held: kept while the webhook is disabled)"
     )] = None,
     limit: Annotated[int, Field(ge=1, le=1000, description="At most this many")] = 20,
     before: Annotated[str | None, Field(

@@ -14,7 +14,7 @@ from wahooks.storage.postgres.processes import PostgresProcesses
 from wahooks.storage.postgres.queue import PostgresQueue
 from wahooks.storage.postgres.retention import PostgresRetention
 from wahooks.storage.postgres.waha_sessions import PostgresWahaSessions
-from wahooks.storage.postgres.webhooks import PostgresWebhooks
+from wahooks.storage.postgres.webhooks import PostgresWebhookChanges, PostgresWebhooks
 
 __all__ = ["PostgresStorage", "split_schema"]
 
@@ -34,6 +34,7 @@ class PostgresStorage:
         self.processes = PostgresProcesses(self.database)
         self.waha_sessions = PostgresWahaSessions(self.database)
         self.live: PostgresLive | None = PostgresLive(self.database)
+        self.webhook_changes = PostgresWebhookChanges(self.database)
 
     async def open(self) -> None:
         await self.database.open()

@@ -40,6 +40,8 @@ LIVE_CHANNEL = "wahooks_live"
 
 LIVE_PRESENCE_CHANNEL = "wahooks_live_presence"
 
+WEBHOOK_STATE_CHANNEL = "wahooks_webhook_state"
+
 MIGRATION_LOCK = 0x7761686F6F6B73  # "wahooks"
 
 PRUNE_LOCK = MIGRATION_LOCK + 1

@@ -10,9 +10,9 @@ SELECT wahooks_now_ms();
 
 -- name: active_webhooks
 -- The active webhooks of every connection in an ingest batch (the subscription rule is applied in
--- Python: storage/subscriptions.py).
+-- Python: storage/subscriptions.py); the last column is true for one wahooks disabled (held).
 SELECT id, connection_id, url, signing_secret, events, previous_secret,
-       previous_secret_expires_at, user_id
+       previous_secret_expires_at, user_id, disabled_reason IS NOT NULL
 FROM webhooks WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
 
 -- name: webhooks_by_id
@@ -27,13 +27,21 @@ FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) AS u(id, connection
 
 -- name: insert_deliveries
 -- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
--- index); an unclaimed one waits, due now.
+-- index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for replay.
 INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
                         next_attempt_at, lease_until, created_at, next_trigger)
-SELECT u.id, u.webhook_id, u.event_id, u.event_type, 'pending', u.attempts, $8, u.lease_until, $8,
-       u.next_trigger
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::bigint[], $7::text[])
-    AS u(id, webhook_id, event_id, event_type, attempts, lease_until, next_trigger);
+SELECT u.id, u.webhook_id, u.event_id, u.event_type, u.status, u.attempts,
+       CASE WHEN u.status = 'pending' THEN $8::bigint END, u.lease_until, $8, u.next_trigger
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::bigint[], $7::text[],
+            $9::text[])
+    AS u(id, webhook_id, event_id, event_type, attempts, lease_until, next_trigger, status);
+
+-- name: still_disabled
+-- Of the webhooks an ingest batch holds deliveries for, those still disabled, share-locked: an
+-- enable that committed meanwhile is seen (its deliveries go pending instead), and an enable
+-- that comes later waits for this batch, so its replay releases what this batch holds.
+SELECT id FROM webhooks WHERE id = ANY($1::uuid[]) AND disabled_reason IS NOT NULL
+ORDER BY id FOR SHARE;
 
 -- The queue ---------------------------------------------------------------------------------------
 
@@ -93,6 +101,37 @@ UPDATE deliveries d SET status = u.status, lease_until = NULL, next_trigger = 's
 FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[], $5::bigint[])
     AS u(id, attempt, status, retry_in, delivered_at)
 WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'pending';
+
+-- name: lock_webhooks
+-- Outcome batches of several processes update the same webhooks: locked in id order, so they
+-- wait for each other instead of deadlocking.
+SELECT id FROM webhooks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE;
+
+-- name: update_health
+-- One batch's news about each webhook's endpoint (storage/health.py folds the batch); the new
+-- counters come back so the disable rule can be applied.
+UPDATE webhooks w SET
+    last_success_at = coalesce(u.success_at, w.last_success_at),
+    last_failure_at = coalesce(u.failure_at, w.last_failure_at),
+    consecutive_dead_letters = CASE WHEN u.succeeded THEN u.dead_letters
+                                    ELSE w.consecutive_dead_letters + u.dead_letters END,
+    failing_since = CASE WHEN u.succeeded THEN u.first_failure
+                         ELSE coalesce(w.failing_since, u.first_failure) END
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bool[], $5::int[], $6::bigint[])
+    AS u(id, success_at, failure_at, succeeded, dead_letters, first_failure)
+WHERE w.id = u.id
+RETURNING w.id, w.user_id, w.connection_id, w.active, w.disabled_reason, w.failing_since,
+          w.consecutive_dead_letters;
+
+-- name: disable_webhooks
+UPDATE webhooks w SET disabled_reason = u.reason, disabled_at = $3
+FROM unnest($1::uuid[], $2::text[]) AS u(id, reason) WHERE w.id = u.id;
+
+-- name: hold_pending
+-- The webhooks were just disabled: what waits for a retry is held with their new events (a
+-- leased delivery is held when its outcome is recorded).
+UPDATE deliveries SET status = 'held', next_attempt_at = NULL
+WHERE webhook_id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NULL;
 
 -- name: recover_expired_leases
 -- Other processes may hold leases: only expired ones are ever taken back. The interrupted attempt
@@ -166,6 +205,20 @@ UPDATE deliveries d SET status = 'pending', cycle_start = d.attempts, lease_unti
 FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, rank)
 WHERE d.id = u.id AND d.status = 'failed';
 
+-- Replay ------------------------------------------------------------------------------------------
+
+-- name: replay_held
+-- Release a webhook's held deliveries: due 1 ms apart in event order, all in the past, so claims
+-- (oldest due first) take them in that order; a new cycle with trigger `replay`.
+WITH held AS (
+    SELECT id, row_number() OVER (ORDER BY created_at, id) AS rank, count(*) OVER () AS total
+    FROM deliveries WHERE webhook_id = $1 AND status = 'held'
+)
+UPDATE deliveries d SET status = 'pending', cycle_start = d.attempts, lease_until = NULL,
+    next_attempt_at = wahooks_now_ms() - held.total + held.rank, next_trigger = 'replay'
+FROM held WHERE d.id = held.id AND d.status = 'held'
+RETURNING d.id;
+
 -- Retention (the rules are in storage/retention.py) -----------------------------------------------
 -- Each deleting statement deletes the deliveries' attempts too and notes their events as orphan
 -- candidates, in one round trip. The DELETE re-checks the status: a delivery redelivered since the
@@ -215,6 +268,32 @@ WITH doomed AS (
 )
 SELECT count(*) FROM gone;
 
+-- name: trim_held
+-- Each listed webhook's held deliveries beyond its newest N go (oldest first), and each webhook
+-- counts what it lost. The webhooks are locked first, in id order, as an enable locks its webhook
+-- before releasing its held deliveries.
+WITH locked AS (
+    SELECT id FROM webhooks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+), doomed AS (
+    SELECT d.id FROM locked w CROSS JOIN LATERAL (
+        SELECT id FROM deliveries WHERE webhook_id = w.id AND status = 'held' ORDER BY id DESC
+        OFFSET $2
+    ) d
+), gone AS (
+    DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id AND d.status = 'held'
+    RETURNING d.id, d.webhook_id, d.event_id
+), attempts_gone AS (
+    DELETE FROM attempts a USING gone WHERE a.delivery_id = gone.id
+), noted AS (
+    INSERT INTO orphan_candidates (event_id) SELECT DISTINCT event_id FROM gone
+    ON CONFLICT DO NOTHING
+), counted AS (
+    UPDATE webhooks w SET held_dropped = w.held_dropped + c.n
+    FROM (SELECT webhook_id, count(*) AS n FROM gone GROUP BY webhook_id) c
+    WHERE w.id = c.webhook_id
+)
+SELECT count(*) FROM gone;
+
 -- name: delete_webhook_deliveries
 WITH gone AS (
     DELETE FROM deliveries WHERE webhook_id = $1 RETURNING id, event_id
@@ -248,7 +327,39 @@ DELETE FROM live_listeners WHERE seen_at < wahooks_now_ms() - 600000;
 UPDATE webhooks SET previous_secret = signing_secret, signing_secret = $2,
                     previous_secret_expires_at = $3, updated_at = wahooks_now_ms()
 WHERE id = $1 RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at,
-                        updated_at, previous_secret, previous_secret_expires_at;
+                        updated_at, previous_secret, previous_secret_expires_at, disabled_reason,
+                        disabled_at;
+
+-- name: update_webhook
+-- What is given changes (NULL: unchanged). Setting `active` either way ends a disable by wahooks;
+-- setting it to true also starts the health streak afresh (the caller then replays the held).
+UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events),
+    active = coalesce($4, active),
+    disabled_reason = CASE WHEN $4::boolean IS NULL THEN disabled_reason END,
+    disabled_at = CASE WHEN $4::boolean IS NULL THEN disabled_at END,
+    consecutive_dead_letters = CASE WHEN $4 THEN 0 ELSE consecutive_dead_letters END,
+    failing_since = CASE WHEN $4 THEN NULL ELSE failing_since END,
+    updated_at = wahooks_now_ms()
+WHERE id = $1
+RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at,
+          previous_secret, previous_secret_expires_at, disabled_reason, disabled_at;
+
+-- name: lock_webhook
+-- Taken before update_webhook: whether wahooks had disabled it (an enable says so on /api/ws).
+SELECT disabled_reason FROM webhooks WHERE id = $1 FOR UPDATE;
+
+-- name: webhook_health
+SELECT last_success_at, last_failure_at, failing_since, consecutive_dead_letters, held_dropped
+FROM webhooks WHERE id = $1;
+
+-- name: attempts_since
+-- A webhook's attempts since the given instant, and how many succeeded (bounded by retention).
+SELECT count(*), count(*) FILTER (WHERE a.status_code BETWEEN 200 AND 299)
+FROM deliveries d JOIN attempts a ON a.delivery_id = d.id
+WHERE d.webhook_id = $1 AND a.started_at >= $2;
+
+-- name: held_count
+SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND status = 'held';
 
 -- WAHA event ids ----------------------------------------------------------------------------------
 

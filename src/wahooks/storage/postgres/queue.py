@@ -7,15 +7,30 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from wahooks.clock import now_ms
 from wahooks.ids import uuid7
-from wahooks.models import DeliveryJob, Trigger
+from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
 from wahooks.storage.batching import Batcher
-from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
+from wahooks.storage.health import (
+    DEFAULT_DISABLE_RULE,
+    DisableRule,
+    disable_where_due,
+    health_updates,
+    held_if_disabled,
+)
+from wahooks.storage.postgres.database import DUE_CHANNEL, WEBHOOK_STATE_CHANNEL, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
-from wahooks.storage.records import INTERRUPTED, NewEvent, QueueDepth, RecordedOutcome
+from wahooks.storage.records import (
+    INTERRUPTED,
+    NewEvent,
+    QueueDepth,
+    RecordedOutcome,
+    WebhookStateChange,
+)
 from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
+from wahooks.storage.webhook_changes import encode
 
 # For each (connection, event type, only_webhook) of an ingest batch: the webhooks it goes to.
 _Targets = dict[tuple[str, str, str | None], list[Subscriber]]
@@ -100,8 +115,10 @@ class PostgresQueue:
     async def release(self, delivery_ids: list[str]) -> None:
         await self._db.run(lambda c: c.execute(SQL["release"], delivery_ids))
 
-    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None:
-        async def work(c: Any) -> None:
+    async def record_outcomes(
+        self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE
+    ) -> list[WebhookStateChange]:
+        async def work(c: Any) -> list[WebhookStateChange]:
             ids, attempts = [o.delivery_id for o in outcomes], [o.attempt for o in outcomes]
             await c.execute(
                 SQL["record_attempts"], ids, attempts,
@@ -114,13 +131,22 @@ class PostgresQueue:
                 [o.trigger.value for o in outcomes],
                 [sent_request_json(o.outcome.request) for o in outcomes],
             )
+            disabled, changes = await _update_health(c, outcomes, disable)
+            settled = [held_if_disabled(o, disabled) for o in outcomes]
             await c.execute(
-                SQL["record_outcomes"], ids, attempts, [o.status.value for o in outcomes],
-                [o.retry_in_ms for o in outcomes],
-                [o.outcome.started_at + int(o.outcome.duration_ms) for o in outcomes],
+                SQL["record_outcomes"], ids, attempts, [o.status.value for o in settled],
+                [o.retry_in_ms for o in settled],
+                [o.outcome.started_at + int(o.outcome.duration_ms) for o in settled],
             )
+            if changes:
+                await c.execute(SQL["hold_pending"], [change.webhook_id for change in changes])
+                for change in changes:
+                    await c.execute(
+                        "SELECT pg_notify($1, $2)", WEBHOOK_STATE_CHANNEL, encode(change)
+                    )
+            return changes
 
-        await self._db.run(work, transaction=True)
+        return await self._db.run(work, transaction=True)
 
     async def recover_expired_leases(self, *, all_leases: bool = False) -> int:
         # Other processes may hold leases: `all_leases` cannot apply, only expired ones go back.
@@ -132,13 +158,36 @@ class PostgresQueue:
         return len(rows)
 
 
+async def _update_health(
+    c: Any, outcomes: list[RecordedOutcome], rule: DisableRule
+) -> tuple[set[str], list[WebhookStateChange]]:
+    """Fold the batch into each webhook's health (one statement) and disable those the rule says
+    must be; the ids of the batch's disabled webhooks, and the changes made now."""
+    updates = health_updates(outcomes)
+    ids = [update.webhook_id for update in updates]
+    await c.execute(SQL["lock_webhooks"], ids)
+    rows = await c.fetch(
+        SQL["update_health"], ids, [u.success_at for u in updates],
+        [u.failure_at for u in updates], [u.succeeded for u in updates],
+        [u.dead_letters for u in updates], [u.first_failure for u in updates],
+    )
+    now = now_ms()
+    disabled, changes = disable_where_due(rows, updates, now=now, rule=rule)
+    if changes:
+        await c.execute(
+            SQL["disable_webhooks"], [change.webhook_id for change in changes],
+            [str(change.disabled_reason) for change in changes], now,
+        )
+    return disabled, changes
+
+
 @dataclass
 class _IngestRows:
     """The rows one ingest batch inserts: written with one statement per table (unnest)."""
 
     now: int
     events: list[tuple[str, str, str, bytes]] = field(default_factory=list)
-    deliveries: list[tuple[str, str, str, str, int, int | None, str]] = field(
+    deliveries: list[tuple[str, str, str, str, int, int | None, str, str]] = field(
         default_factory=list
     )
 
@@ -152,6 +201,12 @@ class _IngestRows:
         trigger = Trigger.SCHEDULED if item.only_webhook is None else Trigger.TEST
         jobs = []
         for target in targets:
+            if target.held:  # stored, not handed to the dispatcher (see `insert`)
+                self.deliveries.append((
+                    uuid7(), target.webhook_id, event_id, event.event_type, 0, None,
+                    trigger.value, DeliveryStatus.HELD.value,
+                ))
+                continue
             lease = item.claim_lease_ms
             if target.webhook_id in item.defer_webhooks:
                 lease = None
@@ -163,16 +218,32 @@ class _IngestRows:
             self.deliveries.append((
                 jobs[-1].delivery_id, target.webhook_id, event_id, event.event_type,
                 jobs[-1].attempt, None if lease is None else self.now + lease, trigger.value,
+                DeliveryStatus.PENDING.value,
             ))
         return jobs
 
     async def insert(self, c: Any) -> None:
         if not self.events:
             return
+        await self._confirm_held(c)
+        columns = list(zip(*self.deliveries, strict=True))
         await c.execute(SQL["insert_events"], *zip(*self.events, strict=True), self.now)
-        await c.execute(SQL["insert_deliveries"], *zip(*self.deliveries, strict=True), self.now)
-        if any(row[4] == 0 for row in self.deliveries):
+        await c.execute(SQL["insert_deliveries"], *columns[:7], self.now, columns[7])
+        if any(row[4] == 0 and row[7] == DeliveryStatus.PENDING for row in self.deliveries):
             await c.execute(f"NOTIFY {DUE_CHANNEL}")
+
+    async def _confirm_held(self, c: Any) -> None:
+        """Hold only for webhooks still disabled, under a share lock that an enable waits for;
+        a webhook enabled since the subscribers were read gets its deliveries due now."""
+        held = sorted({row[1] for row in self.deliveries if row[7] == DeliveryStatus.HELD})
+        if not held:
+            return
+        still = {str(row[0]) for row in await c.fetch(SQL["still_disabled"], held)}
+        self.deliveries = [
+            row if row[7] != DeliveryStatus.HELD or row[1] in still
+            else (*row[:7], DeliveryStatus.PENDING.value)
+            for row in self.deliveries
+        ]
 
 
 async def _targets(c: Any, items: list[_IngestItem]) -> _Targets:
@@ -184,7 +255,7 @@ async def _targets(c: Any, items: list[_IngestItem]) -> _Targets:
         by_connection: dict[str, list[Subscriber]] = {}
         for r in await c.fetch(SQL["active_webhooks"], connection_ids):
             by_connection.setdefault(str(r[1]), []).append(
-                Subscriber(str(r[0]), r[2], r[3], frozenset(r[4]), r[5], r[6], str(r[7]))
+                Subscriber(str(r[0]), r[2], r[3], frozenset(r[4]), r[5], r[6], str(r[7]), r[8])
             )
         for item in subscribed:
             for event in item.events:

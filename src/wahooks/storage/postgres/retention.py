@@ -11,7 +11,7 @@ from wahooks.models import DeliveryStatus
 from wahooks.storage.postgres.database import CONNECTION_ERRORS, PRUNE_LOCK, PostgresDatabase
 from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import PruneCounts
-from wahooks.storage.retention import RetentionPolicy, prune_in_steps
+from wahooks.storage.retention import DEFAULT_HELD_KEPT, RetentionPolicy, prune_in_steps
 
 
 class PostgresRetention:
@@ -19,9 +19,12 @@ class PostgresRetention:
         self._db = db
 
     async def prune(
-        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
+        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int,
+        held_kept: int = DEFAULT_HELD_KEPT,
     ) -> PruneCounts:
-        policy = RetentionPolicy(delivered_max_age_ms, delivered_kept, dead_letters_kept)
+        policy = RetentionPolicy(
+            delivered_max_age_ms, delivered_kept, dead_letters_kept, held_kept
+        )
         async with self._db.connection() as c:
             # One process prunes at a time; the others skip this round. A lost connection
             # takes the lock with it, and the pool unlocks whatever a released connection held.
@@ -57,6 +60,10 @@ class _PostgresPruneSteps:
                 ))
                 for status, keep in kept
             ]
+
+    async def trim_held(self, webhook_ids: list[str], kept: int) -> int:
+        async with self._c.transaction():
+            return int(await self._c.fetchval(SQL["trim_held"], webhook_ids, kept))
 
     async def delete_orphan_events(self) -> int:
         return await delete_orphan_events(self._c)

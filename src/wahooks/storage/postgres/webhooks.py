@@ -7,19 +7,22 @@ from typing import Any
 from wahooks.errors import NotFound
 from wahooks.models import (
     Webhook,
+    WebhookHealth,
 )
 from wahooks.storage.postgres.database import (
-    NOW as _NOW,
-)
-from wahooks.storage.postgres.database import (
+    DUE_CHANNEL,
+    WEBHOOK_STATE_CHANNEL,
     PostgresDatabase,
 )
 from wahooks.storage.postgres.retention import delete_orphan_events
 from wahooks.storage.postgres.sql import SQL
+from wahooks.storage.records import WebhookStateChange
 from wahooks.storage.rows import (
     WEBHOOK_COLUMNS,
+    webhook_health_row,
     webhook_row,
 )
+from wahooks.storage.webhook_changes import ChangeListener, WebhookChanges, decode, encode
 
 
 class PostgresWebhooks:
@@ -30,9 +33,10 @@ class PostgresWebhooks:
         w = webhook
         await self._db.run(lambda c: c.execute(
             f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-            " $11)",
+            " $11, $12, $13)",
             w.id, w.user_id, w.connection_id, w.url, list(w.events), w.signing_secret, w.active,
             w.created_at, w.updated_at, w.previous_secret, w.previous_secret_expires_at,
+            None if w.disabled_reason is None else w.disabled_reason.value, w.disabled_at,
         ))
 
     async def get_webhook(self, webhook_id: str) -> Webhook | None:
@@ -56,15 +60,44 @@ class PostgresWebhooks:
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
     ) -> Webhook:
-        row = await self._db.run(lambda c: c.fetchrow(
-            "UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events),"
-            f" active = coalesce($4, active), updated_at = {_NOW} WHERE id = $1"
-            f" RETURNING {WEBHOOK_COLUMNS}",
-            webhook_id, url, None if events is None else list(events), active,
-        ))
-        if row is None:
-            raise NotFound("Webhook config not found")
-        return webhook_row(row)
+        """Change what is given. Setting `active` either way ends a disable by wahooks; setting it
+        to True also releases the held deliveries (replay, in event order) in the same
+        transaction, which holds the webhook's lock: an ingest batch holding deliveries for it
+        either saw the enable or is released by it (`still_disabled`)."""
+
+        async def work(c: Any) -> Webhook:
+            before = await c.fetchrow(SQL["lock_webhook"], webhook_id)
+            if before is None:
+                raise NotFound("Webhook config not found")
+            row = await c.fetchrow(
+                SQL["update_webhook"], webhook_id, url,
+                None if events is None else list(events), active,
+            )
+            webhook = webhook_row(row)
+            replayed = len(await c.fetch(SQL["replay_held"], webhook_id)) if active else 0
+            if replayed:
+                await c.execute(f"NOTIFY {DUE_CHANNEL}")
+            if active and (before[0] is not None or replayed):
+                change = WebhookStateChange(
+                    webhook.id, webhook.user_id, webhook.connection_id, None, None, replayed
+                )
+                await c.execute("SELECT pg_notify($1, $2)", WEBHOOK_STATE_CHANNEL, encode(change))
+            return webhook
+
+        return await self._db.run(work, transaction=True)
+
+    async def webhook_health(self, webhook_id: str, since: int) -> WebhookHealth | None:
+        """The webhook's health; the success rate counts attempts started at or after `since`."""
+
+        async def work(c: Any) -> WebhookHealth | None:
+            row = await c.fetchrow(SQL["webhook_health"], webhook_id)
+            if row is None:
+                return None
+            attempts = await c.fetchrow(SQL["attempts_since"], webhook_id, since)
+            held = await c.fetchval(SQL["held_count"], webhook_id)
+            return webhook_health_row(row, attempts, held)
+
+        return await self._db.run(work)
 
     async def rotate_secret(self, webhook_id: str, secret: str, previous_expires_at: int) -> Webhook:
         """Sign with `secret` from now on; the secret it replaces keeps signing until
@@ -83,3 +116,19 @@ class PostgresWebhooks:
             await delete_orphan_events(c)
 
         await self._db.run(work, transaction=True)
+
+
+class PostgresWebhookChanges(WebhookChanges):
+    """The changes any process makes reach this process's listeners: the stores NOTIFY them in
+    the transaction that makes them; LISTEN starts with the first listener (API processes)."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        super().__init__()
+        self._db = db
+        self._listening = False
+
+    def listen(self, listener: ChangeListener) -> None:
+        super().listen(listener)
+        if not self._listening:
+            self._listening = True
+            self._db.listen(WEBHOOK_STATE_CHANNEL, lambda payload: self.emit([decode(payload)]))

@@ -16,6 +16,7 @@ from wahooks.storage.sqlite.queue import SqliteQueue
 from wahooks.storage.sqlite.retention import SqliteRetention
 from wahooks.storage.sqlite.waha_sessions import SqliteWahaSessions
 from wahooks.storage.sqlite.webhooks import SqliteWebhooks
+from wahooks.storage.webhook_changes import WebhookChanges
 
 __all__ = ["SqliteStorage"]
 
@@ -32,9 +33,10 @@ class SqliteStorage:
         self.database = SqliteDatabase(path, synchronous=synchronous, on_rollback=active.forget)
         self.accounts = SqliteAccounts(self.database)
         self.connections = SqliteConnections(self.database)
-        self.webhooks = SqliteWebhooks(self.database, active)
+        self.webhook_changes = WebhookChanges()
+        self.webhooks = SqliteWebhooks(self.database, active, self.webhook_changes)
         self.deliveries = SqliteDeliveries(self.database)
-        self.queue = SqliteQueue(self.database, active)
+        self.queue = SqliteQueue(self.database, active, self.webhook_changes)
         self.retention = SqliteRetention(self.database)
         self.processes = SqliteProcesses()
         self.waha_sessions = SqliteWahaSessions(self.database)

@@ -24,8 +24,8 @@ class ActiveWebhooks:
         if found is None:
             found = self._by_connection[connection_id] = [
                 Subscriber(id_, url, secret, frozenset(orjson.loads(events)), previous, expires_at,
-                           account_id)
-                for id_, url, secret, events, previous, expires_at, account_id in conn.execute(
+                           account_id, bool(held))
+                for id_, url, secret, events, previous, expires_at, account_id, held in conn.execute(
                     SQL["active_webhooks"], (connection_id,)
                 )
             ]

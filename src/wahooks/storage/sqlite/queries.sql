@@ -4,8 +4,10 @@
 -- Ingest ------------------------------------------------------------------------------------------
 
 -- name: active_webhooks
--- A connection's active webhooks, cached by the writer thread (sqlite/active_webhooks.py).
-SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at, user_id
+-- A connection's active webhooks, cached by the writer thread (sqlite/active_webhooks.py); the
+-- last column is 1 for one wahooks disabled (its deliveries are held).
+SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at, user_id,
+       disabled_reason IS NOT NULL
 FROM webhooks
 WHERE connection_id = ? AND active = 1 ORDER BY id;
 
@@ -19,10 +21,10 @@ INSERT INTO events (id, connection_id, event_type, body, created_at) VALUES (?, 
 
 -- name: insert_delivery
 -- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
--- index); an unclaimed one waits, due now.
+-- index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for replay.
 INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
                         next_attempt_at, lease_until, created_at, next_trigger)
-VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?);
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- The queue ---------------------------------------------------------------------------------------
 
@@ -66,6 +68,29 @@ SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WH
 UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = NULL, delivered_at = ?,
                       next_trigger = 'scheduled'
 WHERE id = ?;
+
+-- name: update_health
+-- One batch's news about one webhook's endpoint (storage/health.py folds the batch); the new
+-- counters come back so the disable rule can be applied.
+UPDATE webhooks SET
+    last_success_at = coalesce(:success_at, last_success_at),
+    last_failure_at = coalesce(:failure_at, last_failure_at),
+    consecutive_dead_letters = CASE WHEN :succeeded THEN :dead_letters
+                                    ELSE consecutive_dead_letters + :dead_letters END,
+    failing_since = CASE WHEN :succeeded THEN :first_failure
+                         ELSE coalesce(failing_since, :first_failure) END
+WHERE id = :id
+RETURNING id, user_id, connection_id, active, disabled_reason, failing_since,
+          consecutive_dead_letters;
+
+-- name: disable_webhook
+UPDATE webhooks SET disabled_reason = ?, disabled_at = ? WHERE id = ?;
+
+-- name: hold_pending
+-- The webhook was just disabled: what waits for a retry is held with its new events (a leased
+-- delivery is held when its outcome is recorded).
+UPDATE deliveries SET status = 'held', next_attempt_at = NULL
+WHERE webhook_id = ? AND status = 'pending' AND lease_until IS NULL;
 
 -- name: expired_leases
 -- Leased deliveries whose lease ran out (all of them when the first parameter is 1: nobody else
@@ -135,6 +160,18 @@ UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_a
                       lease_until = NULL, next_trigger = 'recover'
 WHERE id = ? AND status = 'failed';
 
+-- Replay ------------------------------------------------------------------------------------------
+
+-- name: held_in_event_order
+SELECT id FROM deliveries WHERE webhook_id = ? AND status = 'held' ORDER BY created_at, id;
+
+-- name: replay_one
+-- Due at the given instant (the caller spaces them 1 ms apart in event order, all in the past, as
+-- recovery does), as a new cycle.
+UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = ?,
+                      lease_until = NULL, next_trigger = 'replay'
+WHERE id = ? AND status = 'held';
+
 -- Retention (the rules are in storage/retention.py) -----------------------------------------------
 
 -- name: aged_delivered
@@ -149,6 +186,9 @@ SELECT id FROM webhooks WHERE id > ? ORDER BY id LIMIT ?;
 -- the (webhook_id, status, id) index.
 SELECT id, event_id FROM deliveries
 WHERE webhook_id = ? AND status = ? ORDER BY id DESC LIMIT -1 OFFSET ?;
+
+-- name: add_held_dropped
+UPDATE webhooks SET held_dropped = held_dropped + ? WHERE id = ?;
 
 -- name: webhook_deliveries
 SELECT id, event_id FROM deliveries WHERE webhook_id = ?;
@@ -181,7 +221,21 @@ DELETE FROM orphan_candidates;
 UPDATE webhooks SET previous_secret = signing_secret, signing_secret = ?,
                     previous_secret_expires_at = ?, updated_at = ?
 WHERE id = ? RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at,
-                       updated_at, previous_secret, previous_secret_expires_at;
+                       updated_at, previous_secret, previous_secret_expires_at, disabled_reason,
+                       disabled_at;
+
+-- name: webhook_health
+SELECT last_success_at, last_failure_at, failing_since, consecutive_dead_letters, held_dropped
+FROM webhooks WHERE id = ?;
+
+-- name: attempts_since
+-- A webhook's attempts since the given instant, and how many succeeded (bounded by retention).
+SELECT count(*), sum(a.status_code BETWEEN 200 AND 299)
+FROM deliveries d JOIN attempts a ON a.delivery_id = d.id
+WHERE d.webhook_id = ? AND a.started_at >= ?;
+
+-- name: held_count
+SELECT count(*) FROM deliveries WHERE webhook_id = ? AND status = 'held';
 
 -- WAHA event ids ----------------------------------------------------------------------------------
 

@@ -11,19 +11,36 @@ import orjson
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
-from wahooks.storage.records import INTERRUPTED, NewEvent, QueueDepth, RecordedOutcome
+from wahooks.storage.health import (
+    DEFAULT_DISABLE_RULE,
+    DisableRule,
+    disable_where_due,
+    health_updates,
+    held_if_disabled,
+)
+from wahooks.storage.records import (
+    INTERRUPTED,
+    NewEvent,
+    QueueDepth,
+    RecordedOutcome,
+    WebhookStateChange,
+)
 from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.sql import SQL
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
+from wahooks.storage.webhook_changes import WebhookChanges
 
 
 class SqliteQueue:
-    def __init__(self, db: SqliteDatabase, active: ActiveWebhooks) -> None:
+    def __init__(
+        self, db: SqliteDatabase, active: ActiveWebhooks, changes: WebhookChanges
+    ) -> None:
         self.db = db
         self._active = active
+        self._changes = changes
 
     async def ingest(
         self,
@@ -95,9 +112,13 @@ class SqliteQueue:
         now = now_ms()
         await self.db.write(work)
 
-    async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None:
-        def work(conn: sqlite3.Connection) -> None:
+    async def record_outcomes(
+        self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE
+    ) -> list[WebhookStateChange]:
+        def work(conn: sqlite3.Connection) -> list[WebhookStateChange]:
             now = now_ms()
+            disabled, changes = self._update_health(conn, outcomes, now, disable)
+            settled = [held_if_disabled(o, disabled) for o in outcomes]
             conn.executemany(SQL["record_attempt"], [
                 (o.delivery_id, o.attempt, o.outcome.started_at, o.outcome.duration_ms,
                  o.outcome.status_code, o.outcome.error,
@@ -111,10 +132,39 @@ class SqliteQueue:
                  o.outcome.started_at + int(o.outcome.duration_ms)
                  if o.status is DeliveryStatus.DELIVERED else None,
                  o.delivery_id)
-                for o in outcomes
+                for o in settled
             ])
+            conn.executemany(
+                SQL["hold_pending"], [(change.webhook_id,) for change in changes]
+            )
+            return changes
 
-        await self.db.write(work)
+        changes = await self.db.write(work)
+        self._changes.emit(changes)
+        return changes
+
+    def _update_health(
+        self, conn: sqlite3.Connection, outcomes: list[RecordedOutcome], now: int,
+        rule: DisableRule,
+    ) -> tuple[set[str], list[WebhookStateChange]]:
+        """Fold the batch into each webhook's health and disable those the rule says must be;
+        the ids of the batch's disabled webhooks, and the changes made now."""
+        updates = health_updates(outcomes)
+        rows = [
+            row for update in updates
+            for row in conn.execute(SQL["update_health"], {
+                "id": update.webhook_id, "success_at": update.success_at,
+                "failure_at": update.failure_at, "succeeded": update.succeeded,
+                "dead_letters": update.dead_letters, "first_failure": update.first_failure,
+            })  # no row: the webhook was deleted meanwhile
+        ]
+        disabled, changes = disable_where_due(rows, updates, now=now, rule=rule)
+        if changes:
+            self._active.forget()  # ingest must hold their events from now on
+            conn.executemany(SQL["disable_webhook"], [
+                (str(change.disabled_reason), now, change.webhook_id) for change in changes
+            ])
+        return disabled, changes
 
     async def recover_expired_leases(self, *, all_leases: bool = False) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -160,12 +210,18 @@ def _ingest_one(
             target.previous_secret, target.previous_secret_expires_at, target.account_id,
             trigger,
         )
-        for target in targets
+        for target in targets if not target.held
     ]
     conn.executemany(SQL["insert_delivery"], [
-        (job.delivery_id, job.webhook_id, event_id, event.event_type, job.attempt, now,
+        (job.delivery_id, job.webhook_id, event_id, event.event_type, "pending", job.attempt, now,
          claim_until if job.attempt else None, now, trigger.value)
         for job in jobs
+    ])
+    # A disabled webhook's deliveries are stored and held, not handed to the dispatcher.
+    conn.executemany(SQL["insert_delivery"], [
+        (uuid7(), target.webhook_id, event_id, event.event_type, "held", 0, None, None, now,
+         trigger.value)
+        for target in targets if target.held
     ])
     return jobs
 

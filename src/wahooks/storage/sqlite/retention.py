@@ -11,7 +11,7 @@ import orjson
 from wahooks.clock import now_ms
 from wahooks.models import DeliveryStatus
 from wahooks.storage.records import PruneCounts
-from wahooks.storage.retention import RetentionPolicy, prune_in_steps
+from wahooks.storage.retention import DEFAULT_HELD_KEPT, RetentionPolicy, prune_in_steps
 from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.sql import SQL
 
@@ -21,9 +21,12 @@ class SqliteRetention:
         self.db = db
 
     async def prune(
-        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int
+        self, *, delivered_max_age_ms: int, delivered_kept: int, dead_letters_kept: int,
+        held_kept: int = DEFAULT_HELD_KEPT,
     ) -> PruneCounts:
-        policy = RetentionPolicy(delivered_max_age_ms, delivered_kept, dead_letters_kept)
+        policy = RetentionPolicy(
+            delivered_max_age_ms, delivered_kept, dead_letters_kept, held_kept
+        )
         return await prune_in_steps(_SqlitePruneSteps(self.db), policy)
 
 
@@ -56,6 +59,20 @@ class _SqlitePruneSteps:
                 ])
                 for status, keep in kept
             ]
+
+        return await self.db.write(work)
+
+    async def trim_held(self, webhook_ids: list[str], kept: int) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            deleted = 0
+            for id_ in webhook_ids:
+                doomed = conn.execute(
+                    SQL["beyond_newest"], (id_, DeliveryStatus.HELD.value, kept)
+                ).fetchall()
+                if doomed:
+                    deleted += delete_deliveries(conn, doomed)
+                    conn.execute(SQL["add_held_dropped"], (len(doomed), id_))
+            return deleted
 
         return await self.db.write(work)
 

@@ -10,21 +10,28 @@ from wahooks.clock import now_ms
 from wahooks.errors import NotFound
 from wahooks.models import (
     Webhook,
+    WebhookHealth,
 )
+from wahooks.storage.records import WebhookStateChange
 from wahooks.storage.rows import (
     WEBHOOK_COLUMNS,
+    webhook_health_row,
     webhook_row,
 )
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
 from wahooks.storage.sqlite.retention import delete_deliveries, delete_orphan_events
 from wahooks.storage.sqlite.sql import SQL
+from wahooks.storage.webhook_changes import WebhookChanges
 
 
 class SqliteWebhooks:
-    def __init__(self, db: SqliteDatabase, active: ActiveWebhooks) -> None:
+    def __init__(
+        self, db: SqliteDatabase, active: ActiveWebhooks, changes: WebhookChanges
+    ) -> None:
         self.db = db
         self._active = active
+        self._changes = changes
 
     async def create_webhook(self, webhook: Webhook) -> None:
         w = webhook
@@ -32,10 +39,12 @@ class SqliteWebhooks:
         def work(conn: sqlite3.Connection) -> None:
             self._active.forget()
             conn.execute(
-                f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO webhooks ({WEBHOOK_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (w.id, w.user_id, w.connection_id, w.url, orjson.dumps(list(w.events)).decode(),
                  w.signing_secret, int(w.active), w.created_at, w.updated_at, w.previous_secret,
-                 w.previous_secret_expires_at),
+                 w.previous_secret_expires_at,
+                 None if w.disabled_reason is None else w.disabled_reason.value, w.disabled_at),
             )
 
         await self.db.write(work)
@@ -65,6 +74,9 @@ class SqliteWebhooks:
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
     ) -> Webhook:
+        """Change what is given. Setting `active` either way ends a disable by wahooks; setting it
+        to True also releases the held deliveries (replay, in event order), in the same write,
+        so no event arriving meanwhile is held after the release."""
         assignments: list[str] = ["updated_at = ?"]
         values: list[object] = [now_ms()]
         if url is not None:
@@ -76,9 +88,16 @@ class SqliteWebhooks:
         if active is not None:
             assignments.append("active = ?")
             values.append(int(active))
+            assignments.append("disabled_reason = NULL, disabled_at = NULL")
+        if active:
+            # A fresh start: the streak that disabled it is over.
+            assignments.append("consecutive_dead_letters = 0, failing_since = NULL")
 
-        def work(conn: sqlite3.Connection) -> Webhook:
+        def work(conn: sqlite3.Connection) -> tuple[Webhook, WebhookStateChange | None]:
             self._active.forget()
+            before = conn.execute(
+                "SELECT disabled_reason FROM webhooks WHERE id = ?", (webhook_id,)
+            ).fetchone()
             row = conn.execute(
                 f"UPDATE webhooks SET {', '.join(assignments)} WHERE id = ?"
                 f" RETURNING {WEBHOOK_COLUMNS}",
@@ -86,9 +105,32 @@ class SqliteWebhooks:
             ).fetchone()
             if row is None:
                 raise NotFound("Webhook config not found")
-            return webhook_row(row)
+            webhook = webhook_row(row)
+            replayed = _replay_held(conn, webhook_id) if active else 0
+            was_disabled = before is not None and before[0] is not None
+            if not active or not (was_disabled or replayed):
+                return webhook, None
+            return webhook, WebhookStateChange(
+                webhook.id, webhook.user_id, webhook.connection_id, None, None, replayed
+            )
 
-        return await self.db.write(work)
+        webhook, change = await self.db.write(work)
+        if change is not None:
+            self._changes.emit([change])
+        return webhook
+
+    async def webhook_health(self, webhook_id: str, since: int) -> WebhookHealth | None:
+        """The webhook's health; the success rate counts attempts started at or after `since`."""
+
+        def work(conn: sqlite3.Connection) -> WebhookHealth | None:
+            row = conn.execute(SQL["webhook_health"], (webhook_id,)).fetchone()
+            if row is None:
+                return None
+            attempts = conn.execute(SQL["attempts_since"], (webhook_id, since)).fetchone()
+            (held,) = conn.execute(SQL["held_count"], (webhook_id,)).fetchone()
+            return webhook_health_row(row, attempts, held)
+
+        return await self.db.read(work)
 
     async def rotate_secret(self, webhook_id: str, secret: str, previous_expires_at: int) -> Webhook:
         """Sign with `secret` from now on; the secret it replaces keeps signing until
@@ -115,3 +157,12 @@ class SqliteWebhooks:
             delete_orphan_events(conn)
 
         await self.db.write(work)
+
+
+def _replay_held(conn: sqlite3.Connection, webhook_id: str) -> int:
+    """Release the webhook's held deliveries: due 1 ms apart in event order, all in the past, so
+    claims (oldest due first) take them in that order; a new cycle with trigger `replay`."""
+    ids = [row[0] for row in conn.execute(SQL["held_in_event_order"], (webhook_id,))]
+    first = now_ms() - len(ids)
+    conn.executemany(SQL["replay_one"], [(first + rank, id_) for rank, id_ in enumerate(ids)])
+    return len(ids)

@@ -243,11 +243,13 @@ def test_an_accounts_queue_depth_counts_only_its_own_deliveries(
         mine = await store.deliveries.account_queue_depth(alice)
         assert mine.by_status == {
             DeliveryStatus.PENDING: 1, DeliveryStatus.DELIVERED: 0, DeliveryStatus.FAILED: 0,
+            DeliveryStatus.HELD: 0,
         }
-        assert (mine.leased, mine.oldest_due_age_ms) == (1, 0)  # held: not waiting
+        assert (mine.leased, mine.oldest_due_age_ms) == (1, 0)  # leased: not waiting
         theirs = await store.deliveries.account_queue_depth(bob)
         assert theirs.by_status == {
             DeliveryStatus.PENDING: 2, DeliveryStatus.DELIVERED: 0, DeliveryStatus.FAILED: 1,
+            DeliveryStatus.HELD: 0,
         }
         assert theirs.leased == 0 and theirs.oldest_due_age_ms >= 50
         nobody = await store.deliveries.account_queue_depth(uuid7())

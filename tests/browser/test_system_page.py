@@ -63,7 +63,7 @@ def _metrics(api: httpx.Client, server: ServerProcess) -> dict[str, float]:
 
 def _depth(page: Page) -> dict[str, float]:
     return {status: float(page.locator(f"#depth-{status} td").text_content() or "")
-            for status in ("pending", "delivered", "failed", "leased")}
+            for status in ("pending", "delivered", "failed", "held", "leased")}
 
 
 def test_the_owner_sees_the_whole_queue_and_another_account_only_its_own(
@@ -95,7 +95,7 @@ def test_the_owner_sees_the_whole_queue_and_another_account_only_its_own(
         bob.goto(server.base_url + "/system")
         expect(bob.locator("#depth-title")).to_have_text("Your deliveries by state")
         # Only bob's: one dead letter, nothing of the owner's deliveries, no worker id.
-        assert _depth(bob) == {"pending": 0, "delivered": 0, "failed": 1, "leased": 0}
+        assert _depth(bob) == {"pending": 0, "delivered": 0, "failed": 1, "held": 0, "leased": 0}
         expect(bob.locator("#worker-worker-id")).to_have_count(0)
         expect(bob.locator("#worker-in-flight")).to_have_count(0)  # every account's load
         expect(bob.locator("#worker-active")).to_have_text("True")

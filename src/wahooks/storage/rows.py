@@ -175,7 +175,7 @@ def queue_depth(status_rows: list[Any], oldest_due_age_ms: int | None) -> QueueD
     """From `queue_depth` rows (status, count, leased count) and the oldest due age."""
     by_status = dict.fromkeys(DeliveryStatus, 0)
     leased = 0
-    for status, count, held in status_rows:
+    for status, count, leased_count in status_rows:
         by_status[DeliveryStatus(status)] = int(count)
-        leased += int(held)
+        leased += int(leased_count)
     return QueueDepth(by_status, leased, max(int(oldest_due_age_ms or 0), 0))

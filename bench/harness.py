@@ -122,6 +122,12 @@ class ReceiverProcess:
     def track(self, path: str, secret: str) -> None:
         self._post("/_control/track", {"path": path, "secret": secret})
 
+    def set_down(self, down: bool) -> int:
+        """Take the receiver down (it holds every request) or bring it back (it answers the held
+        requests still open, then all); how many held requests it answered."""
+        released: int = self._post("/_control/down", {"down": down})["released"]
+        return released
+
     def count(self, prefix: str) -> dict[str, int]:
         counts: dict[str, int] = self._get("/_control/count", prefix)
         return counts

@@ -37,6 +37,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from checkout import THIS, Checkout
 from delivery import CONCURRENCY, LOG_PATTERN, ORIGINAL_RATE, drain, ms, server_env
 from harness import (
     ReceiverProcess,
@@ -125,6 +126,13 @@ class Result:
     def per_1k(self, seconds: float) -> float:
         return seconds / max(self.delivered, 1) * 1000
 
+    def role_cpu(self) -> dict[str, float]:
+        """CPU seconds by role: the API (or the one all-role process), the workers together, the
+        PostgreSQL backends serving them."""
+        workers = sum(seconds for name, seconds in self.cpu.items() if name.startswith("w"))
+        api = sum(self.cpu.values()) - workers
+        return {"api": api, "workers": workers, "postgres": self.pg_cpu}
+
     @property
     def outside_cores(self) -> float:
         """Cores kept busy by processes that are not this benchmark's (other users, PostgreSQL's
@@ -144,6 +152,7 @@ class Deployment:
     config: Config
     database: str
     env: dict[str, str]
+    checkout: Checkout = THIS
     processes: dict[str, ServerProcess] = field(default_factory=dict)
 
     def start(self) -> Deployment:
@@ -151,7 +160,7 @@ class Deployment:
         roles += [(f"w{n + 1}", "worker") for n in range(self.config.workers)]
         for name, role in roles:
             # Kept before it starts: a process that fails to start still leaves its log.
-            self.processes[name] = ServerProcess(self.database, role=role, env=self.env)
+            self.processes[name] = self.checkout.server(self.database, role=role, env=self.env)
             self.processes[name].start()
         return self
 
@@ -177,7 +186,7 @@ class Deployment:
         for name, process in reversed(self.processes.items()):
             process.stop()
             log = "".join(process.output)
-            (workdir / f"{self.config.name}.{name}.log").write_text(log)
+            (workdir / f"{self.checkout.label}-{self.config.name}.{name}.log").write_text(log)
             lines += [f"{name}: {line}" for line in log.splitlines()]
         return lines
 
@@ -243,7 +252,7 @@ def settle(client: httpx.Client, webhook_id: str, timeout: float) -> bool:
 def run_case(deployment: Deployment, case: Case, args: argparse.Namespace,
              receiver: ReceiverProcess) -> Result:
     api, config = deployment.api, deployment.config
-    prefix = f"/h/{config.name}/{case.name}/"
+    prefix = f"/h/{deployment.checkout.label}-{config.name}/{case.name}/"
     with api.client() as client:
         connection_id = connected_connection(client)["id"]
         webhook_id = create_webhook(client, connection_id, receiver, prefix + "0")
@@ -273,7 +282,7 @@ def run_case(deployment: Deployment, case: Case, args: argparse.Namespace,
 
 
 def run_config(config: Config, cases: list[Case], args: argparse.Namespace, workdir: Path,
-               receiver: ReceiverProcess, schemas: list[str]
+               receiver: ReceiverProcess, schemas: list[str], checkout: Checkout = THIS,
                ) -> tuple[list[Result], list[str], str]:
     """The configuration's results, its flagged log lines, and why it failed (or "")."""
     env = server_env(args)
@@ -282,9 +291,9 @@ def run_config(config: Config, cases: list[Case], args: argparse.Namespace, work
         database = f"{POSTGRES_URL}?schema={schemas[-1]}&application_name={APPLICATION_NAME}"
     else:
         database = str(workdir / f"{config.name}.db")
-    print(f"\n== {config.name}: {config.describe()}; load average"
+    print(f"\n== {config.name} ({checkout.label}): {config.describe()}; load average"
           f" {Path('/proc/loadavg').read_text().split()[0]}", flush=True)
-    deployment = Deployment(config, database, env)
+    deployment = Deployment(config, database, env, checkout)
     results: list[Result] = []
     try:
         deployment.start()
@@ -334,6 +343,9 @@ def print_case(r: Result) -> None:
           f" ({r.per_1k(sum(r.cpu.values())):.2f}/1k deliveries)"
           + (f"; PostgreSQL backends {r.pg_cpu:.1f} s" if r.config.postgres else "")
           + f"; receiver {r.receiver_cpu:.1f} s, load generator {r.load['cpu_s']:.1f} s")
+    roles = ", ".join(f"{role} {r.per_1k(seconds):.3f}" for role, seconds in r.role_cpu().items()
+                      if seconds or role != "workers")
+    print(f"    CPU s per 1,000 deliveries by role: {roles}")
     print(f"    machine {r.machine_cpu / r.wall:.2f} of {os.cpu_count()} cores busy,"
           f" {r.outside_cores:.2f} of them outside this benchmark")
 

@@ -50,7 +50,7 @@ import asyncpg
 import httpx
 from checkout import THIS, Checkout
 from delivery import CONCURRENCY, ms
-from harness import ReceiverProcess, run_loadgen, versions_line
+from harness import ReceiverProcess, fresh_file, run_loadgen, versions_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.server import ServerProcess, connected_connection  # noqa: E402
@@ -297,7 +297,7 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, checkout:
     result.events = max(args.pending // args.per_connection, 1)
     schema = f"wahooks_bench_backlog_{uuid.uuid4().hex[:10]}"
     if backend == "sqlite":
-        database = str(workdir / f"backlog-{tag}.db")
+        database = str(fresh_file(workdir, f"backlog-{tag}", ".db"))
     else:
         database = f"{POSTGRES_URL}?schema={schema}"
     env = {"WAHOOKS_REQUEST_TIMEOUT": "3600", "WAHOOKS_RETENTION_INTERVAL": "86400",
@@ -324,7 +324,8 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, checkout:
     finally:
         backlog.set_down(False)
         server.stop()
-        (workdir / f"backlog-{tag}.server.log").write_text("".join(server.output))
+        (workdir / f"backlog-{tag}-{uuid.uuid4().hex[:6]}.server.log").write_text(
+            "".join(server.output))
         if backend == "postgres":
             asyncio.run(_query(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     return result

@@ -52,6 +52,7 @@ from harness import (
     Profiler,
     ReceiverProcess,
     cpu_seconds,
+    fresh_file,
     machine_busy_seconds,
     peak_rss_mib,
     run_loadgen,
@@ -260,7 +261,8 @@ def run_case(
     if case.waha:
         assert fake_waha is not None
         env.update(waha_env(fake_waha))
-    server = checkout.server(workdir / f"{checkout.label}-{case.name}.db", env=env).start()
+    database = fresh_file(workdir, f"{checkout.label}-{case.name}", ".db")
+    server = checkout.server(database, env=env).start()
     profiler = None
     try:
         client = server.client()
@@ -309,7 +311,7 @@ def run_case(
             profiler.stop()
         server.stop()
         log = "".join(server.output)
-        (workdir / f"{checkout.label}-{case.name}.server.log").write_text(log)
+        database.with_suffix(".server.log").write_text(log)
     stats = healthy.stats(prefix)
     expected = set(range(case.events)) - set(load["failed"])
     lost = unexpected = 0

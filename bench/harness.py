@@ -76,6 +76,16 @@ def _status_field(pid: int, name: str) -> float:
     return float("nan")
 
 
+def fresh_file(folder: Path, stem: str, suffix: str) -> Path:
+    """folder/stem.suffix, or stem-2, stem-3, ... when taken: each run of a case (rounds, this
+    checkout and a baseline) gets a database of its own."""
+    path, n = folder / f"{stem}{suffix}", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}{suffix}"
+    return path
+
+
 def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
     if process.poll() is not None:
         return

@@ -42,6 +42,7 @@ from delivery import CONCURRENCY, LOG_PATTERN, ORIGINAL_RATE, drain, ms, server_
 from harness import (
     ReceiverProcess,
     cpu_seconds,
+    fresh_file,
     machine_busy_seconds,
     run_loadgen,
     versions_line,
@@ -186,7 +187,9 @@ class Deployment:
         for name, process in reversed(self.processes.items()):
             process.stop()
             log = "".join(process.output)
-            (workdir / f"{self.checkout.label}-{self.config.name}.{name}.log").write_text(log)
+            logged = workdir / f"{self.checkout.label}-{self.config.name}.{name}.log"
+            with logged.open("a") as kept:  # one file over rounds
+                kept.write(log)
             lines += [f"{name}: {line}" for line in log.splitlines()]
         return lines
 
@@ -290,7 +293,7 @@ def run_config(config: Config, cases: list[Case], args: argparse.Namespace, work
         schemas.append(f"wahooks_bench_{uuid.uuid4().hex[:12]}")
         database = f"{POSTGRES_URL}?schema={schemas[-1]}&application_name={APPLICATION_NAME}"
     else:
-        database = str(workdir / f"{config.name}.db")
+        database = str(fresh_file(workdir, f"{checkout.label}-{config.name}", ".db"))
     print(f"\n== {config.name} ({checkout.label}): {config.describe()}; load average"
           f" {Path('/proc/loadavg').read_text().split()[0]}", flush=True)
     deployment = Deployment(config, database, env, checkout)

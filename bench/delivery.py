@@ -287,7 +287,8 @@ def run_case(
         assert server.process is not None
         pid = server.process.pid
         if any(case.name.startswith(name) for name in args.profile.split(",") if name):
-            profiler = Profiler(pid, workdir / f"profile-{checkout.label}-{case.name}.txt")
+            profiler = Profiler(pid, workdir / f"profile-{checkout.label}-{case.name}.txt",
+                                blocking=args.profile_blocking)
         hung_before = hung.stats("/hung/")["hung"] if hung else 0
         server_cpu, receiver_cpu = cpu_seconds(pid), cpu_seconds(healthy.pid)
         machine_cpu, run_queue = machine_busy_seconds(), run_queue_seconds(pid)
@@ -325,7 +326,8 @@ def run_case(
     profile = []
     if profiler is not None and profiler.output.exists():
         profile = [f"py-spy profile of the server, load start to drained ({profiler.output}):"]
-        profile += summarize(profiler.output, seconds=profiler.duration, rate=Profiler.RATE)
+        profile += summarize(profiler.output, seconds=profiler.duration, rate=Profiler.RATE,
+                             us_per_event=server_cpu / max(int(stats["unique"]), 1) * 1e6)
     return Result(case, load, stats, accepted, lost, unexpected, server_cpu, receiver_cpu, wall,
                   rss, counts, flagged[:8], hung_requests, machine_cpu, run_queue, threads, profile,
                   side_requests)
@@ -518,6 +520,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ceiling-requests", type=int, default=20_000)
     parser.add_argument("--profile", metavar="CASES", default="",
                         help="py-spy the server during these cases (comma separated)")
+    parser.add_argument("--profile-blocking", action="store_true",
+                        help="py-spy pauses the server for each sample: whole stacks (so inclusive"
+                             " shares are right), a slower server")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, profile)")
     return parser.parse_args()
 

@@ -182,7 +182,7 @@ class Profiler:
 
     RATE = 100
 
-    def __init__(self, pid: int, output: Path) -> None:
+    def __init__(self, pid: int, output: Path, *, blocking: bool = False) -> None:
         self.output = output
         self.started = time.monotonic()
         self.duration = 0.0
@@ -190,9 +190,11 @@ class Profiler:
         if executable is None:
             raise RuntimeError("py-spy not found: .venv/bin/pip install py-spy")
         self._process = subprocess.Popen(
-            # Non-blocking: pausing the server for each sample (the default) slowed it 5x here.
-            # The price: some stacks are read half-updated and lose their outer frames.
-            [executable, "record", "--format", "raw", "--threads", "--nonblocking",
+            # Non-blocking by default: pausing the server for each sample (py-spy's default)
+            # slowed it 5x here. The price: some stacks are read half-updated and lose their
+            # outer frames, so inclusive shares undercount; `blocking` gets whole stacks.
+            [executable, "record", "--format", "raw", "--threads",
+             *([] if blocking else ["--nonblocking"]),
              "-r", str(self.RATE), "-o", str(output), "-p", str(pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )

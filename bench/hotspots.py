@@ -63,7 +63,10 @@ def _thread(label: str) -> str:
     return re.sub(r"_\d+$", "_*", name)  # pool threads: one entry for the pool
 
 
-def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[str]:
+def summarize(path: Path, *, seconds: float, rate: int, top: int = 20,
+              us_per_event: float | None = None) -> list[str]:
+    """The profile's summary; with `us_per_event` (the process's CPU per event, measured apart),
+    each share is also shown as µs per event: active samples are CPU time, split the same way."""
     threads: Counter[str] = Counter()
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -89,6 +92,13 @@ def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[s
     total = sum(threads.values())
     if total == 0:
         return ["  (no samples)"]
+
+    def share(part: int, whole: int) -> str:
+        percent = f"{100 * part / whole:5.1f}%"
+        if us_per_event is None:
+            return percent
+        return f"{percent} {us_per_event * part / whole:6.1f} us/event"
+
     ticks = max(seconds * rate, 1.0)
     lines = [f"  {total} active samples over {seconds:.1f} s at {rate} Hz"
              f" (= {total / ticks:.2f} threads busy on average)", "  by thread:"]
@@ -106,18 +116,17 @@ def summarize(path: Path, *, seconds: float, rate: int, top: int = 20) -> list[s
     return lines
 
 
-def share(part: int, whole: int) -> str:
-    return f"{100 * part / whole:5.1f}%"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--us-per-event", type=float,
+                        help="the process's CPU µs per event, to show each share in µs")
     args = parser.parse_args()
-    print("\n".join(summarize(args.profile, seconds=args.seconds, rate=args.rate, top=args.top)))
+    print("\n".join(summarize(args.profile, seconds=args.seconds, rate=args.rate, top=args.top,
+                               us_per_event=args.us_per_event)))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ Per backend, a fresh `wahooks serve` (role all) on a fresh SQLite file or Postgr
               /api/webhooks/:id/logs on a backlog webhook and one new event to the healthy webhook
               every 0.1 s: the logs' response time and the new events' delivery latency (event
               created -> received), p50/p99/max.
-  trim        the server restarts with WAHOOKS_DELIVERED_KEPT=K (100) and a 1 s retention interval:
+  trim        the server restarts with WAHOOKS_DELIVERED_KEPT=K (100, at most a tenth of what each
+              webhook has, so the sweep has work) and a 1 s retention interval:
               the time from its start to its first sweep's log line, less the interval, is the
               time retention takes to trim the drained backlog.
 
@@ -58,6 +59,7 @@ from support.server import ServerProcess, connected_connection  # noqa: E402
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PENDING_METRIC = re.compile(r'^wahooks_deliveries\{status="pending"\} (\S+)$', re.MULTILINE)
 TICK = 0.1  # seconds between the drain's probes (a logs read, a new healthy event)
+PROGRESS_EVERY = 10.0  # seconds between the drain's progress lines
 
 
 @dataclass
@@ -81,6 +83,7 @@ class BacklogResult:
     healthy_sent: int = 0
     healthy_lost: int = 0
     trim_s: float | None = None
+    kept: int = 0  # WAHOOKS_DELIVERED_KEPT of the trim step
     trim_line: str = ""
     database_after_trim_mib: float = 0.0
     failure: str = ""
@@ -238,7 +241,7 @@ def drain(server: ServerProcess, layout: Layout, args: argparse.Namespace,
     backlog.set_down(False)
     deadline = started + args.drain_timeout
     with server.client() as client:
-        next_count = started
+        next_count, next_progress = started, started + PROGRESS_EVERY
         while time.monotonic() < deadline:
             tick = time.monotonic()
             posted = client.post(f"/connections/{layout.healthy_connection}/sandbox/inbound",
@@ -252,6 +255,10 @@ def drain(server: ServerProcess, layout: Layout, args: argparse.Namespace,
                 if result.drained >= expected:
                     break
                 next_count = tick + 1.0
+                if tick >= next_progress:
+                    print(f"    draining: {result.drained} of {expected} delivered after"
+                          f" {tick - started:.0f} s", flush=True)
+                    next_progress = tick + PROGRESS_EVERY
             time.sleep(max(0.0, TICK - (time.monotonic() - tick)))
     result.drain_s = time.monotonic() - started
     result.drain_rss_mib = sampler.stop()
@@ -272,8 +279,11 @@ def _wait_for(condition: Any, timeout: float) -> None:
 
 def trim(database: str, env: dict[str, str], args: argparse.Namespace, checkout: Checkout,
          result: BacklogResult) -> None:
-    """Restart with retention on: time to the first sweep's log line, less the interval."""
-    env = {**env, "WAHOOKS_RETENTION_INTERVAL": "1", "WAHOOKS_DELIVERED_KEPT": str(args.kept)}
+    """Restart with retention on: time to the first sweep's log line, less the interval. (A sweep
+    that deletes nothing logs nothing: fewer are kept than each webhook has, whatever --kept.)"""
+    per_webhook = result.deliveries // max(result.webhooks, 1)
+    result.kept = min(args.kept, max(per_webhook // 10, 1))
+    env = {**env, "WAHOOKS_RETENTION_INTERVAL": "1", "WAHOOKS_DELIVERED_KEPT": str(result.kept)}
     server = checkout.server(database, env=env)
     server.start(timeout=120)
     started = time.monotonic()
@@ -353,7 +363,8 @@ def print_result(r: BacklogResult) -> None:
           f" {r.healthy_lost}: created -> received p50 {ms(r.healthy_ms.get('p50'))}"
           f" p99 {ms(r.healthy_ms.get('p99'))} max {ms(r.healthy_ms.get('max'))} ms")
     trimmed = "n/a (no sweep logged)" if r.trim_s is None else f"{r.trim_s:.1f} s"
-    print(f"  retention   first sweep with {r.webhooks} webhooks to trim: {trimmed}")
+    print(f"  retention   first sweep, {r.webhooks} webhooks keeping {r.kept} delivered each:"
+          f" {trimmed}")
     if r.trim_line:
         print(f"    | {r.trim_line[:200]}")
     if r.failure:
@@ -370,9 +381,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-connection", type=int, default=10,
                         help="webhooks per connection: each event becomes this many deliveries")
     parser.add_argument("--kept", type=int, default=100,
-                        help="WAHOOKS_DELIVERED_KEPT for the trim step")
+                        help="WAHOOKS_DELIVERED_KEPT for the trim step (at most a tenth of what"
+                             " each webhook has)")
     parser.add_argument("--drain-timeout", type=float, default=3600.0)
-    parser.add_argument("--trim-timeout", type=float, default=1800.0)
+    parser.add_argument("--trim-timeout", type=float, default=1800.0,
+                        help="seconds to wait for the first retention sweep after the restart")
 
 
 def main() -> None:

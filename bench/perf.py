@@ -289,8 +289,9 @@ def run_backlog(checkouts: Sequence[Checkout], rounds: int, quick: bool,
              " the database's size then (SQLite file + WAL; PostgreSQL tables + indexes). logs"
              " p99: GET /api/webhooks/:id/logs on a backlog webhook, every 0.1 s while draining;"
              " healthy p99: a new event every 0.1 s to a webhook on another receiver, created ->"
-             f" received, while draining. trim: the first retention sweep (keep {args.kept}"
-             " delivered per webhook) after a restart.")
+             f" received, while draining. trim: the first retention sweep after a restart,"
+             f" keeping {args.kept} delivered per webhook (or a tenth of each webhook's"
+             " deliveries, the fewer).")
     section("Backlog: pending deliveries behind a down receiver, then drained",
             found.table(["sqlite", "postgres"], BACKLOG_COLUMNS), notes)
     return found

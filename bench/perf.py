@@ -32,6 +32,7 @@ compete with wahooks for the cores: measure on a quiet machine, compare within o
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -199,7 +200,8 @@ def outside_cores(r: delivery.Result) -> float:
 POSTGRES_CONFIGS = ("sqlite", "pg-all", "pg-1w", "pg-2w", "pg-4w")
 POSTGRES_COLUMNS = [("deliveries/s", "rate", 0), ("API s/1k", "api", 3),
                     ("workers s/1k", "workers", 3), ("PostgreSQL s/1k", "postgres", 3),
-                    ("total s/1k", "total", 3), ("p99 ms", "p99", 1), ("lost", "lost", 0),
+                    ("total s/1k", "total", 3), ("PG background s/1k", "background", 3),
+                    ("p99 ms", "p99", 1), ("lost", "lost", 0),
                     ("busy elsewhere", "noise", 2)]
 
 
@@ -218,6 +220,7 @@ def run_postgres(checkouts: Sequence[Checkout], rounds: int, quick: bool, workdi
                 roles = {role: r.per_1k(seconds) for role, seconds in r.role_cpu().items()}
                 found.add(name, checkout, {
                     "rate": r.rate, **roles, "total": sum(roles.values()),
+                    "background": r.per_1k(r.pg_background_cpu),
                     "p99": r.latency("p99"), "lost": float(r.lost), "noise": r.outside_cores})
             if failure:
                 print(f"  {name} ({checkout.label}) FAILED: {failure}")
@@ -225,7 +228,9 @@ def run_postgres(checkouts: Sequence[Checkout], rounds: int, quick: bool, workdi
     body += "\n\n" + projection(found, checkouts)
     notes = (f"The sandbox burst, {args.events:,} events, 1 webhook. API s/1k: the API process"
              " (or the one all-role process); PostgreSQL s/1k: the backends serving wahooks (found"
-             " by application_name, CPU from /proc), not PostgreSQL's own background processes."
+             " by application_name, CPU from /proc); total: the three. PG background: PostgreSQL's"
+             " own processes (WAL writer, checkpointer, autovacuum...), which also work for anyone"
+             " else using that server: count it on a PostgreSQL of the benchmark's own."
              " With SQLite the database's work is inside the wahooks process. On 2 cores the"
              " workers cannot add CPU: what should stay flat from 1 to 4 workers is total s/1k.")
     section("PostgreSQL: one process, and an API + N workers (CPU per delivery by role)", body, notes)
@@ -236,18 +241,33 @@ def projection(found: Comparison, checkouts: Sequence[Checkout]) -> str:
     """The rate the measured CPU per delivery allows on more cores, if nothing else limits it."""
     rows = []
     for name in POSTGRES_CONFIGS[1:]:
+        workers = scale_out.CONFIGS[name].workers
         for checkout in checkouts:
-            total = found.value(name, checkout.label, "total")
-            if total:
-                rows.append([name, checkout.label] + [num(cores / total * 1000) for cores in CORES])
-    headers = ["config", "checkout"] + [f"{cores} cores, deliveries/s" for cores in CORES]
-    return (table(headers, rows) + "\n\nProjection: cores / (wahooks + PostgreSQL CPU seconds per"
-            " delivery), i.e. every core busy with this work alone and the CPU per delivery as"
-            " measured here. It is a ceiling: it holds only if CPU per delivery stays flat as"
-            " workers are added (compare total s/1k from 1 to 4 workers above), and it leaves out"
-            " the receivers and load generators, lock contention in PostgreSQL and the WAL's"
-            " fsync. One all-role process runs Python on one core at most: its ceiling is"
-            " 1,000 / (its own s/1k) whatever the cores.")
+            value = functools.partial(found.value, name, checkout.label)
+            total, api, spent = value("total"), value("api"), value("workers")
+            if not total or not api:
+                continue
+            ceilings = []
+            for cores in CORES:
+                limits = [cores / total]
+                if workers and spent:
+                    limits.append(workers / spent)  # each worker process uses one core at most
+                if not workers:
+                    limits.append(1 / api)  # the one all-role process does everything
+                ceilings.append(num(min(limits) * 1000))
+            rows.append([name, checkout.label, *ceilings, num(1000 / api)])
+    headers = (["config", "checkout"] + [f"{cores} cores, deliveries/s" for cores in CORES]
+               + ["one API process caps at"])
+    return (table(headers, rows) + "\n\n"
+            "Projection: cores / (wahooks + PostgreSQL CPU seconds per delivery), or N workers / "
+            "(the workers' seconds per delivery) when less (a Python process uses one core at most;"
+            " the all-role process: 1 / its own): every core busy with this work alone, CPU per "
+            "delivery as measured here. The last column is what one API (or all-role) process takes"
+            " at most: 1 / its seconds per delivery; beyond it the ingest needs more API processes "
+            "(more hosts, or SO_REUSEPORT on one). A ceiling: it holds only if CPU per delivery "
+            "stays flat as workers are added (compare total s/1k from 1 to 4 workers above), and it"
+            " leaves out the receivers and load generators, lock contention in PostgreSQL, its "
+            "background processes and the WAL's fsync.")
 
 
 BACKLOG_COLUMNS = [("ingest events/s", "ingest", 0), ("RSS peak MiB", "rss", 0),

@@ -114,6 +114,7 @@ class Result:
     receiver_cpu: float
     machine_cpu: float  # every process on the machine, ours or not
     wall: float
+    pg_background_cpu: float = 0.0  # PostgreSQL's own processes, shared with its other users
 
     @property
     def delivered(self) -> int:
@@ -211,8 +212,22 @@ def drop_schema(schema: str) -> None:
 
 def backend_cpu() -> dict[int, float]:
     """CPU seconds of each live PostgreSQL backend serving this benchmark's wahooks processes."""
-    rows = asyncio.run(_query(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION_NAME))
+    return _cpu_of(asyncio.run(_query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION_NAME)))
+
+
+def background_cpu() -> dict[int, float]:
+    """CPU seconds of PostgreSQL's own processes (WAL writer, checkpointer, background writer,
+    autovacuum...): they work for every database on the server, not only this benchmark's."""
+    return _cpu_of(asyncio.run(_query(
+        "SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'")))
+
+
+def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
+
+
+def _cpu_of(rows: list[Any]) -> dict[int, float]:
     seconds = {}
     for row in rows:
         try:
@@ -220,10 +235,6 @@ def backend_cpu() -> dict[int, float]:
         except (FileNotFoundError, ProcessLookupError):
             continue  # the backend ended meanwhile
     return seconds
-
-
-def backend_cpu_since(before: dict[int, float]) -> float:
-    return sum(now - before.get(pid, 0.0) for pid, now in backend_cpu().items())
 
 
 # one case ---------------------------------------------------------------------------------------
@@ -261,6 +272,7 @@ def run_case(deployment: Deployment, case: Case, args: argparse.Namespace,
         webhook_id = create_webhook(client, connection_id, receiver, prefix + "0")
         cpu_before = deployment.cpu()
         pg_before = backend_cpu() if config.postgres else {}
+        background_before = background_cpu() if config.postgres else {}
         machine_before, receiver_before = machine_busy_seconds(), cpu_seconds(receiver.pid)
         started = time.monotonic()
         load = run_loadgen(
@@ -274,14 +286,15 @@ def run_case(deployment: Deployment, case: Case, args: argparse.Namespace,
         settled = settle(client, webhook_id, args.drain_timeout)
         wall = time.monotonic() - started
         cpu = {name: now - cpu_before[name] for name, now in deployment.cpu().items()}
-        pg_cpu = backend_cpu_since(pg_before) if config.postgres else 0.0
+        pg_cpu = cpu_since(pg_before, backend_cpu()) if config.postgres else 0.0
+        background = cpu_since(background_before, background_cpu()) if config.postgres else 0.0
         machine_cpu = machine_busy_seconds() - machine_before
         receiver_cpu = cpu_seconds(receiver.pid) - receiver_before
     stats = receiver.stats(prefix)
     expected = set(range(case.events)) - set(load["failed"])
     got = {seq for seqs in stats["seqs"].values() for seq in seqs}
     return Result(config, case, load, stats, accepted, len(expected - got), len(got - expected),
-                  settled, cpu, pg_cpu, receiver_cpu, machine_cpu, wall)
+                  settled, cpu, pg_cpu, receiver_cpu, machine_cpu, wall, background)
 
 
 def run_config(config: Config, cases: list[Case], args: argparse.Namespace, workdir: Path,
@@ -344,7 +357,8 @@ def print_case(r: Result) -> None:
     shares = ", ".join(f"{name} {seconds:.1f}" for name, seconds in r.cpu.items())
     print(f"    CPU s: {shares} = {sum(r.cpu.values()):.1f} s"
           f" ({r.per_1k(sum(r.cpu.values())):.2f}/1k deliveries)"
-          + (f"; PostgreSQL backends {r.pg_cpu:.1f} s" if r.config.postgres else "")
+          + (f"; PostgreSQL backends {r.pg_cpu:.1f} s, its background processes"
+             f" {r.pg_background_cpu:.1f} s" if r.config.postgres else "")
           + f"; receiver {r.receiver_cpu:.1f} s, load generator {r.load['cpu_s']:.1f} s")
     roles = ", ".join(f"{role} {r.per_1k(seconds):.3f}" for role, seconds in r.role_cpu().items()
                       if seconds or role != "workers")

@@ -1,6 +1,6 @@
-"""End-to-end delivery benchmark: sandbox inbound message -> SQLite -> signed POST -> receiver.
+"""End-to-end delivery benchmark: inbound event -> SQLite -> signed POST -> receiver.
 
-    .venv/bin/python bench/delivery.py [--cases burst,steady,fanout,hung,fair] [--events N]
+    .venv/bin/python bench/delivery.py [--cases burst,steady,waha,fanout,hung,fair] [--events N]
                                        [--profile CASES] [--keep]
 
 Each case gets a fresh `wahooks serve` on a fresh SQLite file. Three processes besides it: the
@@ -9,9 +9,16 @@ receiver that never answers (the `hung` case), and the load generator (bench/loa
 case), so none of them shares the server's interpreter or this script's. It prints figures and
 never asserts: timings on a shared 2-core machine are noisy, compare runs, not single numbers.
 
+Events come in through the sandbox's inbound route (`POST /api/connections/:id/sandbox/inbound`,
+with the token), or, in the waha-* cases, through WAHA's webhook (`POST /api/events/waha`: one
+HMAC-SHA512-signed `message` event per request, as a WAHA server sends them, on a connection of the
+WAHA engine linked through a fake WAHA; bench/waha_link.py). Either way a request is answered
+201 only once its event is committed, so deliveries/s counts what reached the receiver.
+
 Cases:
   burst    N events (default 20,000) as fast as the server accepts them, 1 webhook
   steady   500 events/s for 30 s, paced open loop, 1 webhook
+  waha     waha-burst and waha-steady: burst and steady through WAHA's webhook
   fanout   N/10 events as fast as possible to 10 webhooks (N deliveries)
   hung     300 events/s for 20 s to 1 healthy webhook, run twice: alone, then beside a webhook
            whose endpoint accepts connections and never answers (WAHOOKS_REQUEST_TIMEOUT=15)
@@ -40,10 +47,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from checkout import THIS, Checkout
 from harness import (
     Profiler,
     ReceiverProcess,
     cpu_seconds,
+    fresh_file,
     machine_busy_seconds,
     peak_rss_mib,
     run_loadgen,
@@ -52,9 +61,11 @@ from harness import (
     versions_line,
 )
 from hotspots import summarize
+from waha_link import LinkedSession, linked_session, message_template, start_fake_waha, waha_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.server import ServerProcess, connected_connection  # noqa: E402
+from waha.fake import FakeWaha  # noqa: E402
 from wahooks.engines.envelope import envelope  # noqa: E402
 
 TARGET_RATE = 3000.0
@@ -75,8 +86,10 @@ class Case:
     throttled: int = 0  # webhooks on another origin that answer 429 with Retry-After: 1
     hung_paths: int = 0  # webhooks on the healthy receiver's origin whose path never answers
     hung_account_origins: int = 0  # another account's webhooks, one per origin that never answers
+    waha: bool = False  # events through WAHA's signed webhook, not the sandbox's inbound route
 
     def describe(self) -> str:
+        route = "signed WAHA" if self.waha else "sandbox inbound"
         pace = f"at {self.rate:g} events/s" if self.rate else "as fast as possible"
         hooks = f"{self.healthy} webhook{'s' if self.healthy > 1 else ''}"
         if self.hung:
@@ -87,7 +100,7 @@ class Case:
             hooks += f" + {self.hung_paths} hung on the same origin"
         if self.hung_account_origins:
             hooks += f" + another account hanging {self.hung_account_origins} origins"
-        return f"{self.events} events {pace}, {hooks}"
+        return f"{self.events} {route} events {pace}, {hooks}"
 
 
 @dataclass
@@ -141,6 +154,9 @@ def cases_from(args: argparse.Namespace) -> list[Case]:
     known = {
         "burst": [Case("burst", args.events, None)],
         "steady": [Case("steady", int(args.steady_rate * args.steady_seconds), args.steady_rate)],
+        "waha": [Case("waha-burst", args.events, None, waha=True),
+                 Case("waha-steady", int(args.steady_rate * args.steady_seconds), args.steady_rate,
+                      waha=True)],
         "fanout": [Case("fanout", max(args.events // 10, 1), None, healthy=10)],
         "hung": [
             Case("hung-alone", int(args.hung_rate * args.hung_seconds), args.hung_rate),
@@ -148,6 +164,7 @@ def cases_from(args: argparse.Namespace) -> list[Case]:
         ],
     }
     paced = (int(args.hung_rate * args.hung_seconds), args.hung_rate)
+    known["waha-burst"], known["waha-steady"] = ([case] for case in known["waha"])
     known["throttled"] = [Case("throttled", *paced, throttled=1)]
     known["hung-path"] = [Case("hung-path", *paced, hung_paths=1)]
     known["hung-account"] = [Case("hung-account", *paced, hung_account_origins=10)]
@@ -223,16 +240,35 @@ def hang_another_account(
           f" {case.hung_account_origins} origins)")
 
 
+def load_job(case: Case, server: ServerProcess, connection_id: str,
+             linked: LinkedSession | None, concurrency: int) -> dict[str, Any]:
+    """What the load generator sends for this case (see bench/loadgen.py)."""
+    job: dict[str, Any] = {"mode": "ingest", "base_url": server.base_url, "token": server.token,
+                           "connection_id": connection_id, "case": case.name,
+                           "count": case.events, "concurrency": concurrency, "rate": case.rate}
+    if linked is not None:
+        job.update(mode="waha", template=message_template(),
+                   sessions=[{"session": linked.session, "key": linked.hmac_key}])
+    return job
+
+
 def run_case(
     case: Case, args: argparse.Namespace, workdir: Path,
     healthy: ReceiverProcess, hung: ReceiverProcess | None, side: ReceiverProcess | None = None,
+    *, fake_waha: FakeWaha | None = None, checkout: Checkout = THIS,
 ) -> Result:
-    server = ServerProcess(workdir / f"{case.name}.db", env=server_env(args)).start()
+    env = server_env(args)
+    if case.waha:
+        assert fake_waha is not None
+        env.update(waha_env(fake_waha))
+    database = fresh_file(workdir, f"{checkout.label}-{case.name}", ".db")
+    server = checkout.server(database, env=env).start()
     profiler = None
     try:
         client = server.client()
-        connection_id = connected_connection(client)["id"]
-        prefix = f"/h/{case.name}/"
+        linked = linked_session(client, fake_waha) if case.waha and fake_waha else None
+        connection_id = linked.connection_id if linked else connected_connection(client)["id"]
+        prefix = f"/h/{checkout.label}-{case.name}/"
         for n in range(case.healthy):
             add_webhook(client, connection_id, healthy, f"{prefix}{n}")
         for n in range(case.hung):
@@ -251,17 +287,14 @@ def run_case(
         assert server.process is not None
         pid = server.process.pid
         if any(case.name.startswith(name) for name in args.profile.split(",") if name):
-            profiler = Profiler(pid, workdir / f"profile-{case.name}.txt")
+            profiler = Profiler(pid, workdir / f"profile-{checkout.label}-{case.name}.txt",
+                                blocking=args.profile_blocking)
         hung_before = hung.stats("/hung/")["hung"] if hung else 0
         server_cpu, receiver_cpu = cpu_seconds(pid), cpu_seconds(healthy.pid)
         machine_cpu, run_queue = machine_busy_seconds(), run_queue_seconds(pid)
         started = time.monotonic()
-        load = run_loadgen(
-            {"mode": "ingest", "base_url": server.base_url, "token": server.token,
-             "connection_id": connection_id, "case": case.name, "count": case.events,
-             "concurrency": args.concurrency, "rate": case.rate},
-            timeout=case.events / (case.rate or 200) + 120,
-        )
+        load = run_loadgen(load_job(case, server, connection_id, linked, args.concurrency),
+                           timeout=case.events / (case.rate or 200) + 120)
         accepted = load["statuses"].get("201", 0)
         drain(healthy, prefix, accepted * case.healthy, args.drain_timeout)
         wall = time.monotonic() - started
@@ -279,7 +312,7 @@ def run_case(
             profiler.stop()
         server.stop()
         log = "".join(server.output)
-        (workdir / f"{case.name}.server.log").write_text(log)
+        database.with_suffix(".server.log").write_text(log)
     stats = healthy.stats(prefix)
     expected = set(range(case.events)) - set(load["failed"])
     lost = unexpected = 0
@@ -293,7 +326,8 @@ def run_case(
     profile = []
     if profiler is not None and profiler.output.exists():
         profile = [f"py-spy profile of the server, load start to drained ({profiler.output}):"]
-        profile += summarize(profiler.output, seconds=profiler.duration, rate=Profiler.RATE)
+        profile += summarize(profiler.output, seconds=profiler.duration, rate=Profiler.RATE,
+                             us_per_event=server_cpu / max(int(stats["unique"]), 1) * 1e6)
     return Result(case, load, stats, accepted, lost, unexpected, server_cpu, receiver_cpu, wall,
                   rss, counts, flagged[:8], hung_requests, machine_cpu, run_queue, threads, profile,
                   side_requests)
@@ -428,18 +462,19 @@ def print_summary(results: list[Result], runs: list[dict[str, Any]]) -> None:
 
 def print_targets(by_name: dict[str, Result], ceiling_rate: float | None) -> None:
     print(f"\n== targets (the original WAHooks did {ORIGINAL_RATE} deliveries/s)")
-    for name in ("burst", "fanout"):
+    for name in ("burst", "waha-burst", "fanout"):
         if name in by_name:
             rate = by_name[name].e2e_rate
             versus = (f" (receiver ceiling {ceiling_rate:,.0f}/s: wahooks reaches"
                       f" {100 * rate / ceiling_rate:.0f}% of it)" if ceiling_rate else "")
             print(f"  >= {TARGET_RATE:,.0f} deliveries/s end to end ({name}): {rate:,.0f}{versus}"
                   f" -> {'met' if rate >= TARGET_RATE else 'NOT met'}")
-    if "steady" in by_name:
-        p99 = by_name["steady"].latency("p99")
-        verdict = "met" if p99 is not None and p99 <= TARGET_P99_MS else "NOT met"
-        print(f"  p99 <= {TARGET_P99_MS:g} ms at {by_name['steady'].case.rate:g} events/s:"
-              f" {ms(p99).strip()} ms -> {verdict}")
+    for name in ("steady", "waha-steady"):
+        if name in by_name:
+            p99 = by_name[name].latency("p99")
+            verdict = "met" if p99 is not None and p99 <= TARGET_P99_MS else "NOT met"
+            print(f"  p99 <= {TARGET_P99_MS:g} ms at {by_name[name].case.rate:g} events/s"
+                  f" ({name}): {ms(p99).strip()} ms -> {verdict}")
     alone, beside = by_name.get("hung-alone"), by_name.get("hung-with")
     if alone and beside:
         a, b = alone.latency("p99"), beside.latency("p99")
@@ -485,6 +520,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ceiling-requests", type=int, default=20_000)
     parser.add_argument("--profile", metavar="CASES", default="",
                         help="py-spy the server during these cases (comma separated)")
+    parser.add_argument("--profile-blocking", action="store_true",
+                        help="py-spy pauses the server for each sample: whole stacks (so inclusive"
+                             " shares are right), a slower server")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, profile)")
     return parser.parse_args()
 
@@ -503,15 +541,18 @@ def main() -> None:
     needs_hung = any(c.hung or c.hung_account_origins for c in cases)
     hung = ReceiverProcess(hang=True, ports=origins).start() if needs_hung else None
     side = ReceiverProcess().start() if any(c.throttled for c in cases) else None
+    fake_waha = start_fake_waha() if any(c.waha for c in cases) else None
     results: list[Result] = []
     try:
         runs = ceiling(healthy, args.ceiling_requests)
         print_ceiling(runs)
         for case in cases:
-            results.append(run_case(case, args, workdir, healthy, hung, side))
+            results.append(run_case(case, args, workdir, healthy, hung, side, fake_waha=fake_waha))
             print_case(results[-1], args.concurrency)
         print_summary(results, runs)
     finally:
+        if fake_waha is not None:
+            fake_waha.__exit__(None, None, None)
         healthy.stop()
         for other in (hung, side):
             if other is not None:

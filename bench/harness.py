@@ -76,6 +76,16 @@ def _status_field(pid: int, name: str) -> float:
     return float("nan")
 
 
+def fresh_file(folder: Path, stem: str, suffix: str) -> Path:
+    """folder/stem.suffix, or stem-2, stem-3, ... when taken: each run of a case (rounds, this
+    checkout and a baseline) gets a database of its own."""
+    path, n = folder / f"{stem}{suffix}", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}{suffix}"
+    return path
+
+
 def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
     if process.poll() is not None:
         return
@@ -122,6 +132,12 @@ class ReceiverProcess:
     def track(self, path: str, secret: str) -> None:
         self._post("/_control/track", {"path": path, "secret": secret})
 
+    def set_down(self, down: bool) -> int:
+        """Take the receiver down (it holds every request) or bring it back (it answers the held
+        requests still open, then all); how many held requests it answered."""
+        released: int = self._post("/_control/down", {"down": down})["released"]
+        return released
+
     def count(self, prefix: str) -> dict[str, int]:
         counts: dict[str, int] = self._get("/_control/count", prefix)
         return counts
@@ -166,7 +182,7 @@ class Profiler:
 
     RATE = 100
 
-    def __init__(self, pid: int, output: Path) -> None:
+    def __init__(self, pid: int, output: Path, *, blocking: bool = False) -> None:
         self.output = output
         self.started = time.monotonic()
         self.duration = 0.0
@@ -174,9 +190,11 @@ class Profiler:
         if executable is None:
             raise RuntimeError("py-spy not found: .venv/bin/pip install py-spy")
         self._process = subprocess.Popen(
-            # Non-blocking: pausing the server for each sample (the default) slowed it 5x here.
-            # The price: some stacks are read half-updated and lose their outer frames.
-            [executable, "record", "--format", "raw", "--threads", "--nonblocking",
+            # Non-blocking by default: pausing the server for each sample (py-spy's default)
+            # slowed it 5x here. The price: some stacks are read half-updated and lose their
+            # outer frames, so inclusive shares undercount; `blocking` gets whole stacks.
+            [executable, "record", "--format", "raw", "--threads",
+             *([] if blocking else ["--nonblocking"]),
              "-r", str(self.RATE), "-o", str(output), "-p", str(pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )

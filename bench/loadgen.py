@@ -7,6 +7,11 @@ Reads one JSON job on stdin, prints one JSON result on stdout:
   server answers. With `rate`, open loop: request n is started at t0 + n/rate whatever happened
   to the earlier ones (the connection pool still caps what is in flight; `max_lag_ms` tells how
   far behind the schedule the generator fell).
+* {"mode": "waha", ...}: POST /api/events/waha, one WAHA `message` event per request as a WAHA
+  server sends them: compact JSON from the `message` fixture with a fresh id and the send time as
+  its timestamp (ms), signed with the session's key (`X-Webhook-Hmac`, hex HMAC-SHA512 of the raw
+  body), no token. Paced or closed loop as above. With `connection_ids` (ingest) or `sessions`
+  (waha, each {"session", "key"}), request n goes to the (n mod count)-th one.
 * {"mode": "raw", ...}: signed POSTs straight to the receiver from a minimal raw-socket
   HTTP/1.1 client, `connections` keep-alive connections with `depth` requests pipelined on
   each: the receiver's and the machine's ceiling.
@@ -47,20 +52,24 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 class Ingest:
+    """Sends request n and records its answer; `request(seq)` says what to send."""
+
     def __init__(self, job: dict[str, Any], session: aiohttp.ClientSession) -> None:
         self._session = session
-        self._url = f"{job['base_url']}/api/connections/{job['connection_id']}/sandbox/inbound"
         self._case = job["case"]
         self.statuses: Counter[str] = Counter()
         self.latencies: list[float] = []
         self.failed: list[int] = []  # seqs not acknowledged with 201: not expected at receivers
         self.last_ok_ms = 0.0
 
+    def request(self, seq: int) -> tuple[str, bytes, dict[str, str]]:
+        raise NotImplementedError
+
     async def send(self, seq: int) -> None:
-        body = orjson.dumps({"from": "14155550123@c.us", "body": f"bench-{self._case}-{seq}"})
+        url, body, headers = self.request(seq)
         started = time.perf_counter()
         try:
-            async with self._session.post(self._url, data=body) as response:
+            async with self._session.post(url, data=body, headers=headers) as response:
                 await response.read()
                 status = str(response.status)
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -71,6 +80,48 @@ class Ingest:
             self.last_ok_ms = time.time() * 1000
         else:
             self.failed.append(seq)
+
+
+class SandboxIngest(Ingest):
+    """The sandbox's inbound route: a contact's text message, authenticated with the token."""
+
+    def __init__(self, job: dict[str, Any], session: aiohttp.ClientSession) -> None:
+        super().__init__(job, session)
+        ids = job.get("connection_ids") or [job["connection_id"]]
+        self._urls = [f"{job['base_url']}/api/connections/{cid}/sandbox/inbound" for cid in ids]
+        self._headers = {"Authorization": f"Bearer {job['token']}",
+                         "Content-Type": "application/json"}
+
+    def request(self, seq: int) -> tuple[str, bytes, dict[str, str]]:
+        body = orjson.dumps({"from": "14155550123@c.us", "body": f"bench-{self._case}-{seq}"})
+        return self._urls[seq % len(self._urls)], body, self._headers
+
+
+class WahaIngest(Ingest):
+    """WAHA's webhook: a signed `message` event per request, as WAHA posts it."""
+
+    def __init__(self, job: dict[str, Any], session: aiohttp.ClientSession) -> None:
+        super().__init__(job, session)
+        self._url = f"{job['base_url']}/api/events/waha"
+        self._sessions = [(s["session"], s["key"].encode()) for s in job["sessions"]]
+        self._template = job["template"]
+        self._run = os.urandom(6).hex()  # event ids stay new across runs on one database
+
+    def request(self, seq: int) -> tuple[str, bytes, dict[str, str]]:
+        name, key = self._sessions[seq % len(self._sessions)]
+        now_ms = time.time_ns() // 1_000_000
+        event = dict(self._template, id=f"evt_bench{self._run}{seq:010d}", timestamp=now_ms,
+                     session=name)
+        event["payload"] = dict(event["payload"], body=f"bench-{self._case}-{seq}")
+        body = orjson.dumps(event)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Webhook-Request-Id": f"wh_bench{self._run}{seq:010d}",
+            "X-Webhook-Timestamp": str(now_ms),
+            "X-Webhook-Hmac": hmac.digest(key, body, hashlib.sha512).hex(),
+            "X-Webhook-Hmac-Algorithm": "sha512",
+        }
+        return self._url, body, headers
 
 
 async def closed_loop(ingest: Ingest, count: int, concurrency: int) -> float:
@@ -104,12 +155,9 @@ async def open_loop(ingest: Ingest, count: int, rate: float) -> float:
 
 async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=job["concurrency"], limit_per_host=0)
-    headers = {"Authorization": f"Bearer {job['token']}", "Content-Type": "application/json"}
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(
-        connector=connector, headers=headers, timeout=timeout
-    ) as session:
-        ingest = Ingest(job, session)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        ingest = (WahaIngest if job["mode"] == "waha" else SandboxIngest)(job, session)
         cpu = cpu_seconds()
         first_ms = time.time() * 1000
         started = time.perf_counter()
@@ -228,7 +276,7 @@ async def run_raw(job: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     job = orjson.loads(sys.stdin.buffer.read())
-    runner = run_ingest if job["mode"] == "ingest" else run_raw
+    runner = run_raw if job["mode"] == "raw" else run_ingest
     result = uvloop.run(runner(job))
     sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
 

@@ -14,8 +14,13 @@ but never answers one (control paths still answer). Whatever the mode, a path un
 gets an answer (a hanging webhook beside healthy ones on one origin) and a path under /throttle/ is
 answered 429 with `Retry-After: 1` (an overloaded webhook); both are counted, not recorded.
 
+A receiver can also be taken down and brought back while wahooks keeps its URL (the backlog case):
+while down it reads requests and answers none, holding them; brought back, it answers and records
+the held requests whose connection is still open, then every later one.
+
 Control API (JSON):
     POST /_control/track {"path": "/h/burst/0", "secret": "..."}
+    POST /_control/down {"down": true}                  -> {"down", "released"}
     GET  /_control/count?prefix=/h/burst/      -> {"received", "unique"}
     GET  /_control/stats?prefix=/h/burst/      -> counts, latency percentiles, seqs per path
 """
@@ -66,6 +71,8 @@ class Recorder:
         self.untracked = 0
         self.hung = 0
         self.throttled = 0
+        self.down = False
+        self.holding: set[HttpConnection] = set()
 
     def deliver(self, path: str, headers: dict[bytes, bytes], body: bytes) -> None:
         now = time.time() * 1000
@@ -100,6 +107,14 @@ class Recorder:
             spec = orjson.loads(body)
             self.tracks[spec["path"]] = Track(spec["secret"].encode())
             return {"tracked": spec["path"]}
+        if method == b"POST" and action == "down":
+            self.down = bool(orjson.loads(body)["down"])
+            released = 0
+            if not self.down:
+                for connection in list(self.holding):
+                    released += connection.release()
+                self.holding.clear()
+            return {"down": self.down, "released": released}
         if action == "count":
             chosen = self._matching(prefix)
             return {"received": sum(len(t.seqs) for t in chosen),
@@ -165,9 +180,23 @@ class HttpConnection(asyncio.Protocol):
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
         self._silent = False  # a hung request blocks every later answer on this connection
+        self._held: list[tuple[str, dict[bytes, bytes], bytes]] = []  # while the receiver is down
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None  # held requests die with their connection: wahooks gave up
+        self._held.clear()
+        self._recorder.holding.discard(self)
+
+    def release(self) -> int:
+        """The receiver is back: answer the requests held on this connection, in order."""
+        held, self._held = self._held, []
+        for path, headers, body in held:
+            if self._transport is not None:
+                self._respond(path, headers, body)
+        return len(held)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -200,6 +229,14 @@ class HttpConnection(asyncio.Protocol):
                 + str(len(payload)).encode() + b"\r\n\r\n" + payload
             )
             return
+        if self._recorder.down or self._held:
+            self._held.append((path, headers, body))
+            self._recorder.holding.add(self)
+            return
+        self._respond(path, headers, body)
+
+    def _respond(self, path: str, headers: dict[bytes, bytes], body: bytes) -> None:
+        assert self._transport is not None
         if self._hang or self._silent or path.startswith("/hang/"):
             self._recorder.hung += 1
             self._silent = True

@@ -37,10 +37,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+from checkout import THIS, Checkout
 from delivery import CONCURRENCY, LOG_PATTERN, ORIGINAL_RATE, drain, ms, server_env
 from harness import (
     ReceiverProcess,
     cpu_seconds,
+    fresh_file,
     machine_busy_seconds,
     run_loadgen,
     versions_line,
@@ -112,6 +114,7 @@ class Result:
     receiver_cpu: float
     machine_cpu: float  # every process on the machine, ours or not
     wall: float
+    pg_background_cpu: float = 0.0  # PostgreSQL's own processes, shared with its other users
 
     @property
     def delivered(self) -> int:
@@ -124,6 +127,13 @@ class Result:
 
     def per_1k(self, seconds: float) -> float:
         return seconds / max(self.delivered, 1) * 1000
+
+    def role_cpu(self) -> dict[str, float]:
+        """CPU seconds by role: the API (or the one all-role process), the workers together, the
+        PostgreSQL backends serving them."""
+        workers = sum(seconds for name, seconds in self.cpu.items() if name.startswith("w"))
+        api = sum(self.cpu.values()) - workers
+        return {"api": api, "workers": workers, "postgres": self.pg_cpu}
 
     @property
     def outside_cores(self) -> float:
@@ -144,6 +154,7 @@ class Deployment:
     config: Config
     database: str
     env: dict[str, str]
+    checkout: Checkout = THIS
     processes: dict[str, ServerProcess] = field(default_factory=dict)
 
     def start(self) -> Deployment:
@@ -151,7 +162,7 @@ class Deployment:
         roles += [(f"w{n + 1}", "worker") for n in range(self.config.workers)]
         for name, role in roles:
             # Kept before it starts: a process that fails to start still leaves its log.
-            self.processes[name] = ServerProcess(self.database, role=role, env=self.env)
+            self.processes[name] = self.checkout.server(self.database, role=role, env=self.env)
             self.processes[name].start()
         return self
 
@@ -177,7 +188,9 @@ class Deployment:
         for name, process in reversed(self.processes.items()):
             process.stop()
             log = "".join(process.output)
-            (workdir / f"{self.config.name}.{name}.log").write_text(log)
+            logged = workdir / f"{self.checkout.label}-{self.config.name}.{name}.log"
+            with logged.open("a") as kept:  # one file over rounds
+                kept.write(log)
             lines += [f"{name}: {line}" for line in log.splitlines()]
         return lines
 
@@ -199,8 +212,22 @@ def drop_schema(schema: str) -> None:
 
 def backend_cpu() -> dict[int, float]:
     """CPU seconds of each live PostgreSQL backend serving this benchmark's wahooks processes."""
-    rows = asyncio.run(_query(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION_NAME))
+    return _cpu_of(asyncio.run(_query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1", APPLICATION_NAME)))
+
+
+def background_cpu() -> dict[int, float]:
+    """CPU seconds of PostgreSQL's own processes (WAL writer, checkpointer, background writer,
+    autovacuum...): they work for every database on the server, not only this benchmark's."""
+    return _cpu_of(asyncio.run(_query(
+        "SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'")))
+
+
+def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
+
+
+def _cpu_of(rows: list[Any]) -> dict[int, float]:
     seconds = {}
     for row in rows:
         try:
@@ -208,10 +235,6 @@ def backend_cpu() -> dict[int, float]:
         except (FileNotFoundError, ProcessLookupError):
             continue  # the backend ended meanwhile
     return seconds
-
-
-def backend_cpu_since(before: dict[int, float]) -> float:
-    return sum(now - before.get(pid, 0.0) for pid, now in backend_cpu().items())
 
 
 # one case ---------------------------------------------------------------------------------------
@@ -243,12 +266,13 @@ def settle(client: httpx.Client, webhook_id: str, timeout: float) -> bool:
 def run_case(deployment: Deployment, case: Case, args: argparse.Namespace,
              receiver: ReceiverProcess) -> Result:
     api, config = deployment.api, deployment.config
-    prefix = f"/h/{config.name}/{case.name}/"
+    prefix = f"/h/{deployment.checkout.label}-{config.name}/{case.name}/"
     with api.client() as client:
         connection_id = connected_connection(client)["id"]
         webhook_id = create_webhook(client, connection_id, receiver, prefix + "0")
         cpu_before = deployment.cpu()
         pg_before = backend_cpu() if config.postgres else {}
+        background_before = background_cpu() if config.postgres else {}
         machine_before, receiver_before = machine_busy_seconds(), cpu_seconds(receiver.pid)
         started = time.monotonic()
         load = run_loadgen(
@@ -262,18 +286,19 @@ def run_case(deployment: Deployment, case: Case, args: argparse.Namespace,
         settled = settle(client, webhook_id, args.drain_timeout)
         wall = time.monotonic() - started
         cpu = {name: now - cpu_before[name] for name, now in deployment.cpu().items()}
-        pg_cpu = backend_cpu_since(pg_before) if config.postgres else 0.0
+        pg_cpu = cpu_since(pg_before, backend_cpu()) if config.postgres else 0.0
+        background = cpu_since(background_before, background_cpu()) if config.postgres else 0.0
         machine_cpu = machine_busy_seconds() - machine_before
         receiver_cpu = cpu_seconds(receiver.pid) - receiver_before
     stats = receiver.stats(prefix)
     expected = set(range(case.events)) - set(load["failed"])
     got = {seq for seqs in stats["seqs"].values() for seq in seqs}
     return Result(config, case, load, stats, accepted, len(expected - got), len(got - expected),
-                  settled, cpu, pg_cpu, receiver_cpu, machine_cpu, wall)
+                  settled, cpu, pg_cpu, receiver_cpu, machine_cpu, wall, background)
 
 
 def run_config(config: Config, cases: list[Case], args: argparse.Namespace, workdir: Path,
-               receiver: ReceiverProcess, schemas: list[str]
+               receiver: ReceiverProcess, schemas: list[str], checkout: Checkout = THIS,
                ) -> tuple[list[Result], list[str], str]:
     """The configuration's results, its flagged log lines, and why it failed (or "")."""
     env = server_env(args)
@@ -281,10 +306,10 @@ def run_config(config: Config, cases: list[Case], args: argparse.Namespace, work
         schemas.append(f"wahooks_bench_{uuid.uuid4().hex[:12]}")
         database = f"{POSTGRES_URL}?schema={schemas[-1]}&application_name={APPLICATION_NAME}"
     else:
-        database = str(workdir / f"{config.name}.db")
-    print(f"\n== {config.name}: {config.describe()}; load average"
+        database = str(fresh_file(workdir, f"{checkout.label}-{config.name}", ".db"))
+    print(f"\n== {config.name} ({checkout.label}): {config.describe()}; load average"
           f" {Path('/proc/loadavg').read_text().split()[0]}", flush=True)
-    deployment = Deployment(config, database, env)
+    deployment = Deployment(config, database, env, checkout)
     results: list[Result] = []
     try:
         deployment.start()
@@ -332,8 +357,12 @@ def print_case(r: Result) -> None:
     shares = ", ".join(f"{name} {seconds:.1f}" for name, seconds in r.cpu.items())
     print(f"    CPU s: {shares} = {sum(r.cpu.values()):.1f} s"
           f" ({r.per_1k(sum(r.cpu.values())):.2f}/1k deliveries)"
-          + (f"; PostgreSQL backends {r.pg_cpu:.1f} s" if r.config.postgres else "")
+          + (f"; PostgreSQL backends {r.pg_cpu:.1f} s, its background processes"
+             f" {r.pg_background_cpu:.1f} s" if r.config.postgres else "")
           + f"; receiver {r.receiver_cpu:.1f} s, load generator {r.load['cpu_s']:.1f} s")
+    roles = ", ".join(f"{role} {r.per_1k(seconds):.3f}" for role, seconds in r.role_cpu().items()
+                      if seconds or role != "workers")
+    print(f"    CPU s per 1,000 deliveries by role: {roles}")
     print(f"    machine {r.machine_cpu / r.wall:.2f} of {os.cpu_count()} cores busy,"
           f" {r.outside_cores:.2f} of them outside this benchmark")
 

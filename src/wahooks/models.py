@@ -47,6 +47,13 @@ class Trigger(StrEnum):
     TEST = "test"  # the test event
 
 
+class Ordering(StrEnum):
+    """Whether a webhook's deliveries of one chat go one after another (docs/delivery.md)."""
+
+    NONE = "none"  # every delivery on its own, as the original
+    CHAT = "chat"  # one chat's deliveries strictly one after another, in event order
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -99,6 +106,7 @@ class Webhook:
     # After a rotation, the secret replaced and when it stops signing (Unix ms); docs/signatures.md.
     previous_secret: str | None = None
     previous_secret_expires_at: int | None = None
+    ordering: Ordering = Ordering.NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,9 @@ class DeliveryJob:
     previous_secret_expires_at: int | None = None
     account_id: str = ""  # the webhook's owner: global concurrency is shared fairly among accounts
     trigger: Trigger = Trigger.SCHEDULED
+    # For a webhook with per-chat ordering: the line this delivery waits in (its chat, or
+    # chats.WITHOUT_CHAT); None when unordered. Its outcome lets the next one of the line go.
+    order_key: str | None = None
 
 
 # The HTTP status classes the logs filter on, by their lowest status; "none": no HTTP answer.

@@ -14,7 +14,15 @@ import orjson
 
 from wahooks.clock import iso
 from wahooks.errors import ValidationFailed
-from wahooks.models import ApiToken, Attempt, Connection, ConnectionStatus, DeliveryLog, Webhook
+from wahooks.models import (
+    ApiToken,
+    Attempt,
+    Connection,
+    ConnectionStatus,
+    DeliveryLog,
+    Ordering,
+    Webhook,
+)
 
 # The events WAHA can emit (its OpenAPI webhook enum), "*" for all, and our "test".
 EVENT_NAMES = (
@@ -59,6 +67,8 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
         "active": webhook.active,
         "createdAt": iso(webhook.created_at),
         "updatedAt": iso(webhook.updated_at),
+        # Beside the original's fields.
+        "ordering": webhook.ordering.value,
     }
 
 
@@ -134,6 +144,19 @@ def events_field(value: Any, errors: list[str]) -> tuple[str, ...] | None:
         errors.append("events should not be empty (use [\"*\"] for all events)")
         return None
     return tuple(dict.fromkeys(value))
+
+
+def ordering_field(value: Any, errors: list[str]) -> Ordering | None:
+    """`ordering`: "chat" or "none" (None: absent)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value in Ordering.__members__.values():
+        return Ordering(value)
+    shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+    errors.append(
+        f"ordering must be one of: {', '.join(o.value for o in Ordering)} (got {shown})"
+    )
+    return None
 
 
 def string_field(

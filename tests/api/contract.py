@@ -30,6 +30,7 @@ CONNECTION_KEYS = {
 WEBHOOK_KEYS = {
     "id", "userId", "sessionId", "url", "events", "signingSecret", "active", "createdAt",
     "updatedAt",
+    "ordering",  # beside the original's: per-chat ordering ("chat" or "none")
 }
 TOKEN_KEYS = {"id", "name", "tokenPrefix", "active", "lastUsedAt", "createdAt"}
 TOKEN_CREATED_KEYS = {"id", "name", "token", "tokenPrefix", "createdAt"}

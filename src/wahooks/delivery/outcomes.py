@@ -4,7 +4,8 @@ back to the queue in batches.
 Batches: while one batch commits, the next accumulates, so a burst of answers costs a few
 transactions rather than one each. A batch that fails to commit is kept and written again: the
 leases stay held meanwhile, so nothing is attempted twice. When a batch holds a retry, the writer
-says so (`on_pending`): the claim loop then looks at its due time instead of sleeping past it.
+says so (`on_pending`): the claim loop then looks at its due time instead of sleeping past it; so
+does a batch with an ordered delivery, whose end made the next one of its chat due.
 
 Observers are the seam for endpoint health and metrics: they see every outcome with its verdict,
 before it is written, in the order the answers came. An observer that raises is logged and skipped:
@@ -80,7 +81,8 @@ class OutcomeWriter:
             )
         self._unwritten.append(
             RecordedOutcome(
-                job.delivery_id, job.attempt, outcome, status, retry_in_ms, job.trigger
+                job.delivery_id, job.attempt, outcome, status, retry_in_ms, job.trigger,
+                job.webhook_id, job.order_key,
             )
         )
         if self._flusher is None:
@@ -128,6 +130,7 @@ class OutcomeWriter:
             # Kept for the next try: the leases stay held, so nothing is attempted twice meanwhile.
             log.exception("recording outcomes failed", extra={"action": "delivery.record"})
             return False
-        if any(o.status is DeliveryStatus.PENDING for o in batch):
+        # A retry is due later, or an ordered delivery's end let the next one of its chat go.
+        if any(o.status is DeliveryStatus.PENDING or o.order_key is not None for o in batch):
             self._on_pending()
         return True

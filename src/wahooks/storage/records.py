@@ -27,6 +27,7 @@ class NewEvent:
     connection_id: str
     event_type: str
     body: bytes
+    chat_id: str | None = None  # the chat it is about (chats.chat_of), for per-chat ordering
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,18 @@ class RecordedOutcome:
     status: DeliveryStatus  # DELIVERED, FAILED (dead letter) or PENDING (retry)
     retry_in_ms: int | None  # for PENDING: how long from now the next attempt is due
     trigger: Trigger = Trigger.SCHEDULED  # what made this attempt (the job's)
+    # An ordered delivery's line (the job's): a final outcome lets the next one of it go.
+    webhook_id: str = ""
+    order_key: str | None = None
+
+
+def turns_ended(outcomes: list[RecordedOutcome]) -> set[tuple[str, str]]:
+    """The chat lines (webhook id, order key) whose first delivery these outcomes end (delivered
+    or dead letter): the next one of each may go."""
+    return {
+        (o.webhook_id, o.order_key) for o in outcomes
+        if o.order_key is not None and o.status is not DeliveryStatus.PENDING
+    }
 
 
 

@@ -16,6 +16,7 @@ from wahooks.models import (
     DeliveryLog,
     DeliveryStatus,
     ErrorClass,
+    Ordering,
     Trigger,
     User,
     Webhook,
@@ -28,7 +29,7 @@ CONNECTION_COLUMNS = (
 )
 WEBHOOK_COLUMNS = (
     "id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at,"
-    " previous_secret, previous_secret_expires_at"
+    " previous_secret, previous_secret_expires_at, ordering"
 )
 TOKEN_COLUMNS = "id, user_id, name, token_prefix, active, last_used_at, created_at"
 WAHA_SESSION_COLUMNS = "session_name, connection_id, server_url, hmac_key, created_at"
@@ -67,13 +68,14 @@ def connection_row(row: Any) -> Connection:
 
 def webhook_row(row: Any) -> Webhook:
     (id_, user_id, connection_id, url, events, secret, active, created_at, updated_at,
-     previous, previous_expires_at) = row
+     previous, previous_expires_at, ordering) = row
     names = orjson.loads(events) if isinstance(events, str) else events
     return Webhook(
         str(id_), str(user_id), str(connection_id), str(url), tuple(names), str(secret),
         bool(active), int(created_at), int(updated_at),
         None if previous is None else str(previous),
         None if previous_expires_at is None else int(previous_expires_at),
+        Ordering(ordering),
     )
 
 

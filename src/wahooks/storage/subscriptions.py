@@ -20,6 +20,7 @@ class Subscriber:
     previous_secret: str | None = None  # during a rotation's overlap (docs/signatures.md)
     previous_secret_expires_at: int | None = None
     account_id: str = ""  # the owner: the dispatcher shares concurrency fairly among accounts
+    ordered: bool = False  # per-chat ordering (docs/delivery.md)
 
 
 def subscribers_to(candidates: Iterable[Subscriber], event_type: str) -> list[Subscriber]:

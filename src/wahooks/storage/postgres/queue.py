@@ -7,12 +7,20 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from wahooks.chats import WITHOUT_CHAT
 from wahooks.ids import uuid7
-from wahooks.models import DeliveryJob, Trigger
+from wahooks.models import DeliveryJob, Ordering, Trigger
 from wahooks.storage.batching import Batcher
 from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
+from wahooks.storage.postgres.lines import Line, let_next_go, line_states, lock_lines
 from wahooks.storage.postgres.sql import SQL
-from wahooks.storage.records import INTERRUPTED, NewEvent, QueueDepth, RecordedOutcome
+from wahooks.storage.records import (
+    INTERRUPTED,
+    NewEvent,
+    QueueDepth,
+    RecordedOutcome,
+    turns_ended,
+)
 from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
 
@@ -47,8 +55,13 @@ class PostgresQueue:
 
     async def _ingest_batch(self, items: list[_IngestItem]) -> list[list[list[DeliveryJob]]]:
         async def work(c: Any) -> list[list[list[DeliveryJob]]]:
-            rows = _IngestRows(int(await c.fetchval(SQL["now"])))
             targets = await _targets(c, items)
+            lines = _lines_of(items, targets)
+            states: dict[Line, tuple[int, bool]] = {}
+            if lines:
+                await lock_lines(c, lines)
+                states = await line_states(c, lines)
+            rows = _IngestRows(int(await c.fetchval(SQL["now"])), states)
             answers = [
                 [
                     rows.add(item, event, targets.get(
@@ -73,7 +86,7 @@ class PostgresQueue:
         return [
             DeliveryJob(
                 str(r[0]), str(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8], r[9],
-                str(r[10]), Trigger(r[11]),
+                str(r[10]), Trigger(r[11]), r[12],
             )
             for r in rows
         ]
@@ -100,7 +113,11 @@ class PostgresQueue:
         await self._db.run(lambda c: c.execute(SQL["release"], delivery_ids))
 
     async def record_outcomes(self, outcomes: list[RecordedOutcome]) -> None:
+        ended = turns_ended(outcomes)
+
         async def work(c: Any) -> None:
+            if ended:
+                await lock_lines(c, ended)
             ids, attempts = [o.delivery_id for o in outcomes], [o.attempt for o in outcomes]
             await c.execute(
                 SQL["record_attempts"], ids, attempts,
@@ -117,6 +134,10 @@ class PostgresQueue:
                 [o.retry_in_ms for o in outcomes],
                 [o.outcome.started_at + int(o.outcome.duration_ms) for o in outcomes],
             )
+            # An outcome not applied (its lease was lost) leaves its line's first one pending:
+            # then nothing moves.
+            if ended and await let_next_go(c, ended):
+                await c.execute(f"NOTIFY {DUE_CHANNEL}")
 
         await self._db.run(work, transaction=True)
 
@@ -130,15 +151,27 @@ class PostgresQueue:
         return len(rows)
 
 
+def _lines_of(items: list[_IngestItem], targets: _Targets) -> set[Line]:
+    """The chat lines an ingest batch adds to (its ordered webhooks' deliveries)."""
+    return {
+        (target.webhook_id, WITHOUT_CHAT if event.chat_id is None else event.chat_id)
+        for item in items if item.only_webhook is None
+        for event in item.events
+        for target in targets.get((event.connection_id, event.event_type, None), ())
+        if target.ordered
+    }
+
+
 @dataclass
 class _IngestRows:
     """The rows one ingest batch inserts: written with one statement per table (unnest)."""
 
     now: int
+    lines: dict[Line, tuple[int, bool]]  # (locked) per line: last place, busy
     events: list[tuple[str, str, str, bytes]] = field(default_factory=list)
-    deliveries: list[tuple[str, str, str, str, int, int | None, str]] = field(
-        default_factory=list
-    )
+    deliveries: list[
+        tuple[str, str, str, str, int, int | None, str, str | None, int | None, bool]
+    ] = field(default_factory=list)
 
     def add(self, item: _IngestItem, event: NewEvent, targets: list[Subscriber]
             ) -> list[DeliveryJob]:
@@ -153,14 +186,24 @@ class _IngestRows:
             lease = item.claim_lease_ms
             if target.webhook_id in item.defer_webhooks:
                 lease = None
+            key = place = None
+            waiting = False
+            if target.ordered and item.only_webhook is None:
+                key = WITHOUT_CHAT if event.chat_id is None else event.chat_id
+                last, waiting = self.lines[(target.webhook_id, key)]
+                place = last + 1
+                self.lines[(target.webhook_id, key)] = (place, True)
+                if waiting:  # its turn comes when the one before it ends (postgres/lines.py)
+                    lease = None
             jobs.append(DeliveryJob(
                 uuid7(), target.webhook_id, target.url, target.signing_secret, event.event_type,
                 event.body, 0 if lease is None else 1, 0, target.previous_secret,
-                target.previous_secret_expires_at, target.account_id, trigger,
+                target.previous_secret_expires_at, target.account_id, trigger, key,
             ))
             self.deliveries.append((
                 jobs[-1].delivery_id, target.webhook_id, event_id, event.event_type,
                 jobs[-1].attempt, None if lease is None else self.now + lease, trigger.value,
+                key, place, waiting,
             ))
         return jobs
 
@@ -168,8 +211,9 @@ class _IngestRows:
         if not self.events:
             return
         await c.execute(SQL["insert_events"], *zip(*self.events, strict=True), self.now)
-        await c.execute(SQL["insert_deliveries"], *zip(*self.deliveries, strict=True), self.now)
-        if any(row[4] == 0 for row in self.deliveries):
+        columns = list(zip(*self.deliveries, strict=True))
+        await c.execute(SQL["insert_deliveries"], *columns[:7], self.now, *columns[7:])
+        if any(row[4] == 0 and not row[9] for row in self.deliveries):
             await c.execute(f"NOTIFY {DUE_CHANNEL}")
 
 
@@ -182,7 +226,8 @@ async def _targets(c: Any, items: list[_IngestItem]) -> _Targets:
         by_connection: dict[str, list[Subscriber]] = {}
         for r in await c.fetch(SQL["active_webhooks"], connection_ids):
             by_connection.setdefault(str(r[1]), []).append(
-                Subscriber(str(r[0]), r[2], r[3], frozenset(r[4]), r[5], r[6], str(r[7]))
+                Subscriber(str(r[0]), r[2], r[3], frozenset(r[4]), r[5], r[6], str(r[7]),
+                           r[8] == Ordering.CHAT)
             )
         for item in subscribed:
             for event in item.events:

@@ -6,6 +6,7 @@ from typing import Any
 
 from wahooks.errors import NotFound
 from wahooks.models import (
+    Ordering,
     Webhook,
 )
 from wahooks.storage.postgres.database import (
@@ -30,9 +31,10 @@ class PostgresWebhooks:
         w = webhook
         await self._db.run(lambda c: c.execute(
             f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-            " $11)",
+            " $11, $12)",
             w.id, w.user_id, w.connection_id, w.url, list(w.events), w.signing_secret, w.active,
             w.created_at, w.updated_at, w.previous_secret, w.previous_secret_expires_at,
+            w.ordering.value,
         ))
 
     async def get_webhook(self, webhook_id: str) -> Webhook | None:
@@ -55,12 +57,16 @@ class PostgresWebhooks:
         url: str | None = None,
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
+        ordering: Ordering | None = None,
     ) -> Webhook:
+        # Deliveries already in a chat's line still go one after another: only events accepted
+        # from now on are ordered, or not (docs/delivery.md).
         row = await self._db.run(lambda c: c.fetchrow(
             "UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events),"
-            f" active = coalesce($4, active), updated_at = {_NOW} WHERE id = $1"
-            f" RETURNING {WEBHOOK_COLUMNS}",
+            f" active = coalesce($4, active), ordering = coalesce($5, ordering),"
+            f" updated_at = {_NOW} WHERE id = $1 RETURNING {WEBHOOK_COLUMNS}",
             webhook_id, url, None if events is None else list(events), active,
+            None if ordering is None else ordering.value,
         ))
         if row is None:
             raise NotFound("Webhook config not found")

@@ -9,6 +9,7 @@ import orjson
 from wahooks.clock import now_ms
 from wahooks.errors import NotFound
 from wahooks.models import (
+    Ordering,
     Webhook,
 )
 from wahooks.storage.rows import (
@@ -32,10 +33,10 @@ class SqliteWebhooks:
         def work(conn: sqlite3.Connection) -> None:
             self._active.forget()
             conn.execute(
-                f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (w.id, w.user_id, w.connection_id, w.url, orjson.dumps(list(w.events)).decode(),
                  w.signing_secret, int(w.active), w.created_at, w.updated_at, w.previous_secret,
-                 w.previous_secret_expires_at),
+                 w.previous_secret_expires_at, w.ordering.value),
             )
 
         await self.db.write(work)
@@ -64,6 +65,7 @@ class SqliteWebhooks:
         url: str | None = None,
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
+        ordering: Ordering | None = None,
     ) -> Webhook:
         assignments: list[str] = ["updated_at = ?"]
         values: list[object] = [now_ms()]
@@ -76,6 +78,11 @@ class SqliteWebhooks:
         if active is not None:
             assignments.append("active = ?")
             values.append(int(active))
+        if ordering is not None:
+            # Deliveries already in a chat's line still go one after another: only events
+            # accepted from now on are ordered, or not (docs/delivery.md).
+            assignments.append("ordering = ?")
+            values.append(ordering.value)
 
         def work(conn: sqlite3.Connection) -> Webhook:
             self._active.forget()

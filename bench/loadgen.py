@@ -3,6 +3,7 @@
 Reads one JSON job on stdin, prints one JSON result on stdout:
 
 * {"mode": "ingest", ...}: POST /api/connections/{id}/sandbox/inbound with an aiohttp client
+  (from one contact, or from `chats` contacts in turn)
   (keep-alive, `concurrency` requests in flight). Without `rate`, closed loop: as fast as the
   server answers. With `rate`, open loop: request n is started at t0 + n/rate whatever happened
   to the earlier ones (the connection pool still caps what is in flight; `max_lag_ms` tells how
@@ -51,13 +52,15 @@ class Ingest:
         self._session = session
         self._url = f"{job['base_url']}/api/connections/{job['connection_id']}/sandbox/inbound"
         self._case = job["case"]
+        self._chats = job.get("chats")  # spread over this many chats (default: one)
         self.statuses: Counter[str] = Counter()
         self.latencies: list[float] = []
         self.failed: list[int] = []  # seqs not acknowledged with 201: not expected at receivers
         self.last_ok_ms = 0.0
 
     async def send(self, seq: int) -> None:
-        body = orjson.dumps({"from": "14155550123@c.us", "body": f"bench-{self._case}-{seq}"})
+        sender = "14155550123@c.us" if not self._chats else f"1415500{seq % self._chats:04d}@c.us"
+        body = orjson.dumps({"from": sender, "body": f"bench-{self._case}-{seq}"})
         started = time.perf_counter()
         try:
             async with self._session.post(self._url, data=body) as response:

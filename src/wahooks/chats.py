@@ -22,10 +22,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# The order key of events that name no chat: one line per webhook (webhooks are per connection).
+# The chat of events that name none: they share one line per webhook (webhooks are per connection).
 WITHOUT_CHAT = ""
 
 _SELF = ("me", "status@broadcast")
+
+
+def line_key(webhook_id: str, chat_id: str | None) -> str:
+    """The key of a webhook's line of deliveries for one chat (stored as `order_key`)."""
+    return f"{webhook_id}:{WITHOUT_CHAT if chat_id is None else chat_id}"
 
 
 def chat_of(event: Mapping[str, Any]) -> str | None:

@@ -127,8 +127,8 @@ class DeliveryJob:
     previous_secret_expires_at: int | None = None
     account_id: str = ""  # the webhook's owner: global concurrency is shared fairly among accounts
     trigger: Trigger = Trigger.SCHEDULED
-    # For a webhook with per-chat ordering: the line this delivery waits in (its chat, or
-    # chats.WITHOUT_CHAT); None when unordered. Its outcome lets the next one of the line go.
+    # For a webhook with per-chat ordering: the line this delivery waits in (chats.line_key: the
+    # webhook and the chat); None when unordered. Its outcome lets the next one of the line go.
     order_key: str | None = None
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wahooks.chats import chat_of
+from wahooks.chats import chat_of, line_key
 from wahooks.engines.messages import TextMessage
 from wahooks.engines.sandbox import payloads
 
@@ -114,3 +114,9 @@ _JSON = st.recursive(
 def test_any_payload_gives_a_chat_id_or_none(event_type: str, payload: Any) -> None:
     chat = chat_of({"event": event_type, "payload": payload})
     assert chat is None or (isinstance(chat, str) and chat)
+
+
+def test_a_line_is_one_webhooks_chat() -> None:
+    assert line_key("w1", CONTACT) == f"w1:{CONTACT}"
+    assert line_key("w1", None) == "w1:"  # events without a chat share one line per webhook
+    assert line_key("w1", CONTACT) != line_key("w2", CONTACT)

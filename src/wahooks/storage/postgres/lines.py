@@ -27,7 +27,7 @@ from typing import Any
 
 from wahooks.storage.postgres.sql import SQL
 
-Line = tuple[str, str]  # (webhook id, order key)
+Line = tuple[str, str]  # (webhook id, order key: chats.line_key)
 
 # The namespace of the per-webhook locks (the two-int advisory keys, which never collide with the
 # bigint keys of the line locks nor of the migration and retention locks).
@@ -40,7 +40,7 @@ def _webhook_key(webhook_id: str) -> int:
 
 
 def _line_key(line: Line) -> int:
-    digest = hashlib.blake2b(f"{line[0]}\x00{line[1]}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(line[1].encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -58,18 +58,15 @@ async def lock_webhook_lines(c: Any, webhook_id: str) -> None:
 
 async def line_states(c: Any, lines: Collection[Line]) -> dict[Line, tuple[int, bool]]:
     """Per line (locked): the last place taken (0 when empty) and whether it is busy."""
-    ordered = list(lines)
-    rows = await c.fetch(
-        SQL["line_states"], [w for w, _ in ordered], [k for _, k in ordered]
-    )
-    return {(str(r[0]), r[1]): (int(r[2] or 0), bool(r[3])) for r in rows}
+    webhooks = {key: webhook_id for webhook_id, key in lines}
+    rows = await c.fetch(SQL["line_states"], list(webhooks))
+    return {(webhooks[r[0]], r[0]): (int(r[1] or 0), bool(r[2])) for r in rows}
 
 
 async def let_next_go(c: Any, lines: Collection[Line]) -> int:
     """Make the first pending delivery of each (locked) line due, where it was waiting; how many
     were."""
-    ordered = list(lines)
-    rows = await c.fetch(SQL["lines_next_due"], [w for w, _ in ordered], [k for _, k in ordered])
+    rows = await c.fetch(SQL["lines_next_due"], [key for _, key in lines])
     return len(rows)
 
 

@@ -160,7 +160,7 @@ FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, rank)
 WHERE d.id = u.id AND d.status = 'failed';
 
 -- Per-chat ordering (the rules are in postgres/lines.py, docs/delivery.md) -------------------------
--- A line is one ordered webhook's deliveries of one chat: (webhook_id, order_key), in order_seq.
+-- A line is one ordered webhook's deliveries of one chat: order_key (chats.line_key), in order_seq.
 -- Only its first pending delivery is ever due or leased; the rest wait with no next_attempt_at.
 -- Whatever changes a line holds its lock (transaction-scoped advisory locks, taken in one order).
 
@@ -180,20 +180,21 @@ SELECT pg_advisory_xact_lock($1::int, $2::int);
 -- name: line_states
 -- Per line: where it ends (its last place, NULL when empty) and whether it is busy (has a pending
 -- delivery).
-SELECT u.w, u.k,
-       (SELECT max(d.order_seq) FROM deliveries d WHERE d.webhook_id = u.w AND d.order_key = u.k),
-       EXISTS (SELECT 1 FROM deliveries d
-               WHERE d.webhook_id = u.w AND d.order_key = u.k AND d.status = 'pending')
-FROM unnest($1::uuid[], $2::text[]) AS u(w, k);
+SELECT u.k,
+       (SELECT max(d.order_seq) FROM deliveries d WHERE d.order_key = u.k),
+       EXISTS (SELECT 1 FROM deliveries d WHERE d.order_key = u.k AND d.status = 'pending')
+FROM unnest($1::text[]) AS u(k);
 
 -- name: lines_next_due
 -- Each line's first pending delivery is due now if it was waiting (none: its turn is not over).
+-- (LATERAL: each line's first is one probe of deliveries_line_pending, then one of the key.)
 UPDATE deliveries d SET next_attempt_at = wahooks_now_ms()
-FROM unnest($1::uuid[], $2::text[]) AS u(w, k)
-WHERE d.id = (SELECT p.id FROM deliveries p
-              WHERE p.webhook_id = u.w AND p.order_key = u.k AND p.status = 'pending'
-              ORDER BY p.order_seq LIMIT 1)
-  AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
+FROM unnest($1::text[]) AS u(k)
+CROSS JOIN LATERAL (
+    SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
+    ORDER BY p.order_seq LIMIT 1
+) first
+WHERE d.id = first.id AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
 RETURNING d.id;
 
 -- name: lines_rejoin

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from wahooks.chats import WITHOUT_CHAT
+from wahooks.chats import line_key
 from wahooks.ids import uuid7
 from wahooks.models import DeliveryJob, Ordering, Trigger
 from wahooks.storage.batching import Batcher
@@ -154,7 +154,7 @@ class PostgresQueue:
 def _lines_of(items: list[_IngestItem], targets: _Targets) -> set[Line]:
     """The chat lines an ingest batch adds to (its ordered webhooks' deliveries)."""
     return {
-        (target.webhook_id, WITHOUT_CHAT if event.chat_id is None else event.chat_id)
+        (target.webhook_id, line_key(target.webhook_id, event.chat_id))
         for item in items if item.only_webhook is None
         for event in item.events
         for target in targets.get((event.connection_id, event.event_type, None), ())
@@ -189,7 +189,7 @@ class _IngestRows:
             key = place = None
             waiting = False
             if target.ordered and item.only_webhook is None:
-                key = WITHOUT_CHAT if event.chat_id is None else event.chat_id
+                key = line_key(target.webhook_id, event.chat_id)
                 last, waiting = self.lines[(target.webhook_id, key)]
                 place = last + 1
                 self.lines[(target.webhook_id, key)] = (place, True)

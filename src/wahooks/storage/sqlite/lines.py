@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from wahooks.storage.sqlite.sql import SQL
 
-Line = tuple[str, str]  # (webhook id, order key)
+Line = tuple[str, str]  # (webhook id, order key: chats.line_key)
 
 
 @dataclass(slots=True)
@@ -26,14 +26,14 @@ class LineState:
     busy: bool  # a pending delivery stands in it: newcomers wait
 
 
-def line_state(conn: sqlite3.Connection, webhook_id: str, order_key: str) -> LineState:
-    last, busy = conn.execute(SQL["line_state"], (webhook_id, order_key)).fetchone()
+def line_state(conn: sqlite3.Connection, order_key: str) -> LineState:
+    last, busy = conn.execute(SQL["line_state"], (order_key,)).fetchone()
     return LineState(last or 0, bool(busy))
 
 
 def let_next_go(conn: sqlite3.Connection, lines: Iterable[Line], now: int) -> None:
     """Make the first pending delivery of each line due, where it was waiting."""
-    conn.executemany(SQL["line_next_due"], [(now, webhook_id, key) for webhook_id, key in lines])
+    conn.executemany(SQL["line_next_due"], [(now, key) for _, key in lines])
 
 
 def rejoin(
@@ -47,7 +47,7 @@ def rejoin(
         if key is not None:
             by_line.setdefault(key, []).append((place or 0, id_))
     for key, members in by_line.items():
-        last = line_state(conn, webhook_id, key).last
+        last = line_state(conn, key).last
         conn.executemany(SQL["line_rejoin"], [
             (last + rank, id_) for rank, (_, id_) in enumerate(sorted(members), start=1)
         ])

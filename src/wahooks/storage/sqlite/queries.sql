@@ -129,20 +129,18 @@ UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_a
 WHERE id = ? AND status = 'failed';
 
 -- Per-chat ordering (the rules are in sqlite/lines.py, docs/delivery.md) ---------------------------
--- A line is one ordered webhook's deliveries of one chat: (webhook_id, order_key), in order_seq.
+-- A line is one ordered webhook's deliveries of one chat: order_key (chats.line_key), in order_seq.
 -- Only its first pending delivery is ever due or leased; the rest wait with no next_attempt_at.
 
 -- name: line_state
 -- Where a line ends (its last place, NULL when empty) and whether it is busy (has a pending one).
-SELECT (SELECT max(order_seq) FROM deliveries WHERE webhook_id = ?1 AND order_key = ?2),
-       EXISTS (SELECT 1 FROM deliveries
-               WHERE webhook_id = ?1 AND order_key = ?2 AND status = 'pending');
+SELECT (SELECT max(order_seq) FROM deliveries WHERE order_key = ?1),
+       EXISTS (SELECT 1 FROM deliveries WHERE order_key = ?1 AND status = 'pending');
 
 -- name: line_next_due
 -- The line's first pending delivery is due now if it was waiting (none: its turn is not over).
 UPDATE deliveries SET next_attempt_at = ?1
-WHERE id = (SELECT id FROM deliveries
-            WHERE webhook_id = ?2 AND order_key = ?3 AND status = 'pending'
+WHERE id = (SELECT id FROM deliveries WHERE order_key = ?2 AND status = 'pending'
             ORDER BY order_seq LIMIT 1)
   AND next_attempt_at IS NULL AND lease_until IS NULL;
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection
 
 import orjson
 
-from wahooks.chats import WITHOUT_CHAT
+from wahooks.chats import line_key
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
@@ -169,8 +169,8 @@ def _ingest_one(
         claim = claim_until is not None and target.webhook_id not in defer_webhooks
         due: int | None = now
         if target.ordered and only_webhook is None:
-            key = WITHOUT_CHAT if event.chat_id is None else event.chat_id
-            line = line_state(conn, target.webhook_id, key)
+            key = line_key(target.webhook_id, event.chat_id)
+            line = line_state(conn, key)
             place = line.last + 1
             if line.busy:  # its turn comes when the one before it ends (sqlite/lines.py)
                 claim, due = False, None

@@ -47,8 +47,9 @@ def _line_key(line: Line) -> int:
 async def lock_lines(c: Any, lines: Collection[Line]) -> None:
     """Hold these lines until the transaction ends (shared per webhook, then each line)."""
     webhooks = sorted({_webhook_key(webhook_id) for webhook_id, _ in lines})
-    await c.fetchval(SQL["share_webhook_lines"], WEBHOOK_LINES, webhooks)
-    await c.fetchval(SQL["lock_lines"], sorted({_line_key(line) for line in lines}))
+    await c.fetch(
+        SQL["lock_lines"], WEBHOOK_LINES, webhooks, sorted({_line_key(line) for line in lines})
+    )
 
 
 async def lock_webhook_lines(c: Any, webhook_id: str) -> None:
@@ -64,10 +65,9 @@ async def line_states(c: Any, lines: Collection[Line]) -> dict[Line, tuple[int, 
 
 
 async def let_next_go(c: Any, lines: Collection[Line]) -> int:
-    """Make the first pending delivery of each (locked) line due, where it was waiting; how many
-    were."""
-    rows = await c.fetch(SQL["lines_next_due"], [key for _, key in lines])
-    return len(rows)
+    """Make the first pending delivery of each (locked) line due, where it was waiting, and tell
+    every dispatcher; how many were."""
+    return int(await c.fetchval(SQL["lines_next_due"], [key for _, key in lines]))
 
 
 async def rejoin(c: Any, webhook_id: str, rows: Iterable[Any]) -> int:

@@ -164,14 +164,14 @@ WHERE d.id = u.id AND d.status = 'failed';
 -- Only its first pending delivery is ever due or leased; the rest wait with no next_attempt_at.
 -- Whatever changes a line holds its lock (transaction-scoped advisory locks, taken in one order).
 
--- name: share_webhook_lines
--- Shared per webhook ($1: the namespace; $2: the webhooks' keys, sorted): excludes only a writer
--- of every line of the webhook at once (redelivery, recovery).
-SELECT count(pg_advisory_xact_lock_shared($1::int, k)) FROM unnest($2::int[]) AS k;
-
 -- name: lock_lines
--- Each line's own lock ($1: the lines' keys, sorted, so two writers never wait on each other).
-SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k;
+-- First shared per webhook ($1: the namespace; $2: the webhooks' keys, sorted), which excludes
+-- only a writer of every line of the webhook at once (redelivery, recovery); then each line's own
+-- ($3: the lines' keys, sorted). Always in that order (UNION ALL runs its parts one after the
+-- other), so two writers never wait on each other. One round trip.
+SELECT count(pg_advisory_xact_lock_shared($1::int, k)) FROM unnest($2::int[]) AS k
+UNION ALL
+SELECT count(pg_advisory_xact_lock(k)) FROM unnest($3::bigint[]) AS k;
 
 -- name: lock_webhook_lines
 -- Every line of one webhook at once.
@@ -186,16 +186,20 @@ SELECT u.k,
 FROM unnest($1::text[]) AS u(k);
 
 -- name: lines_next_due
--- Each line's first pending delivery is due now if it was waiting (none: its turn is not over).
+-- Each line's first pending delivery is due now if it was waiting (none: its turn is not over);
+-- how many were, announced to every dispatcher (NOTIFY wahooks_due, once per transaction).
 -- (LATERAL: each line's first is one probe of deliveries_line_pending, then one of the key.)
-UPDATE deliveries d SET next_attempt_at = wahooks_now_ms()
-FROM unnest($1::text[]) AS u(k)
-CROSS JOIN LATERAL (
-    SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
-    ORDER BY p.order_seq LIMIT 1
-) first
-WHERE d.id = first.id AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
-RETURNING d.id;
+WITH due AS (
+    UPDATE deliveries d SET next_attempt_at = wahooks_now_ms()
+    FROM unnest($1::text[]) AS u(k)
+    CROSS JOIN LATERAL (
+        SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
+        ORDER BY p.order_seq LIMIT 1
+    ) first
+    WHERE d.id = first.id AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
+    RETURNING d.id
+)
+SELECT count(pg_notify('wahooks_due', '')) FROM due;
 
 -- name: lines_rejoin
 -- Made pending again (redelivered, recovered): to the given places at the end of their lines,

@@ -136,8 +136,8 @@ class PostgresQueue:
             )
             # An outcome not applied (its lease was lost) leaves its line's first one pending:
             # then nothing moves.
-            if ended and await let_next_go(c, ended):
-                await c.execute(f"NOTIFY {DUE_CHANNEL}")
+            if ended:
+                await let_next_go(c, ended)
 
         await self._db.run(work, transaction=True)
 

@@ -56,6 +56,16 @@ export interface WebhookConfig {
   active: boolean;
   createdAt: string;
   updatedAt: string;
+  /** wahooks: `'chat'` when one chat's deliveries go one after another, in event order. */
+  ordering?: Ordering;
+}
+
+/** wahooks: per-chat ordering of a webhook's deliveries. */
+export type Ordering = 'none' | 'chat';
+
+/** wahooks: what `createWebhook` takes besides the original's arguments. */
+export interface WebhookOptions {
+  ordering?: Ordering | undefined;
 }
 
 /** wahooks: one attempt at a delivery. */
@@ -224,6 +234,8 @@ export interface WebhookUpdate {
   url?: string | undefined;
   events?: string[] | undefined;
   active?: boolean | undefined;
+  /** wahooks: `'chat'` or `'none'`; applies to events accepted from then on. */
+  ordering?: Ordering | undefined;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';

@@ -13,6 +13,11 @@ from wahooks.mcp.tools.registry import ToolSet
 
 tools = ToolSet()
 
+Ordering = Annotated[Literal["none", "chat"] | None, Field(
+    description='"chat": one chat\'s deliveries go one after another, in event order; "none": each'
+                " on its own"
+)]
+
 Events = Annotated[list[str], Field(
     description='Event types, e.g. ["message", "message.any"], or ["*"] for all (see the '
                 "wahooks://events resource)"
@@ -33,10 +38,13 @@ async def create_webhook(
     events: Annotated[list[str] | None, Field(
         description='Event types, e.g. ["message"]; all events ("*") when left out'
     )] = None,
+    ordering: Ordering = None,
 ) -> dict[str, Any]:
     """A new webhook. Its signingSecret signs every delivery (see the wahooks://signatures
-    resource): keep it for the receiver."""
-    return await call(ctx, lambda api: api.create_webhook(connection_id, url, events))
+    resource): keep it for the receiver. ordering "chat" delivers each chat in order."""
+    return await call(
+        ctx, lambda api: api.create_webhook(connection_id, url, events, ordering=ordering)
+    )
 
 
 @tools.write
@@ -46,9 +54,10 @@ async def update_webhook(
     url: Annotated[str | None, Field(description="A new target URL")] = None,
     events: Annotated[list[str] | None, Field(description="A new list of event types")] = None,
     active: Annotated[bool | None, Field(description="false pauses deliveries")] = None,
+    ordering: Ordering = None,
 ) -> dict[str, Any]:
-    """Change a webhook's url, events or active flag (what is left out stays)."""
-    changes = {"url": url, "events": events, "active": active}
+    """Change a webhook's url, events, active flag or ordering (what is left out stays)."""
+    changes = {"url": url, "events": events, "active": active, "ordering": ordering}
     return await call(ctx, lambda api: api.update_webhook(
         webhook_id, **{key: value for key, value in changes.items() if value is not None}
     ))

@@ -25,9 +25,10 @@ _EVENTS = {"type": "array", "minItems": 1, "items": {"type": "string", "enum": l
 _ORDERING = {"type": "string", "enum": [o.value for o in Ordering], "default": "none",
              "description": "chat: one chat's deliveries go one after another, in event order;"
                             " none: each on its own"}
+# null means absent (the official Python SDK sends every optional key): the default, or unchanged.
+_NULLABLE_ORDERING = {**_ORDERING, "type": ["string", "null"], "enum": [*_ORDERING["enum"], None]}
 CREATE_SCHEMA = {"type": "object", "required": ["url", "events"],
-                 "properties": {"url": _URL, "events": _EVENTS,
-                                "ordering": {**_ORDERING, "type": ["string", "null"]}}}
+                 "properties": {"url": _URL, "events": _EVENTS, "ordering": _NULLABLE_ORDERING}}
 _INSTANT = {"type": "string", "format": "date-time", "example": "2026-12-01T00:00:00Z"}
 RECOVER_SCHEMA = {"type": "object", "required": ["since"], "properties": {
     "since": {**_INSTANT, "description": "Events at or after this time (ISO 8601)"},
@@ -42,7 +43,7 @@ UPDATE_SCHEMA = {"type": "object", "description": "What is given changes; null o
                  "properties": {"url": {**_URL, "type": ["string", "null"]},
                                 "events": {**_EVENTS, "type": ["array", "null"]},
                                 "active": {"type": ["boolean", "null"]},
-                                "ordering": {**_ORDERING, "type": ["string", "null"]}}}
+                                "ordering": _NULLABLE_ORDERING}}
 
 
 @router.get("/api/connections/{connection_id}/webhooks", summary="A connection's webhooks")

@@ -1,7 +1,8 @@
 """Per-chat ordering end to end: 100 chats x 50 messages to a webhook with `ordering: "chat"`, a
 receiver that fails some attempts (deterministically) and checks that each chat's deliveries
 arrive one at a time in event order, a delivering process SIGKILLed midway; on SQLite (one process,
-killed and started again) and on PostgreSQL (an API process and two workers, one killed)."""
+killed and started again) and on PostgreSQL (two API processes taking turns with each chat's
+events, and two workers, one killed)."""
 
 from __future__ import annotations
 
@@ -48,15 +49,17 @@ def processes() -> Iterator[list[ServerProcess]]:
         process.stop()
 
 
-async def _push(base_url: str, token: str, connection_id: str) -> None:
+async def _push(base_urls: list[str], token: str, connection_id: str) -> None:
     """Each chat's messages in order, each acknowledged before the next is sent (so event order
-    is the order of acknowledgement); the chats side by side."""
-    url = f"{base_url}/api/connections/{connection_id}/sandbox/inbound"
+    is the order of acknowledgement), taking turns among the API processes given (so one chat's
+    events are acknowledged by different processes); the chats side by side."""
+    urls = [f"{base}/api/connections/{connection_id}/sandbox/inbound" for base in base_urls]
     headers = {"Authorization": f"Bearer {token}"}
 
     async def chat(session: aiohttp.ClientSession, index: int) -> None:
         for number in range(MESSAGES):
             body = {"from": _chat(index), "body": str(number)}
+            url = urls[(index + number) % len(urls)]
             async with session.post(url, json=body, headers=headers) as response:
                 assert response.status == 201, await response.text()
 
@@ -113,7 +116,7 @@ def test_each_chat_in_order_on_sqlite_through_a_crash(tmp_path: Path, processes:
     with ChatReceiver(fails=_fails, delay=0.002) as receiver, server.client() as client:
         connection, webhook = _ordered_webhook(client, receiver.url)
         assert server.token is not None
-        asyncio.run(_push(server.base_url, server.token, connection["id"]))
+        asyncio.run(_push([server.base_url], server.token, connection["id"]))
         # Midway through the deliveries: no shutdown code runs, leases are left behind.
         wait_until(lambda: receiver.requests > CHATS * MESSAGES // 3, timeout=120)
         server.kill()
@@ -122,12 +125,14 @@ def test_each_chat_in_order_on_sqlite_through_a_crash(tmp_path: Path, processes:
         _check(receiver, _all_logs(client, webhook["id"]))
 
 
-def test_each_chat_in_order_on_postgres_with_two_workers_one_killed(
+def test_each_chat_in_order_on_postgres_with_two_apis_and_two_workers_one_killed(
     postgres_schema_url: Callable[[], str], processes: list[ServerProcess]
 ) -> None:
     url = postgres_schema_url()
     api = ServerProcess(url, role="api", env=ENV)
     processes.append(api.start())
+    other_api = ServerProcess(url, role="api", env=ENV)
+    processes.append(other_api.start())
     workers = [ServerProcess(url, role="worker", env=ENV) for _ in range(2)]
     for worker in workers:
         processes.append(worker.start())
@@ -136,7 +141,9 @@ def test_each_chat_in_order_on_postgres_with_two_workers_one_killed(
         assert api.token is not None
 
         async def run() -> None:
-            pushing = asyncio.create_task(_push(api.base_url, api.token or "", connection["id"]))
+            pushing = asyncio.create_task(_push(
+                [api.base_url, other_api.base_url], api.token or "", connection["id"]
+            ))
             await asyncio.to_thread(
                 wait_until, lambda: receiver.requests > CHATS * MESSAGES // 4, 120
             )

@@ -3,6 +3,7 @@
 Reads one JSON job on stdin, prints one JSON result on stdout:
 
 * {"mode": "ingest", ...}: POST /api/connections/{id}/sandbox/inbound with an aiohttp client
+  (from one contact, or from `chats` contacts in turn)
   (keep-alive, `concurrency` requests in flight). Without `rate`, closed loop: as fast as the
   server answers. With `rate`, open loop: request n is started at t0 + n/rate whatever happened
   to the earlier ones (the connection pool still caps what is in flight; `max_lag_ms` tells how
@@ -57,6 +58,7 @@ class Ingest:
     def __init__(self, job: dict[str, Any], session: aiohttp.ClientSession) -> None:
         self._session = session
         self._case = job["case"]
+        self._chats = job.get("chats")  # spread over this many chats (default: one)
         self.statuses: Counter[str] = Counter()
         self.latencies: list[float] = []
         self.failed: list[int] = []  # seqs not acknowledged with 201: not expected at receivers
@@ -93,7 +95,8 @@ class SandboxIngest(Ingest):
                          "Content-Type": "application/json"}
 
     def request(self, seq: int) -> tuple[str, bytes, dict[str, str]]:
-        body = orjson.dumps({"from": "14155550123@c.us", "body": f"bench-{self._case}-{seq}"})
+        sender = "14155550123@c.us" if not self._chats else f"1415500{seq % self._chats:04d}@c.us"
+        body = orjson.dumps({"from": sender, "body": f"bench-{self._case}-{seq}"})
         return self._urls[seq % len(self._urls)], body, self._headers
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from wahooks.chats import chat_of
 from wahooks.clock import iso, now_ms
 from wahooks.connections import ConnectionService
 from wahooks.delivery.dispatcher import Dispatcher
@@ -79,7 +80,9 @@ class Ingest:
             if event_type == "session.status":
                 connection = await self._connections.follow_engine_status(connection, event)
             raw = item.raw if item.raw is not None else dumps(event)
-            accepted.append((connection, event, NewEvent(connection.id, event_type, raw)))
+            accepted.append(
+                (connection, event, NewEvent(connection.id, event_type, raw, chat_of(event)))
+            )
         if not accepted:
             return 0
         await self._persist([new for _, _, new in accepted], only_webhook=None)

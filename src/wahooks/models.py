@@ -48,6 +48,13 @@ class Trigger(StrEnum):
     TEST = "test"  # the test event
 
 
+class Ordering(StrEnum):
+    """Whether a webhook's deliveries of one chat go one after another (docs/delivery.md)."""
+
+    NONE = "none"  # every delivery on its own, as the original
+    CHAT = "chat"  # one chat's deliveries strictly one after another, in event order
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -112,6 +119,7 @@ class Webhook:
     # the user's switch. docs/delivery.md, "Endpoint health".
     disabled_reason: DisabledReason | None = None
     disabled_at: int | None = None
+    ordering: Ordering = Ordering.NONE
 
     @property
     def enabled(self) -> bool:
@@ -157,6 +165,9 @@ class DeliveryJob:
     previous_secret_expires_at: int | None = None
     account_id: str = ""  # the webhook's owner: global concurrency is shared fairly among accounts
     trigger: Trigger = Trigger.SCHEDULED
+    # For a webhook with per-chat ordering: the line this delivery waits in (chats.line_key: the
+    # webhook and the chat); None when unordered. Its outcome lets the next one of the line go.
+    order_key: str | None = None
 
 
 # The HTTP status classes the logs filter on, by their lowest status; "none": no HTTP answer.

@@ -20,6 +20,7 @@ from wahooks.models import (
     Connection,
     ConnectionStatus,
     DeliveryLog,
+    Ordering,
     Webhook,
     WebhookHealth,
 )
@@ -72,6 +73,7 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
         "disabledReason": None if webhook.disabled_reason is None
         else webhook.disabled_reason.value,
         "disabledAt": iso(webhook.disabled_at),
+        "ordering": webhook.ordering.value,
     }
 
 
@@ -170,6 +172,19 @@ def events_field(value: Any, errors: list[str]) -> tuple[str, ...] | None:
         errors.append("events should not be empty (use [\"*\"] for all events)")
         return None
     return tuple(dict.fromkeys(value))
+
+
+def ordering_field(value: Any, errors: list[str]) -> Ordering | None:
+    """`ordering`: "chat" or "none" (None: absent)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value in Ordering.__members__.values():
+        return Ordering(value)
+    shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+    errors.append(
+        f"ordering must be one of: {', '.join(o.value for o in Ordering)} (got {shown})"
+    )
+    return None
 
 
 def string_field(

@@ -24,11 +24,12 @@ from wahooks.models import (
     Connection,
     DeliveryLog,
     DeliveryStatus,
+    Ordering,
     User,
     Webhook,
     WebhookHealth,
 )
-from wahooks.schemas import events_field, raise_if
+from wahooks.schemas import events_field, ordering_field, raise_if
 from wahooks.signing import signing_secret
 from wahooks.storage.records import QueueDepth
 
@@ -57,6 +58,7 @@ class WebhookStore(Protocol):
         url: str | None = None,
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
+        ordering: Ordering | None = None,
     ) -> Webhook:
         """Setting `active` ends a disable by wahooks; True also replays the held deliveries."""
         ...
@@ -140,26 +142,32 @@ class WebhookService:
     async def of_connection(self, connection: Connection) -> list[Webhook]:
         return await self._webhooks.list_webhooks(connection.id)
 
-    async def create(self, user: User, connection: Connection, *, url: Any, events: Any) -> Webhook:
-        """A new webhook with a fresh signing secret; `url` and `events` as the client sent them."""
+    async def create(
+        self, user: User, connection: Connection, *, url: Any, events: Any, ordering: Any = None
+    ) -> Webhook:
+        """A new webhook with a fresh signing secret; `url`, `events` and `ordering` (absent:
+        none) as the client sent them."""
         errors: list[str] = []
         checked_url = await self._checked_url(url, errors)
         checked_events = events_field(events, errors)
+        checked_ordering = ordering_field(ordering, errors)
         raise_if(errors)
         assert checked_url is not None and checked_events is not None
         now = now_ms()
         webhook = Webhook(
             id=uuid7(), user_id=user.id, connection_id=connection.id, url=checked_url,
             events=checked_events, signing_secret=signing_secret(), active=True, created_at=now,
-            updated_at=now,
+            updated_at=now, ordering=checked_ordering or Ordering.NONE,
         )
         await self._webhooks.create_webhook(webhook)
         return webhook
 
     async def update(
-        self, webhook: Webhook, *, url: Any = None, events: Any = None, active: Any = None
+        self, webhook: Webhook, *, url: Any = None, events: Any = None, active: Any = None,
+        ordering: Any = None,
     ) -> Webhook:
-        """Change what was given (None: unchanged)."""
+        """Change what was given (None: unchanged). A change of ordering applies to events
+        accepted from then on; deliveries already in a chat's line still go one after another."""
         errors: list[str] = []
         checked_url = checked_events = None
         if url is not None:
@@ -168,13 +176,15 @@ class WebhookService:
             checked_events = events_field(events, errors)
         if active is not None and not isinstance(active, bool):
             errors.append("active must be a boolean value")
+        checked_ordering = ordering_field(ordering, errors)
         raise_if(errors)
         held = 0
         if active is True:
             health = await self._webhooks.webhook_health(webhook.id, now_ms())
             held = 0 if health is None else health.held
         updated = await self._webhooks.update_webhook(
-            webhook.id, url=checked_url, events=checked_events, active=active
+            webhook.id, url=checked_url, events=checked_events, active=active,
+            ordering=checked_ordering,
         )
         if active is True and (webhook.disabled_reason is not None or held):
             log.info(

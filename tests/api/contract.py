@@ -30,6 +30,7 @@ CONNECTION_KEYS = {
 WEBHOOK_KEYS = {
     "id", "userId", "sessionId", "url", "events", "signingSecret", "active", "createdAt",
     "updatedAt",
+    "ordering",  # beside the original's: per-chat ordering ("chat" or "none")
 }
 # Beside the original's fields (additive): why and since when wahooks disabled the webhook.
 WEBHOOK_EXTRA_KEYS = {"disabledReason", "disabledAt"}

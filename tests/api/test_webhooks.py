@@ -234,6 +234,9 @@ def test_update_url_and_events_keeps_the_secret(
         ({"events": [1]}, EACH_EVENT_ERROR),
         ({"active": "no"}, "active must be a boolean value"),
         ({"active": 0}, "active must be a boolean value"),
+        ({"ordering": "fifo"}, "ordering must be one of: none, chat (got 'fifo')"),
+        ({"ordering": "CHAT"}, "ordering must be one of: none, chat (got 'CHAT')"),
+        ({"ordering": True}, "ordering must be one of: none, chat (got a bool)"),
     ],
 )
 def test_update_validates_and_changes_nothing_on_error(
@@ -254,6 +257,39 @@ def test_update_refuses_a_malformed_body(
                          headers={"Content-Type": "application/json"})
     assert_bad_request(response)
     assert listed(owner, connection["id"]) == [hook]
+
+
+# per-chat ordering -------------------------------------------------------------------------------
+
+
+def test_ordering_is_none_unless_asked_and_set_on_create_or_update(
+    owner: httpx.Client, connection: dict[str, Any], receiver: Receiver
+) -> None:
+    plain = create(owner, connection["id"], receiver.url, ["*"])
+    assert plain["ordering"] == "none"
+    response = owner.post(f"/connections/{connection['id']}/webhooks",
+                          json={"url": receiver.url, "events": ["message"], "ordering": "chat"})
+    assert response.status_code == 201, response.text
+    ordered = response.json()
+    assert ordered["ordering"] == "chat"
+    assert [hook["ordering"] for hook in listed(owner, connection["id"])] == ["none", "chat"]
+    changed = owner.put(f"/webhooks/{plain['id']}", json={"ordering": "chat"}).json()
+    assert changed["ordering"] == "chat" and changed["url"] == plain["url"]
+    # null means absent (the official SDK sends every optional key): unchanged.
+    assert owner.put(f"/webhooks/{plain['id']}", json={"ordering": None}).json()["ordering"] == (
+        "chat"
+    )
+    assert owner.put(f"/webhooks/{plain['id']}", json={"ordering": "none"}).json()[
+        "ordering"] == "none"
+
+
+def test_create_refuses_an_unknown_ordering_and_creates_nothing(
+    owner: httpx.Client, connection: dict[str, Any], receiver: Receiver
+) -> None:
+    response = owner.post(f"/connections/{connection['id']}/webhooks",
+                          json={"url": receiver.url, "events": ["*"], "ordering": "fifo"})
+    assert_validation(response, "ordering must be one of: none, chat (got 'fifo')")
+    assert listed(owner, connection["id"]) == []
 
 
 # delete ------------------------------------------------------------------------------------------

@@ -38,10 +38,11 @@ def settled(client: httpx.Client, webhook_id: str, status: str, count: int = 1) 
     return found
 
 
-def create_webhook(page: Page, server: ServerProcess, url: str) -> str:
+def create_webhook(page: Page, server: ServerProcess, url: str, ordering: str = "none") -> str:
     page.goto(server.base_url + "/webhooks")
     page.fill("#new-webhook input[name=url]", url)
     page.check("#new-webhook input[name=events][value=message]")
+    page.select_option("#new-webhook select[name=ordering]", ordering)
     page.click("#create-webhook")
     card = page.locator("article", has_text=url)
     expect(card).to_be_visible()
@@ -295,9 +296,20 @@ def test_managing_connections_webhooks_and_tokens(
         page.click("#rename")
         expect(page.locator("h1")).to_have_text("renamed")
 
+        # A webhook ordered per chat: shown so in the list, and in the API.
+        ordered_id = create_webhook(page, server, receiver.url + "/ordered", ordering="chat")
+        expect(page.locator(f"#w-{ordered_id} .ordering")).to_have_text("each chat in order")
+        shoot(page, "webhook-ordered-per-chat")
+        hooks = api.get(f"/connections/{connection_id}/webhooks").json()
+        assert [hook["ordering"] for hook in hooks] == ["chat"]
+        page.locator(f"#w-{ordered_id} input[name=confirm]").check()
+        page.locator(f"#w-{ordered_id} button.delete").click()
+        expect(page.locator(".flash.notice")).to_have_text("Webhook deleted")
+
         # A webhook: test event, pause, delete (only once confirmed).
         webhook_id = create_webhook(page, server, receiver.url)
         card = page.locator(f"#w-{webhook_id}")
+        expect(card.locator(".ordering")).to_have_text("unordered")
         card.locator("button.test").click()
         expect(page).to_have_url(re.compile(rf"/deliveries\?webhook={webhook_id}"))
         expect(page.locator("#deliveries tr.delivery")).to_contain_text("test")

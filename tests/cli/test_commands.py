@@ -236,6 +236,13 @@ def test_webhooks_from_creation_to_logs(server: ServerProcess, wahooks: Wahooks)
     shown = parsed(wahooks("webhooks", "update", webhook_id, "--active", "true", "--show-secret",
                            "--json"))
     assert shown["signingSecret"] == secret  # asked for
+    ordered = parsed(wahooks("webhooks", "update", webhook_id, "--ordering", "chat", "--json"))
+    assert ordered["ordering"] == "chat"
+    row = next(line for line in wahooks("wh", "ls", connection_id).stdout.splitlines()
+               if webhook_id in line)
+    assert "chat" in row
+    refused = wahooks("webhooks", "update", webhook_id, "--ordering", "fifo")
+    assert refused.exit_code == 2 and "'fifo' is not one of 'none', 'chat'" in refused.output
     _error(wahooks("webhooks", "update", webhook_id), "Nothing to change")
     _error(wahooks("webhooks", "update", webhook_id, "--url", "ftp://x"),
            "must use http or https, not 'ftp'")
@@ -376,7 +383,7 @@ def test_sandbox_commands_drive_the_quick_start(server: ServerProcess, wahooks: 
     assert "✓ Connected as +" in scanned.stdout
     with Receiver() as receiver:
         made = parsed(wahooks("webhooks", "create", connection_id, receiver.url,
-                              "message,presence.update", "--json"))
+                              "message,presence.update", "--ordering", "chat", "--json"))
         said = wahooks("sandbox", "inbound", connection_id, "+1 415 555 0123", "Hello!")
         assert said.exit_code == 0, said.output
         assert "received from 14155550123@c.us" in said.stdout
@@ -386,7 +393,7 @@ def test_sandbox_commands_drive_the_quick_start(server: ServerProcess, wahooks: 
     assert sorted(body["event"] for body in bodies) == ["message", "presence.update"]
     assert any(body["payload"].get("body") == "Hello!" for body in bodies)
     _error(wahooks("sandbox", "scan", UNKNOWN), "Connection not found", "HTTP 404")
-    assert made["events"] == ["message", "presence.update"]
+    assert made["events"] == ["message", "presence.update"] and made["ordering"] == "chat"
 
 
 def test_errors_off_a_terminal_are_never_cut(tmp_path: Path) -> None:

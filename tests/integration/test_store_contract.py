@@ -5,6 +5,7 @@ checks against the aggregates themselves."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import re
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from wahooks.chats import line_key
 from wahooks.clock import now_ms
 from wahooks.errors import NotFound
 from wahooks.ids import uuid7
@@ -19,9 +21,11 @@ from wahooks.models import (
     AttemptOutcome,
     Connection,
     ConnectionStatus,
+    DeliveryJob,
     DeliveryStatus,
     DisabledReason,
     ErrorClass,
+    Ordering,
     SentRequest,
     Trigger,
     Webhook,
@@ -874,6 +878,72 @@ def test_a_410_disables_the_webhook_holds_its_deliveries_and_enabling_replays_th
     run(scenario)
 
 
+async def _ordered(store: Store) -> tuple[Connection, Webhook, Webhook]:
+    """A connection with a webhook ordered per chat and an unordered one."""
+    user_id, connection = await _account(store)
+    ordered = await _webhook(store, user_id, connection)
+    ordered = await store.webhooks.update_webhook(ordered.id, ordering=Ordering.CHAT)
+    return connection, ordered, await _webhook(store, user_id, connection)
+
+
+def _message(connection: Connection, chat: str | None) -> NewEvent:
+    return NewEvent(connection.id, "message", b"{}", chat)
+
+
+async def _finish(store: Store, job: DeliveryJob, status: DeliveryStatus) -> None:
+    retry_in = 0 if status is DeliveryStatus.PENDING else None
+    code = 200 if status is DeliveryStatus.DELIVERED else 500
+    await store.queue.record_outcomes([
+        RecordedOutcome(job.delivery_id, job.attempt, _outcome(code),
+                        status, retry_in, job.trigger, job.webhook_id, job.order_key)
+    ])
+
+
+def test_an_ordered_webhooks_chat_goes_one_delivery_at_a_time_in_event_order(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        connection, ordered, unordered = await _ordered(store)
+        assert (await store.webhooks.get_webhook(ordered.id)).ordering is Ordering.CHAT  # type: ignore[union-attr]
+        per_event = await store.queue.ingest(
+            [_message(connection, "a@c.us"), _message(connection, "b@c.us"),
+             _message(connection, "a@c.us"), _message(connection, None),
+             _message(connection, "a@c.us")],
+            claim_lease_ms=60_000,
+        )
+        mine = [next(j for j in jobs if j.webhook_id == ordered.id) for jobs in per_event]
+        a1, b1, a2, none, a3 = mine
+        # The first of each chat (and of the events without one) is claimed at ingest; the
+        # others wait their turn. The unordered webhook's are all claimed.
+        assert [job.attempt for job in mine] == [1, 1, 0, 1, 0]
+        assert [job.order_key for job in mine] == [
+            line_key(ordered.id, chat) for chat in ("a@c.us", "b@c.us", "a@c.us", None, "a@c.us")
+        ]
+        assert all(j.attempt == 1 and j.order_key is None
+                   for jobs in per_event for j in jobs if j.webhook_id == unordered.id)
+        assert await store.queue.claim_due(10, 60_000) == []
+
+        await _finish(store, a1, DeliveryStatus.PENDING)  # a retry: still a1's turn
+        (again,) = await store.queue.claim_due(10, 60_000)
+        assert again.delivery_id == a1.delivery_id and again.order_key == a1.order_key
+        await _finish(store, again, DeliveryStatus.DELIVERED)
+        (second,) = await store.queue.claim_due(10, 60_000)
+        assert second.delivery_id == a2.delivery_id
+        await _finish(store, second, DeliveryStatus.FAILED)  # a dead letter ends its turn too
+        (third,) = await store.queue.claim_due(10, 60_000)
+        assert third.delivery_id == a3.delivery_id
+        # A chat with nothing pending: the next event's delivery goes at once.
+        await _finish(store, third, DeliveryStatus.DELIVERED)
+        await _finish(store, b1, DeliveryStatus.DELIVERED)
+        (later,) = await store.queue.ingest([_message(connection, "a@c.us")], claim_lease_ms=None)
+        assert [job.delivery_id for job in await store.queue.claim_due(10, 60_000)] == [
+            job.delivery_id for job in later
+        ]
+        assert none.attempt == 1
+
+    run(scenario)
+
+
 def test_a_failing_period_with_enough_dead_letters_disables_and_a_success_resets(
     run: Callable[[Scenario], None],
 ) -> None:
@@ -951,6 +1021,48 @@ def test_the_held_cap_drops_the_oldest_held_and_counts_them(
     run(scenario)
 
 
+def test_redelivered_and_recovered_dead_letters_of_a_chat_go_after_what_is_pending(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        connection, ordered, _ = await _ordered(store)
+        start = now_ms()
+        jobs = [
+            next(j for j in event if j.webhook_id == ordered.id)
+            for event in await store.queue.ingest(
+                [_message(connection, "a@c.us") for _ in range(4)], claim_lease_ms=60_000
+            )
+        ]
+        await _finish(store, jobs[0], DeliveryStatus.FAILED)
+        (second,) = await store.queue.claim_due(10, 60_000)
+        await _finish(store, second, DeliveryStatus.FAILED)
+        (third,) = await store.queue.claim_due(10, 60_000)  # jobs[2], in flight
+        assert third.delivery_id == jobs[2].delivery_id
+
+        assert await store.deliveries.redeliver(ordered.id, [jobs[0].delivery_id]) == [
+            jobs[0].delivery_id
+        ]
+        assert await store.queue.claim_due(10, 60_000) == []  # jobs[2] still has the turn
+        assert await store.deliveries.recover(ordered.id, start, now_ms() + 1, 10) == [
+            jobs[1].delivery_id
+        ]
+        assert await store.queue.claim_due(10, 60_000) == []
+        order = []
+        job = third
+        for _ in range(3):
+            await _finish(store, job, DeliveryStatus.DELIVERED)
+            (job,) = await store.queue.claim_due(10, 60_000)
+            order.append(job.delivery_id)
+        # After what was pending (jobs[3]), in the order they were queued again.
+        assert order == [jobs[3].delivery_id, jobs[0].delivery_id, jobs[1].delivery_id]
+        await _finish(store, job, DeliveryStatus.DELIVERED)
+        assert await store.queue.claim_due(10, 60_000) == []
+        # With nothing pending, redelivering all dead letters lets the first go at once.
+        assert await store.deliveries.redeliver(ordered.id, None) == []
+
+    run(scenario)
+
+
 def test_webhook_changes_reach_every_listener(run: Callable[[Scenario], None]) -> None:
     async def scenario(store: Store) -> None:
         heard: list[WebhookStateChange] = []
@@ -958,6 +1070,38 @@ def test_webhook_changes_reach_every_listener(run: Callable[[Scenario], None]) -
         change = WebhookStateChange("w", "u", "c", DisabledReason.GONE, 1)
         store.webhook_changes.emit([change])
         assert heard == [change]
+
+    run(scenario)
+
+
+def test_an_expired_lease_keeps_its_chats_turn(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        connection, ordered, _ = await _ordered(store)
+
+        async def claimed() -> list[str]:
+            jobs = await store.queue.claim_due(10, 60_000)
+            return [job.delivery_id for job in jobs if job.webhook_id == ordered.id]
+
+        first, second = (
+            next(j for j in event if j.webhook_id == ordered.id)
+            for event in await store.queue.ingest(
+                [_message(connection, "a@c.us"), _message(connection, "a@c.us")],
+                claim_lease_ms=1,
+            )
+        )
+        await asyncio.sleep(0.01)
+        assert await store.queue.recover_expired_leases(all_leases=True) >= 1
+        assert await claimed() == [first.delivery_id]
+        await store.queue.release([first.delivery_id])  # handed back unsent: still its turn
+        assert await claimed() == [first.delivery_id]
+        await _finish(store, dataclasses.replace(first, attempt=2), DeliveryStatus.DELIVERED)
+        assert await claimed() == [second.delivery_id]
+        # Unordered again: events from now on go on their own; the line still drains in order.
+        await store.webhooks.update_webhook(ordered.id, ordering=Ordering.NONE)
+        (later,) = await store.queue.ingest([_message(connection, "a@c.us")], claim_lease_ms=None)
+        later = [job for job in later if job.webhook_id == ordered.id]
+        assert later[0].order_key is None
+        assert await claimed() == [later[0].delivery_id]
 
     run(scenario)
 

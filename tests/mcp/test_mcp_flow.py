@@ -56,7 +56,9 @@ async def flow(session: ClientSession, receiver: Receiver) -> None:
     connection_id = await link_a_number(session)
     webhook = answer(await session.call_tool("create_webhook", {
         "connection_id": connection_id, "url": receiver.url, "events": ["message"],
+        "ordering": "chat",
     }))
+    assert webhook["ordering"] == "chat"
     assert [hook["id"] for hook in answer(await session.call_tool(
         "list_webhooks", {"connection_id": connection_id}
     ))] == [webhook["id"]]

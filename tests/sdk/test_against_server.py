@@ -51,6 +51,7 @@ def test_the_official_conformance_flow(client: WAHooks) -> None:
     assert any(w["id"] == webhook["id"] for w in client.list_webhooks(connection["id"]))
     updated = client.update_webhook(webhook["id"], url="https://httpbin.org/anything")
     assert updated["url"] == "https://httpbin.org/anything"
+    assert updated["ordering"] == "none"  # beside the original's fields
     result = client.test_webhook(webhook["id"])
     assert result["success"] is True and isinstance(result["logId"], str)
     logs = client.get_webhook_logs(webhook["id"])
@@ -138,6 +139,17 @@ def test_log_filters_and_redelivery(server: ServerProcess, client: WAHooks) -> N
         assert "since must be earlier than until" in str(refused.value)
 
 
+def test_per_chat_ordering_is_set_on_create_and_update(client: WAHooks) -> None:
+    connection = client.create_connection()
+    webhook = client.create_webhook(connection["id"], "https://x.example/h", ordering="chat")
+    assert webhook["ordering"] == "chat"
+    assert client.update_webhook(webhook["id"], ordering="none")["ordering"] == "none"
+    with pytest.raises(WAHooksError) as refused:
+        client.update_webhook(webhook["id"], ordering="fifo")
+    assert refused.value.status_code == 400
+    assert "ordering must be one of: none, chat" in str(refused.value)
+
+
 def test_the_async_twin_against_the_server(server: ServerProcess) -> None:
     assert server.token is not None
     token = server.token
@@ -147,7 +159,12 @@ def test_the_async_twin_against_the_server(server: ServerProcess) -> None:
             connection = await client.create_connection(name="async")
             assert connection["name"] == "async"
             webhook = await client.create_webhook(connection["id"], url="https://x.example/h")
-            assert webhook["events"] == ["*"]
+            assert webhook["events"] == ["*"] and webhook["ordering"] == "none"
+            ordered = await client.create_webhook(
+                connection["id"], url="https://x.example/o", ordering="chat"
+            )
+            assert ordered["ordering"] == "chat"
+            await client.delete_webhook(ordered["id"])
             listed, logs = await asyncio.gather(
                 client.list_webhooks(connection["id"]), client.get_webhook_logs(webhook["id"])
             )

@@ -10,6 +10,7 @@ outcomes written) and that observers see every outcome. Each step waits for the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -234,6 +235,25 @@ def test_outcomes_that_fail_to_commit_are_written_again_once_in_order() -> None:
         ]
         assert writer.unwritten == 0
         assert len(pokes) == 1  # the batch with a retry in it, once it was committed
+
+    run(scenario)
+
+
+def test_an_ordered_deliverys_end_wakes_the_claim_loop_and_carries_its_line() -> None:
+    async def scenario() -> None:
+        queue = FakeQueue()
+        pokes: list[None] = []
+        writer = OutcomeWriter(queue, POLICY, on_pending=lambda: pokes.append(None))
+        ordered = dataclasses.replace(job(1), order_key="w:14155550123@c.us")
+        writer.record(ordered, ok())
+        await writer.drain()
+        writer.record(job(2), ok())
+        await writer.drain()
+        # The ordered one's end made the next of its chat due in the database: look now.
+        assert len(pokes) == 1
+        assert [(o.webhook_id, o.order_key) for o in queue.written] == [
+            (ordered.webhook_id, "w:14155550123@c.us"), (job(2).webhook_id, None)
+        ]
 
     run(scenario)
 

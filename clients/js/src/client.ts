@@ -38,6 +38,7 @@ import type {
   WebhookLog,
   WebhookLogOptions,
   WebhookLogPage,
+  WebhookOptions,
   WebhookUpdate,
 } from './types.js';
 import { VERSION } from './version.js';
@@ -199,8 +200,14 @@ export class WAHooks {
   }
 
   /** A new webhook for `events` (all, `['*']`, by default); its `signingSecret` signs every delivery. */
-  async createWebhook(connectionId: string, url: string, events: string[] = ['*']): Promise<WebhookConfig> {
-    return this.request('POST', `/connections/${segment(connectionId)}/webhooks`, { body: { url, events } });
+  /** wahooks: `options.ordering` `'chat'` delivers one chat's events one after another, in event
+   * order (default `'none'`: each on its own). */
+  async createWebhook(
+    connectionId: string, url: string, events: string[] = ['*'], options?: WebhookOptions,
+  ): Promise<WebhookConfig> {
+    const body: Record<string, unknown> = { url, events };
+    if (options?.ordering !== undefined) body.ordering = options.ordering;
+    return this.request('POST', `/connections/${segment(connectionId)}/webhooks`, { body });
   }
 
   /** Change `url`, `events` or `active`. wahooks: `{ active: true }` on a webhook the server

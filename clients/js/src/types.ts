@@ -62,6 +62,8 @@ export interface WebhookConfig {
   disabledReason?: 'gone' | 'failing' | null;
   /** wahooks: when the server disabled it (ISO 8601). */
   disabledAt?: string | null;
+  /** wahooks: `'chat'` when one chat's deliveries go one after another, in event order. */
+  ordering?: Ordering;
 }
 
 /** wahooks: the answer of `getWebhookHealth`: how the webhook's endpoint has been answering. */
@@ -83,6 +85,14 @@ export interface WebhookHealth {
   held: number;
   /** Held deliveries the server's held cap removed, oldest first. */
   heldDropped: number;
+}
+
+/** wahooks: per-chat ordering of a webhook's deliveries. */
+export type Ordering = 'none' | 'chat';
+
+/** wahooks: what `createWebhook` takes besides the original's arguments. */
+export interface WebhookOptions {
+  ordering?: Ordering | undefined;
 }
 
 /** wahooks: one attempt at a delivery. */
@@ -253,6 +263,8 @@ export interface WebhookUpdate {
   url?: string | undefined;
   events?: string[] | undefined;
   active?: boolean | undefined;
+  /** wahooks: `'chat'` or `'none'`; applies to events accepted from then on. */
+  ordering?: Ordering | undefined;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';

@@ -140,8 +140,12 @@ test('webhooks: create, list, update, test, logs, delete', async () => {
   assert.match(webhook.signingSecret, /^[0-9a-f]{64}$/);
   assert.equal(webhook.sessionId, id);
   assert.equal(webhook.active, true);
-  const only = await client.createWebhook(id, 'http://127.0.0.1:9/other', ['message', 'message.any']);
+  assert.equal(webhook.ordering, 'none');
+  const only = await client.createWebhook(id, 'http://127.0.0.1:9/other', ['message', 'message.any'],
+    { ordering: 'chat' });
   assert.deepEqual(only.events, ['message', 'message.any']);
+  assert.equal(only.ordering, 'chat');
+  assert.equal((await client.updateWebhook(only.id, { ordering: 'none' })).ordering, 'none');
   assert.deepEqual((await client.listWebhooks(id)).map((w) => w.id).sort(), [webhook.id, only.id].sort());
 
   const updated = await client.updateWebhook(webhook.id, { url: 'http://127.0.0.1:9/moved', active: false });
@@ -252,6 +256,10 @@ test('errors: 401 for a bad token, 404 for an unknown id, 400 with the message',
   assert.equal(badUrl.message, reasons.join('; '));
   const badEvents = await rejection(client.createWebhook(id, 'http://127.0.0.1:9/h', []));
   assert.equal(badEvents.statusCode, 400);
+  const badOrdering = await rejection(
+    client.createWebhook(id, 'http://127.0.0.1:9/h', ['*'], { ordering: 'fifo' }));
+  assert.equal(badOrdering.statusCode, 400);
+  assert.equal(badOrdering.message, "ordering must be one of: none, chat (got 'fifo')");
   const { id: live } = await connected();
   const badChat = await rejection(client.sendMessage(live, '', 'x', { skipPresence: true }));
   assert.equal(badChat.statusCode, 400);

@@ -60,6 +60,11 @@ def _webhook_url(url: str) -> str:
     return url
 
 
+_ORDERING_HELP = (
+    "chat: one chat's deliveries go one after another, in event order; none: each on its own"
+)
+
+
 def _events(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     if not names:
@@ -81,10 +86,11 @@ def list_webhooks(api: Api, connection_id: str) -> None:
             f"No webhooks yet. Create one: wahooks webhooks create {connection_id} URL"
         )
     rows = [
-        (w["id"], _active_cell(w), w["url"], ",".join(w.get("events") or []))
+        (w["id"], _active_cell(w), w["url"], ",".join(w.get("events") or []),
+         w.get("ordering") or "none")
         for w in found
     ]
-    output.table(("ID", "ACTIVE", "URL", "EVENTS"), rows, noun="webhook")
+    output.table(("ID", "ACTIVE", "URL", "EVENTS", "ORDERING"), rows, noun="webhook")
 
 
 def _active_cell(webhook: dict[str, Any]) -> Text:
@@ -102,10 +108,15 @@ def _active_cell(webhook: dict[str, Any]) -> Text:
 @click.argument("connection_id")
 @click.argument("url")
 @click.argument("events", required=False, default="*", metavar="[EVENTS]")
+@click.option("--ordering", type=click.Choice(["none", "chat"]), default="none",
+              show_default=True, help=_ORDERING_HELP)
 @api_command()
-def create_webhook(api: Api, connection_id: str, url: str, events: str) -> None:
+def create_webhook(api: Api, connection_id: str, url: str, events: str, ordering: str) -> None:
     """Create a webhook for EVENTS (comma separated; default: all, `*`)."""
-    created = api.client.create_webhook(connection_id, _webhook_url(url), _events(events))
+    created = api.client.create_webhook(
+        connection_id, _webhook_url(url), _events(events),
+        ordering=None if ordering == "none" else ordering,
+    )
     if api.as_json:
         return output.emit_json(created)
     output.success(f"Created webhook {created['id']}")
@@ -122,13 +133,14 @@ def create_webhook(api: Api, connection_id: str, url: str, events: str) -> None:
 @click.option("--url", help="New URL")
 @click.option("--events", help="New events, comma separated")
 @click.option("--active", type=bool, help="true to deliver, false to pause")
+@click.option("--ordering", type=click.Choice(["none", "chat"]), help=_ORDERING_HELP)
 @click.option("--show-secret", is_flag=True, help="Also print the webhook's signing secret")
 @api_command()
 def update_webhook(
     api: Api, webhook_id: str, url: str | None, events: str | None, active: bool | None,
-    show_secret: bool,
+    ordering: str | None, show_secret: bool,
 ) -> None:
-    """Change a webhook's URL, events or active flag."""
+    """Change a webhook's URL, events, active flag or ordering."""
     changes: dict[str, Any] = {}
     if url is not None:
         changes["url"] = _webhook_url(url)
@@ -136,8 +148,12 @@ def update_webhook(
         changes["events"] = _events(events)
     if active is not None:
         changes["active"] = active
+    if ordering is not None:
+        changes["ordering"] = ordering
     if not changes:
-        output.fail("Nothing to change", "Give at least one of --url, --events, --active.")
+        output.fail(
+            "Nothing to change", "Give at least one of --url, --events, --active, --ordering."
+        )
     updated = api.client.update_webhook(webhook_id, **changes)
     if isinstance(updated, dict) and not show_secret:
         # The answer carries the secret, but changing a URL is no reason to put it on a screen

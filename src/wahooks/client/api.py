@@ -257,18 +257,21 @@ class _Api(ABC, Generic[R]):
         return self._call("GET", f"/connections/{connection_id}/webhooks")
 
     def create_webhook(
-        self, connection_id: str, url: str, events: list[str] | None = None
+        self, connection_id: str, url: str, events: list[str] | None = None, *,
+        ordering: str | None = None,
     ) -> R:
         """A new webhook for `events` (all, `["*"]`, by default); the answer carries the
-        `signingSecret` that signs every delivery."""
-        return self._call(
-            "POST", f"/connections/{connection_id}/webhooks",
-            json={"url": url, "events": events or ["*"]},
-        )
+        `signingSecret` that signs every delivery. `ordering="chat"` delivers one chat's events
+        one after another, in event order (default `"none"`: each on its own)."""
+        body: dict[str, Any] = {"url": url, "events": events or ["*"]}
+        if ordering is not None:
+            body["ordering"] = ordering
+        return self._call("POST", f"/connections/{connection_id}/webhooks", json=body)
 
     def update_webhook(self, webhook_id: str, **kwargs: Any) -> R:
-        """Change any of `url`, `events` and `active`. `active=True` on a webhook the server
-        disabled (410 Gone, or failing for days) enables it and replays its held deliveries."""
+        """Change any of `url`, `events`, `active` and `ordering` (`"chat"` or `"none"`).
+        `active=True` on a webhook the server disabled (410 Gone, or failing for days) enables it
+        and replays its held deliveries."""
         return self._call("PUT", f"/webhooks/{webhook_id}", json=kwargs)
 
     def get_webhook_health(self, webhook_id: str) -> R:

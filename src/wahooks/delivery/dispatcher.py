@@ -18,6 +18,11 @@ and are written back in batches: while one batch commits, the next accumulates (
 With other processes on the database, the leases of what this process holds are renewed
 (`leases.py`).
 
+Per-chat ordering needs nothing here: the storage only ever lets the first pending delivery of a
+chat's line be due or claimed (storage/*/lines.py), so this process (or any) never holds two
+deliveries of one line at once; the outcome that ends one makes the next due in the database, and
+the outcome writer then pokes the claim loop.
+
 Stopping: no more claims; attempts on the wire get a grace period; every finished outcome is
 written; deliveries claimed but never sent go back to the database without counting an attempt.
 """

@@ -4,7 +4,8 @@ back to the queue in batches.
 Batches: while one batch commits, the next accumulates, so a burst of answers costs a few
 transactions rather than one each. A batch that fails to commit is kept and written again: the
 leases stay held meanwhile, so nothing is attempted twice. When a batch holds a retry, the writer
-says so (`on_pending`): the claim loop then looks at its due time instead of sleeping past it.
+says so (`on_pending`): the claim loop then looks at its due time instead of sleeping past it; so
+does a batch with an ordered delivery, whose end made the next one of its chat due.
 
 Endpoint health is kept by the store with each batch (one update per webhook per batch, in the
 batch's transaction, so it is durable and shared by every worker process); the store applies the
@@ -92,7 +93,7 @@ class OutcomeWriter:
         self._unwritten.append(
             RecordedOutcome(
                 job.delivery_id, job.attempt, outcome, status, retry_in_ms, job.trigger,
-                job.webhook_id,
+                job.webhook_id, job.order_key,
             )
         )
         if self._flusher is None:
@@ -146,6 +147,7 @@ class OutcomeWriter:
                 extra={"action": "webhook.disabled", "webhook_id": change.webhook_id,
                        "reason": str(change.disabled_reason)},
             )
-        if any(o.status is DeliveryStatus.PENDING for o in batch):
+        # A retry is due later, or an ordered delivery's end let the next one of its chat go.
+        if any(o.status is DeliveryStatus.PENDING or o.order_key is not None for o in batch):
             self._on_pending()
         return True

@@ -27,6 +27,7 @@ class NewEvent:
     connection_id: str
     event_type: str
     body: bytes
+    chat_id: str | None = None  # the chat it is about (chats.chat_of), for per-chat ordering
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,17 @@ class RecordedOutcome:
     retry_in_ms: int | None  # for PENDING: how long from now the next attempt is due
     trigger: Trigger = Trigger.SCHEDULED  # what made this attempt (the job's)
     webhook_id: str = ""  # whose endpoint answered: its health is updated with the batch
+    # An ordered delivery's line (the job's): a final outcome lets the next one of it go.
+    order_key: str | None = None
+
+
+def turns_ended(outcomes: list[RecordedOutcome]) -> set[tuple[str, str]]:
+    """The chat lines (webhook id, order key) whose first delivery these outcomes end (delivered
+    or dead letter): the next one of each may go."""
+    return {
+        (o.webhook_id, o.order_key) for o in outcomes
+        if o.order_key is not None and o.status is not DeliveryStatus.PENDING
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +65,6 @@ class WebhookStateChange:
     disabled_reason: DisabledReason | None  # None: enabled again
     disabled_at: int | None
     replayed: int = 0  # held deliveries released by an enable
-
-
 
 
 @dataclass(frozen=True, slots=True)

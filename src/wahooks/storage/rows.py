@@ -17,6 +17,7 @@ from wahooks.models import (
     DeliveryStatus,
     DisabledReason,
     ErrorClass,
+    Ordering,
     Trigger,
     User,
     Webhook,
@@ -31,7 +32,7 @@ CONNECTION_COLUMNS = (
 )
 WEBHOOK_COLUMNS = (
     "id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at,"
-    " previous_secret, previous_secret_expires_at, disabled_reason, disabled_at"
+    " previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, ordering"
 )
 TOKEN_COLUMNS = "id, user_id, name, token_prefix, active, last_used_at, created_at"
 WAHA_SESSION_COLUMNS = "session_name, connection_id, server_url, hmac_key, created_at"
@@ -70,7 +71,7 @@ def connection_row(row: Any) -> Connection:
 
 def webhook_row(row: Any) -> Webhook:
     (id_, user_id, connection_id, url, events, secret, active, created_at, updated_at,
-     previous, previous_expires_at, disabled_reason, disabled_at) = row
+     previous, previous_expires_at, disabled_reason, disabled_at, ordering) = row
     names = orjson.loads(events) if isinstance(events, str) else events
     return Webhook(
         str(id_), str(user_id), str(connection_id), str(url), tuple(names), str(secret),
@@ -79,6 +80,7 @@ def webhook_row(row: Any) -> Webhook:
         None if previous_expires_at is None else int(previous_expires_at),
         None if disabled_reason is None else DisabledReason(disabled_reason),
         None if disabled_at is None else int(disabled_at),
+        Ordering(ordering),
     )
 
 

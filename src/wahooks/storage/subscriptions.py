@@ -21,6 +21,7 @@ class Subscriber:
     previous_secret_expires_at: int | None = None
     account_id: str = ""  # the owner: the dispatcher shares concurrency fairly among accounts
     held: bool = False  # wahooks disabled it: its deliveries are held, not attempted
+    ordered: bool = False  # per-chat ordering (docs/delivery.md)
 
 
 def subscribers_to(candidates: Iterable[Subscriber], event_type: str) -> list[Subscriber]:

@@ -70,7 +70,8 @@ async def create_webhook(request: Request, services: Services, session: Session,
     connection = await services.connections.owned(session.user, form.get("connection") or "")
     events = form.all("events") or ["*"]
     webhook = await services.webhooks.create(
-        session.user, connection, url=(form.get("url") or "").strip(), events=events)
+        session.user, connection, url=(form.get("url") or "").strip(), events=events,
+        ordering=form.get("ordering") or None)
     return redirect(f"/webhooks#w-{webhook.id}", notice="Webhook created")
 
 

@@ -9,6 +9,7 @@ import {
   type Contact,
   type Media,
   type MessagePage,
+  type Ordering,
   type Profile,
   type QRCode,
   type ScannableConnection,
@@ -60,6 +61,10 @@ export async function everyMethod(): Promise<void> {
   const webhook: WebhookConfig = await client.createWebhook(c, 'https://your-server.com/webhook', ['message', 'message.any']);
   const all: string = (await client.createWebhook(c, 'https://your-server.com/webhook')).signingSecret;
   await client.updateWebhook(webhook.id, { url: 'https://x.example/h', events: ['*'], active: false });
+  const ordered: Ordering | undefined = (await client.createWebhook(c, 'https://x.example/o', ['*'], { ordering: 'chat' })).ordering;
+  await client.updateWebhook(webhook.id, { ordering: ordered ?? 'none' });
+  // @ts-expect-error not an ordering
+  await client.updateWebhook(webhook.id, { ordering: 'fifo' });
   await client.deleteWebhook(webhook.id);
   const logs: WebhookLog[] = await client.getWebhookLogs(webhook.id);
   await client.getWebhookLogs(webhook.id, { status: 'failed', limit: 10, before: logs[0]?.id ?? '' });

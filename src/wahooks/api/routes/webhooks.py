@@ -11,7 +11,7 @@ from wahooks.api.deps import BodyDep, PrincipalDep, ServicesDep
 from wahooks.api.openapi import errors, json_body
 from wahooks.api.responses import json_response
 from wahooks.clock import iso
-from wahooks.models import DeliveryStatus
+from wahooks.models import DeliveryStatus, Ordering
 from wahooks.schemas import EVENT_NAMES, health_json, log_json, webhook_json
 
 router = APIRouter(tags=["webhooks"])
@@ -22,8 +22,13 @@ _URL = {"type": "string", "format": "uri", "example": "https://example.com/hooks
                        " the server allows private targets"}
 _EVENTS = {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(EVENT_NAMES)},
            "description": "Event names, or [\"*\"] for every event"}
+_ORDERING = {"type": "string", "enum": [o.value for o in Ordering], "default": "none",
+             "description": "chat: one chat's deliveries go one after another, in event order;"
+                            " none: each on its own"}
+# null means absent (the official Python SDK sends every optional key): the default, or unchanged.
+_NULLABLE_ORDERING = {**_ORDERING, "type": ["string", "null"], "enum": [*_ORDERING["enum"], None]}
 CREATE_SCHEMA = {"type": "object", "required": ["url", "events"],
-                 "properties": {"url": _URL, "events": _EVENTS}}
+                 "properties": {"url": _URL, "events": _EVENTS, "ordering": _NULLABLE_ORDERING}}
 _INSTANT = {"type": "string", "format": "date-time", "example": "2026-12-01T00:00:00Z"}
 RECOVER_SCHEMA = {"type": "object", "required": ["since"], "properties": {
     "since": {**_INSTANT, "description": "Events at or after this time (ISO 8601)"},
@@ -37,7 +42,8 @@ ROTATE_SCHEMA = {"type": "object", "properties": {
 UPDATE_SCHEMA = {"type": "object", "description": "What is given changes; null or absent: unchanged",
                  "properties": {"url": {**_URL, "type": ["string", "null"]},
                                 "events": {**_EVENTS, "type": ["array", "null"]},
-                                "active": {"type": ["boolean", "null"]}}}
+                                "active": {"type": ["boolean", "null"]},
+                                "ordering": _NULLABLE_ORDERING}}
 
 
 @router.get("/api/connections/{connection_id}/webhooks", summary="A connection's webhooks")
@@ -57,21 +63,23 @@ async def create_webhook(
 ) -> Response:
     connection = await services.connections.owned(principal.user, connection_id)
     webhook = await services.webhooks.create(
-        principal.user, connection, url=body.get("url"), events=body.get("events")
+        principal.user, connection, url=body.get("url"), events=body.get("events"),
+        ordering=body.get("ordering"),
     )
     return json_response(webhook_json(webhook), 201)
 
 
 @router.put("/api/webhooks/{webhook_id}",
-            summary="Change a webhook's url, events or active flag (active: true also replays"
-                    " what was held while wahooks had disabled it)",
+            summary="Change a webhook's url, events, active flag or ordering (active: true also"
+                    " replays what was held while wahooks had disabled it)",
             openapi_extra=json_body(UPDATE_SCHEMA))
 async def update_webhook(
     webhook_id: str, principal: PrincipalDep, services: ServicesDep, body: BodyDep
 ) -> Response:
     webhook = await services.webhooks.owned(principal.user, webhook_id)
     updated = await services.webhooks.update(
-        webhook, url=body.get("url"), events=body.get("events"), active=body.get("active")
+        webhook, url=body.get("url"), events=body.get("events"), active=body.get("active"),
+        ordering=body.get("ordering"),
     )
     return json_response(webhook_json(updated))
 

@@ -13,6 +13,11 @@ from wahooks.mcp.tools.registry import ToolSet
 
 tools = ToolSet()
 
+Ordering = Annotated[Literal["none", "chat"] | None, Field(
+    description='"chat": one chat\'s deliveries go one after another, in event order; "none": each'
+                " on its own"
+)]
+
 Events = Annotated[list[str], Field(
     description='Event types, e.g. ["message", "message.any"], or ["*"] for all (see the '
                 "wahooks://events resource)"
@@ -21,8 +26,8 @@ Events = Annotated[list[str], Field(
 
 @tools.read
 async def list_webhooks(ctx: Context, connection_id: ConnectionId) -> Listing:
-    """A connection's webhooks: id, url, events, active, and disabledReason when the server
-    disabled one (gone: its endpoint answered 410; failing: it failed for days)."""
+    """A connection's webhooks: id, url, events, active, ordering, and disabledReason when the
+    server disabled one (gone: its endpoint answered 410; failing: it failed for days)."""
     return listing(await call(ctx, lambda api: api.list_webhooks(connection_id)))
 
 
@@ -34,10 +39,13 @@ async def create_webhook(
     events: Annotated[list[str] | None, Field(
         description='Event types, e.g. ["message"]; all events ("*") when left out'
     )] = None,
+    ordering: Ordering = None,
 ) -> dict[str, Any]:
     """A new webhook. Its signingSecret signs every delivery (see the wahooks://signatures
-    resource): keep it for the receiver."""
-    return await call(ctx, lambda api: api.create_webhook(connection_id, url, events))
+    resource): keep it for the receiver. ordering "chat" delivers each chat in order."""
+    return await call(
+        ctx, lambda api: api.create_webhook(connection_id, url, events, ordering=ordering)
+    )
 
 
 @tools.write
@@ -49,10 +57,11 @@ async def update_webhook(
     active: Annotated[bool | None, Field(
         description="false pauses deliveries; true enables it again and replays what it held"
     )] = None,
+    ordering: Ordering = None,
 ) -> dict[str, Any]:
-    """Change a webhook's url, events or active flag (what is left out stays). active=true on a
-    webhook the server disabled replays its held deliveries in event order."""
-    changes = {"url": url, "events": events, "active": active}
+    """Change a webhook's url, events, active flag or ordering (what is left out stays).
+    active=true on a webhook the server disabled replays its held deliveries in event order."""
+    changes = {"url": url, "events": events, "active": active, "ordering": ordering}
     return await call(ctx, lambda api: api.update_webhook(
         webhook_id, **{key: value for key, value in changes.items() if value is not None}
     ))

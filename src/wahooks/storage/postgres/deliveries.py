@@ -7,6 +7,7 @@ from typing import Any
 
 from wahooks.models import DeliveryLog, DeliveryStatus
 from wahooks.storage.postgres.database import DUE_CHANNEL, PostgresDatabase
+from wahooks.storage.postgres.lines import lock_webhook_lines, rejoin
 from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import QueueDepth
 from wahooks.storage.rows import (
@@ -74,11 +75,13 @@ class PostgresDeliveries:
 
     async def redeliver(self, webhook_id: str, delivery_ids: list[str] | None) -> list[str]:
         async def work(c: Any) -> list[str]:
+            await lock_webhook_lines(c, webhook_id)  # ordered ones rejoin their chats' lines
             if delivery_ids is None:
                 rows = await c.fetch(SQL["redeliver_failed"], webhook_id)
             else:
                 rows = await c.fetch(SQL["redeliver_some"], webhook_id, delivery_ids)
             if rows:
+                await rejoin(c, webhook_id, rows)
                 await c.execute(f"NOTIFY {DUE_CHANNEL}")
             return [str(row[0]) for row in rows]
 
@@ -88,12 +91,14 @@ class PostgresDeliveries:
         self, webhook_id: str, since: int, until: int, max_count: int
     ) -> list[str] | None:
         async def work(c: Any) -> list[str] | None:
+            await lock_webhook_lines(c, webhook_id)  # ordered ones rejoin their chats' lines
             rows = await c.fetch(SQL["recoverable"], webhook_id, since, until, max_count + 1)
             if len(rows) > max_count:
                 return None
             ids = [row[0] for row in rows]
             if ids:
                 await c.execute(SQL["recover_some"], ids, len(ids))
+                await rejoin(c, webhook_id, rows)
                 await c.execute(f"NOTIFY {DUE_CHANNEL}")
             return [str(id_) for id_ in ids]
 

@@ -12,7 +12,7 @@ SELECT wahooks_now_ms();
 -- The active webhooks of every connection in an ingest batch (the subscription rule is applied in
 -- Python: storage/subscriptions.py); the last column is true for one wahooks disabled (held).
 SELECT id, connection_id, url, signing_secret, events, previous_secret,
-       previous_secret_expires_at, user_id, disabled_reason IS NOT NULL
+       previous_secret_expires_at, user_id, disabled_reason IS NOT NULL, ordering
 FROM webhooks WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
 
 -- name: webhooks_by_id
@@ -27,14 +27,18 @@ FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) AS u(id, connection
 
 -- name: insert_deliveries
 -- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
--- index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for replay.
+-- index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for replay;
+-- one behind others in its chat's line waits with no due time (order_key, order_seq: its line and
+-- place, NULL when its webhook is unordered).
 INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
-                        next_attempt_at, lease_until, created_at, next_trigger)
+                        next_attempt_at, lease_until, created_at, next_trigger, order_key, order_seq)
 SELECT u.id, u.webhook_id, u.event_id, u.event_type, u.status, u.attempts,
-       CASE WHEN u.status = 'pending' THEN $8::bigint END, u.lease_until, $8, u.next_trigger
+       CASE WHEN u.status = 'pending' AND NOT u.waiting THEN $8::bigint END, u.lease_until, $8,
+       u.next_trigger, u.order_key, u.order_seq
 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::bigint[], $7::text[],
-            $9::text[])
-    AS u(id, webhook_id, event_id, event_type, attempts, lease_until, next_trigger, status);
+            $9::text[], $10::text[], $11::bigint[], $12::boolean[])
+    AS u(id, webhook_id, event_id, event_type, attempts, lease_until, next_trigger, status,
+         order_key, order_seq, waiting);
 
 -- name: still_disabled
 -- Of the webhooks an ingest batch holds deliveries for, those still disabled, share-locked: an
@@ -57,10 +61,11 @@ WITH due AS (
 ), claimed AS (
     UPDATE deliveries d SET attempts = d.attempts + 1, lease_until = wahooks_now_ms() + $2
     FROM due WHERE d.id = due.id
-    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start, d.next_trigger
+    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start, d.next_trigger,
+              d.order_key
 )
 SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start,
-       w.previous_secret, w.previous_secret_expires_at, w.user_id, c.next_trigger
+       w.previous_secret, w.previous_secret_expires_at, w.user_id, c.next_trigger, c.order_key
 FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id;
 
 -- name: next_due
@@ -175,15 +180,17 @@ WHERE w.user_id = $1 AND d.status = 'pending' AND d.lease_until IS NULL
 -- Redelivery --------------------------------------------------------------------------------------
 
 -- name: redeliver_failed
--- A new cycle: the retry schedule starts over from the attempts made so far.
+-- A new cycle: the retry schedule starts over from the attempts made so far. Ordered ones then
+-- go to the end of their chat's line (postgres/lines.py), hence their line and place.
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = wahooks_now_ms(),
                       lease_until = NULL, next_trigger = 'manual'
-WHERE webhook_id = $1 AND status = 'failed' RETURNING id;
+WHERE webhook_id = $1 AND status = 'failed' RETURNING id, order_key, order_seq;
 
 -- name: redeliver_some
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = wahooks_now_ms(),
                       lease_until = NULL, delivered_at = NULL, next_trigger = 'manual'
-WHERE id = ANY($2::uuid[]) AND webhook_id = $1 AND status IN ('failed', 'delivered') RETURNING id;
+WHERE id = ANY($2::uuid[]) AND webhook_id = $1 AND status IN ('failed', 'delivered')
+RETURNING id, order_key, order_seq;
 
 -- Recovery ----------------------------------------------------------------------------------------
 
@@ -191,7 +198,7 @@ WHERE id = ANY($2::uuid[]) AND webhook_id = $1 AND status IN ('failed', 'deliver
 -- A webhook's dead letters with event times in [$2, $3) that never succeeded (a delivery
 -- redelivered after a success and then dead-lettered has a 2xx attempt), in event order, locked;
 -- the caller asks for one more than it accepts, to refuse an oversized window whole.
-SELECT d.id FROM deliveries d
+SELECT d.id, d.order_key, d.order_seq FROM deliveries d
 WHERE d.webhook_id = $1 AND d.status = 'failed' AND d.created_at >= $2 AND d.created_at < $3
   AND NOT EXISTS (SELECT 1 FROM attempts a
                   WHERE a.delivery_id = d.id AND a.status_code BETWEEN 200 AND 299)
@@ -209,7 +216,8 @@ WHERE d.id = u.id AND d.status = 'failed';
 
 -- name: replay_held
 -- Release a webhook's held deliveries: due 1 ms apart in event order, all in the past, so claims
--- (oldest due first) take them in that order; a new cycle with trigger `replay`.
+-- (oldest due first) take them in that order; a new cycle with trigger `replay`. Each with its
+-- chat line (NULLs when unordered): the caller joins ordered ones to their lines' ends.
 WITH held AS (
     SELECT id, row_number() OVER (ORDER BY created_at, id) AS rank, count(*) OVER () AS total
     FROM deliveries WHERE webhook_id = $1 AND status = 'held'
@@ -217,7 +225,55 @@ WITH held AS (
 UPDATE deliveries d SET status = 'pending', cycle_start = d.attempts, lease_until = NULL,
     next_attempt_at = wahooks_now_ms() - held.total + held.rank, next_trigger = 'replay'
 FROM held WHERE d.id = held.id AND d.status = 'held'
-RETURNING d.id;
+RETURNING d.id, d.order_key, d.order_seq;
+
+-- Per-chat ordering (the rules are in postgres/lines.py, docs/delivery.md) -------------------------
+-- A line is one ordered webhook's deliveries of one chat: order_key (chats.line_key), in order_seq.
+-- Only its first pending delivery is ever due or leased; the rest wait with no next_attempt_at.
+-- Whatever changes a line holds its lock (transaction-scoped advisory locks, taken in one order).
+
+-- name: lock_lines
+-- First shared per webhook ($1: the namespace; $2: the webhooks' keys, sorted), which excludes
+-- only a writer of every line of the webhook at once (redelivery, recovery); then each line's own
+-- ($3: the lines' keys, sorted). Always in that order (UNION ALL runs its parts one after the
+-- other), so two writers never wait on each other. One round trip.
+SELECT count(pg_advisory_xact_lock_shared($1::int, k)) FROM unnest($2::int[]) AS k
+UNION ALL
+SELECT count(pg_advisory_xact_lock(k)) FROM unnest($3::bigint[]) AS k;
+
+-- name: lock_webhook_lines
+-- Every line of one webhook at once.
+SELECT pg_advisory_xact_lock($1::int, $2::int);
+
+-- name: line_states
+-- Per line: where it ends (its last place, NULL when empty) and whether it is busy (has a pending
+-- delivery).
+SELECT u.k,
+       (SELECT max(d.order_seq) FROM deliveries d WHERE d.order_key = u.k),
+       EXISTS (SELECT 1 FROM deliveries d WHERE d.order_key = u.k AND d.status = 'pending')
+FROM unnest($1::text[]) AS u(k);
+
+-- name: lines_next_due
+-- Each line's first pending delivery is due now if it was waiting (none: its turn is not over);
+-- how many were, announced to every dispatcher (NOTIFY wahooks_due, once per transaction).
+-- (LATERAL: each line's first is one probe of deliveries_line_pending, then one of the key.)
+WITH due AS (
+    UPDATE deliveries d SET next_attempt_at = wahooks_now_ms()
+    FROM unnest($1::text[]) AS u(k)
+    CROSS JOIN LATERAL (
+        SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
+        ORDER BY p.order_seq LIMIT 1
+    ) first
+    WHERE d.id = first.id AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
+    RETURNING d.id
+)
+SELECT count(pg_notify('wahooks_due', '')) FROM due;
+
+-- name: lines_rejoin
+-- Made pending again (redelivered, recovered): to the given places at the end of their lines,
+-- waiting.
+UPDATE deliveries d SET order_seq = u.place, next_attempt_at = NULL
+FROM unnest($1::uuid[], $2::bigint[]) AS u(id, place) WHERE d.id = u.id;
 
 -- Retention (the rules are in storage/retention.py) -----------------------------------------------
 -- Each deleting statement deletes the deliveries' attempts too and notes their events as orphan
@@ -328,21 +384,23 @@ UPDATE webhooks SET previous_secret = signing_secret, signing_secret = $2,
                     previous_secret_expires_at = $3, updated_at = wahooks_now_ms()
 WHERE id = $1 RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at,
                         updated_at, previous_secret, previous_secret_expires_at, disabled_reason,
-                        disabled_at;
+                        disabled_at, ordering;
 
 -- name: update_webhook
 -- What is given changes (NULL: unchanged). Setting `active` either way ends a disable by wahooks;
 -- setting it to true also starts the health streak afresh (the caller then replays the held).
+-- Ordering applies to events accepted from now on (lines already waiting drain in order).
 UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events),
     active = coalesce($4, active),
     disabled_reason = CASE WHEN $4::boolean IS NULL THEN disabled_reason END,
     disabled_at = CASE WHEN $4::boolean IS NULL THEN disabled_at END,
     consecutive_dead_letters = CASE WHEN $4 THEN 0 ELSE consecutive_dead_letters END,
     failing_since = CASE WHEN $4 THEN NULL ELSE failing_since END,
+    ordering = coalesce($5, ordering),
     updated_at = wahooks_now_ms()
 WHERE id = $1
 RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at, updated_at,
-          previous_secret, previous_secret_expires_at, disabled_reason, disabled_at;
+          previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, ordering;
 
 -- name: lock_webhook
 -- Taken before update_webhook: whether wahooks had disabled it (an enable says so on /api/ws).

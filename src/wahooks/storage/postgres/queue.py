@@ -7,9 +7,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from wahooks.chats import line_key
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
-from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
+from wahooks.models import DeliveryJob, DeliveryStatus, Ordering, Trigger
 from wahooks.storage.batching import Batcher
 from wahooks.storage.health import (
     DEFAULT_DISABLE_RULE,
@@ -19,6 +20,7 @@ from wahooks.storage.health import (
     held_if_disabled,
 )
 from wahooks.storage.postgres.database import DUE_CHANNEL, WEBHOOK_STATE_CHANNEL, PostgresDatabase
+from wahooks.storage.postgres.lines import Line, let_next_go, line_states, lock_lines
 from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import (
     INTERRUPTED,
@@ -26,6 +28,7 @@ from wahooks.storage.records import (
     QueueDepth,
     RecordedOutcome,
     WebhookStateChange,
+    turns_ended,
 )
 from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
@@ -63,8 +66,13 @@ class PostgresQueue:
 
     async def _ingest_batch(self, items: list[_IngestItem]) -> list[list[list[DeliveryJob]]]:
         async def work(c: Any) -> list[list[list[DeliveryJob]]]:
-            rows = _IngestRows(int(await c.fetchval(SQL["now"])))
             targets = await _targets(c, items)
+            lines = _lines_of(items, targets)
+            states: dict[Line, tuple[int, bool]] = {}
+            if lines:
+                await lock_lines(c, lines)
+                states = await line_states(c, lines)
+            rows = _IngestRows(int(await c.fetchval(SQL["now"])), states)
             answers = [
                 [
                     rows.add(item, event, targets.get(
@@ -89,7 +97,7 @@ class PostgresQueue:
         return [
             DeliveryJob(
                 str(r[0]), str(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8], r[9],
-                str(r[10]), Trigger(r[11]),
+                str(r[10]), Trigger(r[11]), r[12],
             )
             for r in rows
         ]
@@ -118,7 +126,13 @@ class PostgresQueue:
     async def record_outcomes(
         self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE
     ) -> list[WebhookStateChange]:
+        ended = turns_ended(outcomes)
+
         async def work(c: Any) -> list[WebhookStateChange]:
+            # Line locks first, then the webhooks' rows (in _update_health): every writer takes
+            # them in that order, so none waits on another in a cycle.
+            if ended:
+                await lock_lines(c, ended)
             ids, attempts = [o.delivery_id for o in outcomes], [o.attempt for o in outcomes]
             await c.execute(
                 SQL["record_attempts"], ids, attempts,
@@ -138,6 +152,10 @@ class PostgresQueue:
                 [o.retry_in_ms for o in settled],
                 [o.outcome.started_at + int(o.outcome.duration_ms) for o in settled],
             )
+            # An outcome not applied (its lease was lost) leaves its line's first one pending:
+            # then nothing moves.
+            if ended:
+                await let_next_go(c, ended)
             if changes:
                 await c.execute(SQL["hold_pending"], [change.webhook_id for change in changes])
                 for change in changes:
@@ -179,6 +197,15 @@ async def _update_health(
             [str(change.disabled_reason) for change in changes], now,
         )
     return disabled, changes
+def _lines_of(items: list[_IngestItem], targets: _Targets) -> set[Line]:
+    """The chat lines an ingest batch adds to (its ordered webhooks' deliveries)."""
+    return {
+        (target.webhook_id, line_key(target.webhook_id, event.chat_id))
+        for item in items if item.only_webhook is None
+        for event in item.events
+        for target in targets.get((event.connection_id, event.event_type, None), ())
+        if target.ordered
+    }
 
 
 @dataclass
@@ -186,10 +213,15 @@ class _IngestRows:
     """The rows one ingest batch inserts: written with one statement per table (unnest)."""
 
     now: int
+    lines: dict[Line, tuple[int, bool]]  # (locked) per line: last place, busy
     events: list[tuple[str, str, str, bytes]] = field(default_factory=list)
-    deliveries: list[tuple[str, str, str, str, int, int | None, str, str]] = field(
-        default_factory=list
-    )
+    # (id, webhook, event, type, attempts, lease until, trigger, status, order key, place, waiting)
+    deliveries: list[
+        tuple[str, str, str, str, int, int | None, str, str, str | None, int | None, bool]
+    ] = field(default_factory=list)
+    # Lines whose held deliveries became pending after all (an enable committed meanwhile): their
+    # first one is made due once inserted.
+    released: set[Line] = field(default_factory=set)
 
     def add(self, item: _IngestItem, event: NewEvent, targets: list[Subscriber]
             ) -> list[DeliveryJob]:
@@ -201,24 +233,36 @@ class _IngestRows:
         trigger = Trigger.SCHEDULED if item.only_webhook is None else Trigger.TEST
         jobs = []
         for target in targets:
-            if target.held:  # stored, not handed to the dispatcher (see `insert`)
-                self.deliveries.append((
-                    uuid7(), target.webhook_id, event_id, event.event_type, 0, None,
-                    trigger.value, DeliveryStatus.HELD.value,
-                ))
-                continue
             lease = item.claim_lease_ms
             if target.webhook_id in item.defer_webhooks:
                 lease = None
+            key = place = None
+            waiting = False
+            if target.ordered and item.only_webhook is None:
+                key = line_key(target.webhook_id, event.chat_id)
+                last, busy = self.lines[(target.webhook_id, key)]
+                place = last + 1
+                # A held delivery takes its place (replay keeps that order) but is not pending:
+                # it does not make its line busy.
+                self.lines[(target.webhook_id, key)] = (place, busy or not target.held)
+                waiting = busy
+                if waiting:  # its turn comes when the one before it ends (postgres/lines.py)
+                    lease = None
+            if target.held:  # stored, not handed to the dispatcher (see `insert`)
+                self.deliveries.append((
+                    uuid7(), target.webhook_id, event_id, event.event_type, 0, None,
+                    trigger.value, DeliveryStatus.HELD.value, key, place, False,
+                ))
+                continue
             jobs.append(DeliveryJob(
                 uuid7(), target.webhook_id, target.url, target.signing_secret, event.event_type,
                 event.body, 0 if lease is None else 1, 0, target.previous_secret,
-                target.previous_secret_expires_at, target.account_id, trigger,
+                target.previous_secret_expires_at, target.account_id, trigger, key,
             ))
             self.deliveries.append((
                 jobs[-1].delivery_id, target.webhook_id, event_id, event.event_type,
                 jobs[-1].attempt, None if lease is None else self.now + lease, trigger.value,
-                DeliveryStatus.PENDING.value,
+                DeliveryStatus.PENDING.value, key, place, waiting,
             ))
         return jobs
 
@@ -228,9 +272,12 @@ class _IngestRows:
         await self._confirm_held(c)
         columns = list(zip(*self.deliveries, strict=True))
         await c.execute(SQL["insert_events"], *zip(*self.events, strict=True), self.now)
-        await c.execute(SQL["insert_deliveries"], *columns[:7], self.now, columns[7])
-        if any(row[4] == 0 and row[7] == DeliveryStatus.PENDING for row in self.deliveries):
+        await c.execute(SQL["insert_deliveries"], *columns[:7], self.now, *columns[7:])
+        if any(row[4] == 0 and row[7] == DeliveryStatus.PENDING and not row[10]
+               for row in self.deliveries):
             await c.execute(f"NOTIFY {DUE_CHANNEL}")
+        if self.released:
+            await let_next_go(c, self.released)
 
     async def _confirm_held(self, c: Any) -> None:
         """Hold only for webhooks still disabled, under a share lock that an enable waits for;
@@ -238,12 +285,19 @@ class _IngestRows:
         held = sorted({row[1] for row in self.deliveries if row[7] == DeliveryStatus.HELD})
         if not held:
             return
+        held_set = set(held)
         still = {str(row[0]) for row in await c.fetch(SQL["still_disabled"], held)}
+        # An ordered one waits in its line (made due below if it is the line's first pending).
         self.deliveries = [
             row if row[7] != DeliveryStatus.HELD or row[1] in still
-            else (*row[:7], DeliveryStatus.PENDING.value)
+            else (*row[:7], DeliveryStatus.PENDING.value, row[8], row[9], row[8] is not None)
             for row in self.deliveries
         ]
+        self.released = {
+            (row[1], row[8]) for row in self.deliveries
+            if row[8] is not None and row[7] == DeliveryStatus.PENDING and row[1] in held_set
+            and row[1] not in still
+        }
 
 
 async def _targets(c: Any, items: list[_IngestItem]) -> _Targets:
@@ -255,7 +309,8 @@ async def _targets(c: Any, items: list[_IngestItem]) -> _Targets:
         by_connection: dict[str, list[Subscriber]] = {}
         for r in await c.fetch(SQL["active_webhooks"], connection_ids):
             by_connection.setdefault(str(r[1]), []).append(
-                Subscriber(str(r[0]), r[2], r[3], frozenset(r[4]), r[5], r[6], str(r[7]), r[8])
+                Subscriber(str(r[0]), r[2], r[3], frozenset(r[4]), r[5], r[6], str(r[7]), r[8],
+                           r[9] == Ordering.CHAT)
             )
         for item in subscribed:
             for event in item.events:

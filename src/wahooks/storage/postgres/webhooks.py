@@ -6,6 +6,7 @@ from typing import Any
 
 from wahooks.errors import NotFound
 from wahooks.models import (
+    Ordering,
     Webhook,
     WebhookHealth,
 )
@@ -14,6 +15,7 @@ from wahooks.storage.postgres.database import (
     WEBHOOK_STATE_CHANNEL,
     PostgresDatabase,
 )
+from wahooks.storage.postgres.lines import lock_webhook_lines, rejoin
 from wahooks.storage.postgres.retention import delete_orphan_events
 from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import WebhookStateChange
@@ -33,10 +35,11 @@ class PostgresWebhooks:
         w = webhook
         await self._db.run(lambda c: c.execute(
             f"INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-            " $11, $12, $13)",
+            " $11, $12, $13, $14)",
             w.id, w.user_id, w.connection_id, w.url, list(w.events), w.signing_secret, w.active,
             w.created_at, w.updated_at, w.previous_secret, w.previous_secret_expires_at,
             None if w.disabled_reason is None else w.disabled_reason.value, w.disabled_at,
+            w.ordering.value,
         ))
 
     async def get_webhook(self, webhook_id: str) -> Webhook | None:
@@ -59,24 +62,35 @@ class PostgresWebhooks:
         url: str | None = None,
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
+        ordering: Ordering | None = None,
     ) -> Webhook:
         """Change what is given. Setting `active` either way ends a disable by wahooks; setting it
         to True also releases the held deliveries (replay, in event order) in the same
         transaction, which holds the webhook's lock: an ingest batch holding deliveries for it
-        either saw the enable or is released by it (`still_disabled`)."""
+        either saw the enable or is released by it (`still_disabled`). Ordering applies to events
+        accepted from now on: deliveries already in a chat's line still go one after another."""
 
         async def work(c: Any) -> Webhook:
+            if active:
+                # Replay joins ordered deliveries to their chats' lines: every line of the webhook
+                # first, then its row, the order every writer takes them in (postgres/lines.py).
+                await lock_webhook_lines(c, webhook_id)
             before = await c.fetchrow(SQL["lock_webhook"], webhook_id)
             if before is None:
                 raise NotFound("Webhook config not found")
             row = await c.fetchrow(
                 SQL["update_webhook"], webhook_id, url,
                 None if events is None else list(events), active,
+                None if ordering is None else ordering.value,
             )
             webhook = webhook_row(row)
-            replayed = len(await c.fetch(SQL["replay_held"], webhook_id)) if active else 0
-            if replayed:
-                await c.execute(f"NOTIFY {DUE_CHANNEL}")
+            replayed = 0
+            if active:
+                released = await c.fetch(SQL["replay_held"], webhook_id)
+                replayed = len(released)
+                if released:
+                    await rejoin(c, webhook_id, released)
+                    await c.execute(f"NOTIFY {DUE_CHANNEL}")
             if active and (before[0] is not None or replayed):
                 change = WebhookStateChange(
                     webhook.id, webhook.user_id, webhook.connection_id, None, None, replayed

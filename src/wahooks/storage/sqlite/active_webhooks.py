@@ -6,6 +6,7 @@ import sqlite3
 
 import orjson
 
+from wahooks.models import Ordering
 from wahooks.storage.sqlite.sql import SQL
 from wahooks.storage.subscriptions import Subscriber
 
@@ -24,8 +25,9 @@ class ActiveWebhooks:
         if found is None:
             found = self._by_connection[connection_id] = [
                 Subscriber(id_, url, secret, frozenset(orjson.loads(events)), previous, expires_at,
-                           account_id, bool(held))
-                for id_, url, secret, events, previous, expires_at, account_id, held in conn.execute(
+                           account_id, bool(held), ordering == Ordering.CHAT)
+                for id_, url, secret, events, previous, expires_at, account_id, held, ordering
+                in conn.execute(
                     SQL["active_webhooks"], (connection_id,)
                 )
             ]

@@ -17,6 +17,7 @@ from wahooks.storage.rows import (
     status_class_condition,
 )
 from wahooks.storage.sqlite.database import SqliteDatabase
+from wahooks.storage.sqlite.lines import rejoin
 from wahooks.storage.sqlite.sql import SQL
 
 
@@ -97,6 +98,7 @@ class SqliteDeliveries:
                     row for id_ in delivery_ids
                     for row in conn.execute(SQL["redeliver_one"], (now, id_, webhook_id))
                 ]
+            rejoin(conn, webhook_id, rows, now)
             return [row[0] for row in rows]
 
         return await self.db.write(work)
@@ -105,16 +107,18 @@ class SqliteDeliveries:
         self, webhook_id: str, since: int, until: int, max_count: int
     ) -> list[str] | None:
         def work(conn: sqlite3.Connection) -> list[str] | None:
-            ids = [row[0] for row in conn.execute(
+            rows = conn.execute(
                 SQL["recoverable"], (webhook_id, since, until, max_count + 1)
-            )]
-            if len(ids) > max_count:
+            ).fetchall()
+            if len(rows) > max_count:
                 return None
-            first = now_ms() - len(ids)
+            now = now_ms()
+            first = now - len(rows)
             conn.executemany(
-                SQL["recover_one"], [(first + rank, id_) for rank, id_ in enumerate(ids)]
+                SQL["recover_one"], [(first + rank, row[0]) for rank, row in enumerate(rows)]
             )
-            return ids
+            rejoin(conn, webhook_id, rows, now)
+            return [row[0] for row in rows]
 
         return await self.db.write(work)
 

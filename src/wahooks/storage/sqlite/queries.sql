@@ -5,15 +5,16 @@
 
 -- name: active_webhooks
 -- A connection's active webhooks, cached by the writer thread (sqlite/active_webhooks.py); the
--- last column is 1 for one wahooks disabled (its deliveries are held).
+-- second last column is 1 for one wahooks disabled (its deliveries are held), the last its ordering.
 SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at, user_id,
-       disabled_reason IS NOT NULL
+       disabled_reason IS NOT NULL, ordering
 FROM webhooks
 WHERE connection_id = ? AND active = 1 ORDER BY id;
 
 -- name: one_webhook
 -- A test event goes to the one webhook named, whatever it subscribes to.
-SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at, user_id
+SELECT id, url, signing_secret, events, previous_secret, previous_secret_expires_at, user_id,
+       ordering
 FROM webhooks WHERE id = ?;
 
 -- name: insert_event
@@ -21,10 +22,12 @@ INSERT INTO events (id, connection_id, event_type, body, created_at) VALUES (?, 
 
 -- name: insert_delivery
 -- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
--- index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for replay.
+-- index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for replay;
+-- one behind others in its chat's line waits with no due time (order_key, order_seq: its line and
+-- place, NULL when its webhook is unordered).
 INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
-                        next_attempt_at, lease_until, created_at, next_trigger)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                        next_attempt_at, lease_until, created_at, next_trigger, order_key, order_seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- The queue ---------------------------------------------------------------------------------------
 
@@ -32,7 +35,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 -- The due deliveries, oldest due first, skipping webhooks whose queues are full (a JSON array).
 -- The caller leases the rows it got in the same write transaction (claim_lease).
 SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body, d.attempts, d.cycle_start,
-       w.previous_secret, w.previous_secret_expires_at, w.user_id, d.next_trigger
+       w.previous_secret, w.previous_secret_expires_at, w.user_id, d.next_trigger, d.order_key
 FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 WHERE d.status = 'pending' AND d.lease_until IS NULL AND d.next_attempt_at <= ?
   AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
@@ -131,15 +134,17 @@ WHERE w.user_id = ? AND d.status = 'pending' AND d.lease_until IS NULL AND d.nex
 -- Redelivery --------------------------------------------------------------------------------------
 
 -- name: redeliver_failed
--- A new cycle: the retry schedule starts over from the attempts made so far.
+-- A new cycle: the retry schedule starts over from the attempts made so far. Ordered ones then
+-- go to the end of their chat's line (sqlite/lines.py), hence their line and place.
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = ?,
                       lease_until = NULL, next_trigger = 'manual'
-WHERE webhook_id = ? AND status = 'failed' RETURNING id;
+WHERE webhook_id = ? AND status = 'failed' RETURNING id, order_key, order_seq;
 
 -- name: redeliver_one
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = ?,
                       lease_until = NULL, delivered_at = NULL, next_trigger = 'manual'
-WHERE id = ? AND webhook_id = ? AND status IN ('failed', 'delivered') RETURNING id;
+WHERE id = ? AND webhook_id = ? AND status IN ('failed', 'delivered')
+RETURNING id, order_key, order_seq;
 
 -- Recovery ----------------------------------------------------------------------------------------
 
@@ -147,7 +152,7 @@ WHERE id = ? AND webhook_id = ? AND status IN ('failed', 'delivered') RETURNING 
 -- A webhook's dead letters with event times in [since, until) that never succeeded (a delivery
 -- redelivered after a success and then dead-lettered has a 2xx attempt), in event order; the
 -- caller asks for one more than it accepts, to refuse an oversized window whole.
-SELECT d.id FROM deliveries d
+SELECT d.id, d.order_key, d.order_seq FROM deliveries d
 WHERE d.webhook_id = ? AND d.status = 'failed' AND d.created_at >= ? AND d.created_at < ?
   AND NOT EXISTS (SELECT 1 FROM attempts a
                   WHERE a.delivery_id = d.id AND a.status_code BETWEEN 200 AND 299)
@@ -163,7 +168,10 @@ WHERE id = ? AND status = 'failed';
 -- Replay ------------------------------------------------------------------------------------------
 
 -- name: held_in_event_order
-SELECT id FROM deliveries WHERE webhook_id = ? AND status = 'held' ORDER BY created_at, id;
+-- With each one's chat line (NULLs when its webhook is unordered): replay joins ordered ones to
+-- the end of their lines (sqlite/lines.py).
+SELECT id, order_key, order_seq FROM deliveries WHERE webhook_id = ? AND status = 'held'
+ORDER BY created_at, id;
 
 -- name: replay_one
 -- Due at the given instant (the caller spaces them 1 ms apart in event order, all in the past, as
@@ -171,6 +179,26 @@ SELECT id FROM deliveries WHERE webhook_id = ? AND status = 'held' ORDER BY crea
 UPDATE deliveries SET status = 'pending', cycle_start = attempts, next_attempt_at = ?,
                       lease_until = NULL, next_trigger = 'replay'
 WHERE id = ? AND status = 'held';
+
+-- Per-chat ordering (the rules are in sqlite/lines.py, docs/delivery.md) ---------------------------
+-- A line is one ordered webhook's deliveries of one chat: order_key (chats.line_key), in order_seq.
+-- Only its first pending delivery is ever due or leased; the rest wait with no next_attempt_at.
+
+-- name: line_state
+-- Where a line ends (its last place, NULL when empty) and whether it is busy (has a pending one).
+SELECT (SELECT max(order_seq) FROM deliveries WHERE order_key = ?1),
+       EXISTS (SELECT 1 FROM deliveries WHERE order_key = ?1 AND status = 'pending');
+
+-- name: line_next_due
+-- The line's first pending delivery is due now if it was waiting (none: its turn is not over).
+UPDATE deliveries SET next_attempt_at = ?1
+WHERE id = (SELECT id FROM deliveries WHERE order_key = ?2 AND status = 'pending'
+            ORDER BY order_seq LIMIT 1)
+  AND next_attempt_at IS NULL AND lease_until IS NULL;
+
+-- name: line_rejoin
+-- Made pending again (redelivered, recovered): to the given place at the end of its line, waiting.
+UPDATE deliveries SET order_seq = ?, next_attempt_at = NULL WHERE id = ?;
 
 -- Retention (the rules are in storage/retention.py) -----------------------------------------------
 
@@ -222,7 +250,7 @@ UPDATE webhooks SET previous_secret = signing_secret, signing_secret = ?,
                     previous_secret_expires_at = ?, updated_at = ?
 WHERE id = ? RETURNING id, user_id, connection_id, url, events, signing_secret, active, created_at,
                        updated_at, previous_secret, previous_secret_expires_at, disabled_reason,
-                       disabled_at;
+                       disabled_at, ordering;
 
 -- name: webhook_health
 SELECT last_success_at, last_failure_at, failing_since, consecutive_dead_letters, held_dropped

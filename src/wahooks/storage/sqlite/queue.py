@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection
 
 import orjson
 
+from wahooks.chats import line_key
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import DeliveryJob, DeliveryStatus, Trigger
@@ -24,11 +25,13 @@ from wahooks.storage.records import (
     QueueDepth,
     RecordedOutcome,
     WebhookStateChange,
+    turns_ended,
 )
 from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
+from wahooks.storage.sqlite.lines import let_next_go, line_state
 from wahooks.storage.sqlite.sql import SQL
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
 from wahooks.storage.webhook_changes import WebhookChanges
@@ -74,7 +77,7 @@ class SqliteQueue:
             return [
                 DeliveryJob(
                     row[0], row[1], row[2], row[3], row[4], row[5], row[6] + 1, row[7], row[8],
-                    row[9], row[10], Trigger(row[11]),
+                    row[9], row[10], Trigger(row[11]), row[12],
                 )
                 for row in rows
             ]
@@ -134,6 +137,9 @@ class SqliteQueue:
                  o.delivery_id)
                 for o in settled
             ])
+            ended = turns_ended(outcomes)
+            if ended:
+                let_next_go(conn, ended, now)
             conn.executemany(
                 SQL["hold_pending"], [(change.webhook_id,) for change in changes]
             )
@@ -201,28 +207,38 @@ def _ingest_one(
     conn.execute(
         SQL["insert_event"], (event_id, event.connection_id, event.event_type, event.body, now)
     )
-    # The test event is the only one sent to a named webhook.
+    # The test event is the only one sent to a named webhook (and is never ordered).
     trigger = Trigger.SCHEDULED if only_webhook is None else Trigger.TEST
-    jobs = [
-        DeliveryJob(
+    jobs, rows = [], []
+    for target in targets:
+        key = place = None
+        claim = claim_until is not None and target.webhook_id not in defer_webhooks
+        due: int | None = now
+        if target.ordered and only_webhook is None:
+            key = line_key(target.webhook_id, event.chat_id)
+            line = line_state(conn, key)
+            place = line.last + 1
+            if line.busy:  # its turn comes when the one before it ends (sqlite/lines.py)
+                claim, due = False, None
+        if target.held:
+            # A disabled webhook's deliveries are stored and held, not handed to the dispatcher;
+            # an ordered one takes its place, and replay joins them to their lines in that order.
+            rows.append((
+                uuid7(), target.webhook_id, event_id, event.event_type, "held", 0, None, None,
+                now, trigger.value, key, place,
+            ))
+            continue
+        job = DeliveryJob(
             uuid7(), target.webhook_id, target.url, target.signing_secret, event.event_type,
-            event.body, 0 if claim_until is None or target.webhook_id in defer_webhooks else 1, 0,
-            target.previous_secret, target.previous_secret_expires_at, target.account_id,
-            trigger,
+            event.body, 1 if claim else 0, 0, target.previous_secret,
+            target.previous_secret_expires_at, target.account_id, trigger, key,
         )
-        for target in targets if not target.held
-    ]
-    conn.executemany(SQL["insert_delivery"], [
-        (job.delivery_id, job.webhook_id, event_id, event.event_type, "pending", job.attempt, now,
-         claim_until if job.attempt else None, now, trigger.value)
-        for job in jobs
-    ])
-    # A disabled webhook's deliveries are stored and held, not handed to the dispatcher.
-    conn.executemany(SQL["insert_delivery"], [
-        (uuid7(), target.webhook_id, event_id, event.event_type, "held", 0, None, None, now,
-         trigger.value)
-        for target in targets if target.held
-    ])
+        jobs.append(job)
+        rows.append((
+            job.delivery_id, job.webhook_id, event_id, event.event_type, "pending", job.attempt,
+            due, claim_until if claim else None, now, trigger.value, key, place,
+        ))
+    conn.executemany(SQL["insert_delivery"], rows)
     return jobs
 
 
@@ -233,7 +249,7 @@ def _targets(
         return subscribers_to(active.of(conn, event.connection_id), event.event_type)
     return [
         Subscriber(id_, url, secret, frozenset(), previous, previous_expires_at, account_id)
-        for id_, url, secret, _, previous, previous_expires_at, account_id in conn.execute(
+        for id_, url, secret, _, previous, previous_expires_at, account_id, _ in conn.execute(
             SQL["one_webhook"], (only_webhook,)
         )
     ]

@@ -9,6 +9,7 @@ import orjson
 from wahooks.clock import now_ms
 from wahooks.errors import NotFound
 from wahooks.models import (
+    Ordering,
     Webhook,
     WebhookHealth,
 )
@@ -20,6 +21,7 @@ from wahooks.storage.rows import (
 )
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
+from wahooks.storage.sqlite.lines import rejoin
 from wahooks.storage.sqlite.retention import delete_deliveries, delete_orphan_events
 from wahooks.storage.sqlite.sql import SQL
 from wahooks.storage.webhook_changes import WebhookChanges
@@ -40,11 +42,12 @@ class SqliteWebhooks:
             self._active.forget()
             conn.execute(
                 f"INSERT INTO webhooks ({WEBHOOK_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (w.id, w.user_id, w.connection_id, w.url, orjson.dumps(list(w.events)).decode(),
                  w.signing_secret, int(w.active), w.created_at, w.updated_at, w.previous_secret,
                  w.previous_secret_expires_at,
-                 None if w.disabled_reason is None else w.disabled_reason.value, w.disabled_at),
+                 None if w.disabled_reason is None else w.disabled_reason.value, w.disabled_at,
+                 w.ordering.value),
             )
 
         await self.db.write(work)
@@ -73,6 +76,7 @@ class SqliteWebhooks:
         url: str | None = None,
         events: tuple[str, ...] | None = None,
         active: bool | None = None,
+        ordering: Ordering | None = None,
     ) -> Webhook:
         """Change what is given. Setting `active` either way ends a disable by wahooks; setting it
         to True also releases the held deliveries (replay, in event order), in the same write,
@@ -92,6 +96,11 @@ class SqliteWebhooks:
         if active:
             # A fresh start: the streak that disabled it is over.
             assignments.append("consecutive_dead_letters = 0, failing_since = NULL")
+        if ordering is not None:
+            # Deliveries already in a chat's line still go one after another: only events
+            # accepted from now on are ordered, or not (docs/delivery.md).
+            assignments.append("ordering = ?")
+            values.append(ordering.value)
 
         def work(conn: sqlite3.Connection) -> tuple[Webhook, WebhookStateChange | None]:
             self._active.forget()
@@ -161,8 +170,15 @@ class SqliteWebhooks:
 
 def _replay_held(conn: sqlite3.Connection, webhook_id: str) -> int:
     """Release the webhook's held deliveries: due 1 ms apart in event order, all in the past, so
-    claims (oldest due first) take them in that order; a new cycle with trigger `replay`."""
-    ids = [row[0] for row in conn.execute(SQL["held_in_event_order"], (webhook_id,))]
-    first = now_ms() - len(ids)
-    conn.executemany(SQL["replay_one"], [(first + rank, id_) for rank, id_ in enumerate(ids)])
-    return len(ids)
+    claims (oldest due first) take them in that order; a new cycle with trigger `replay`. Those
+    of an ordered webhook go one after another in each chat, as any ordered deliveries."""
+    rows = conn.execute(SQL["held_in_event_order"], (webhook_id,)).fetchall()
+    now = now_ms()
+    first = now - len(rows)
+    conn.executemany(
+        SQL["replay_one"], [(first + rank, row[0]) for rank, row in enumerate(rows)]
+    )
+    # Those of an ordered webhook join the end of their chats' lines, in event order, and wait
+    # their turn there (sqlite/lines.py).
+    rejoin(conn, webhook_id, rows, now)
+    return len(rows)

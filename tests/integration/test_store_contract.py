@@ -1125,3 +1125,54 @@ def test_every_storage_method_has_a_contract_scenario(tmp_path: Path) -> None:
     assert sqlite - postgres == set()
     called = set(re.findall(r"store\.(\w+)\.(\w+)\(", Path(__file__).read_text("utf-8")))
     assert sorted(postgres - called) == []
+
+
+def test_replay_of_an_ordered_webhook_keeps_each_chats_order(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        connection, ordered, _ = await _ordered(store)
+
+        async def claimed() -> list[str]:
+            jobs = await store.queue.claim_due(10, 60_000)
+            return sorted(job.delivery_id for job in jobs if job.webhook_id == ordered.id)
+
+        def mine(per_event: list[list[DeliveryJob]]) -> list[DeliveryJob]:
+            return [next(j for j in jobs if j.webhook_id == ordered.id) for jobs in per_event]
+
+        (a1, a2) = mine(await store.queue.ingest(
+            [_message(connection, "a@c.us"), _message(connection, "a@c.us")],
+            claim_lease_ms=60_000,
+        ))
+        # a1's endpoint answers 410: the webhook is disabled, a1 and the waiting a2 are held.
+        await store.queue.record_outcomes([
+            RecordedOutcome(a1.delivery_id, 1, _outcome(410, "HTTP 410"), DeliveryStatus.PENDING,
+                            1000, a1.trigger, ordered.id, a1.order_key)
+        ])
+        per_event = await store.queue.ingest(
+            [_message(connection, "b@c.us"), _message(connection, "a@c.us"),
+             _message(connection, "b@c.us")],
+            claim_lease_ms=60_000,
+        )
+        # Stored and held: nothing of it is handed out (the unordered webhook's are).
+        assert [[job.webhook_id for job in jobs] for jobs in per_event] == [
+            [jobs[0].webhook_id] for jobs in per_event
+        ] and all(jobs[0].webhook_id != ordered.id for jobs in per_event)
+        held = await store.deliveries.list_deliveries(ordered.id, status=DeliveryStatus.HELD)
+        assert len(held) == 5 and await claimed() == []
+        by_body_order = [log.id for log in reversed(held)]  # event order
+        a1_id, a2_id, b1_id, a3_id, b2_id = by_body_order
+        assert (a1_id, a2_id) == (a1.delivery_id, a2.delivery_id)
+
+        await store.webhooks.update_webhook(ordered.id, active=True)
+        # Each chat's first goes; the rest wait their turn, in event order.
+        first = await store.queue.claim_due(10, 60_000)
+        assert sorted(job.delivery_id for job in first) == sorted([a1_id, b1_id])
+        assert {job.trigger for job in first} == {Trigger.REPLAY}
+        by_id = {job.delivery_id: job for job in first}
+        await _finish(store, by_id[a1_id], DeliveryStatus.DELIVERED)
+        assert await claimed() == [a2_id]
+        await _finish(store, by_id[b1_id], DeliveryStatus.FAILED)  # a dead letter ends its turn
+        assert await claimed() == [b2_id]
+
+    run(scenario)

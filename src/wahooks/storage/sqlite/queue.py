@@ -209,7 +209,11 @@ def _ingest_one(
     )
     # The test event is the only one sent to a named webhook (and is never ordered).
     trigger = Trigger.SCHEDULED if only_webhook is None else Trigger.TEST
-    jobs, rows = [], []
+    jobs: list[DeliveryJob] = []
+    # (id, webhook, event, type, status, attempts, due, lease until, created, trigger, line, place)
+    rows: list[tuple[
+        str, str, str, str, str, int, int | None, int | None, int, str, str | None, int | None
+    ]] = []
     for target in targets:
         key = place = None
         claim = claim_until is not None and target.webhook_id not in defer_webhooks

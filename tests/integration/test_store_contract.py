@@ -837,12 +837,12 @@ def test_a_410_disables_the_webhook_holds_its_deliveries_and_enabling_replays_th
         )
         gone = next(job for job in first if job.webhook_id == webhook.id)
         fine = next(job for job in first if job.webhook_id == other.id)
-        changes = await store.queue.record_outcomes([
+        changes = (await store.queue.record_outcomes([
             RecordedOutcome(gone.delivery_id, 1, _outcome(410, "HTTP 410"),
                             DeliveryStatus.PENDING, 1000, webhook_id=webhook.id),
             RecordedOutcome(fine.delivery_id, 1, _outcome(204), DeliveryStatus.DELIVERED, None,
                             webhook_id=other.id),
-        ])
+        ])).changes
         assert [(c.webhook_id, c.disabled_reason) for c in changes] == [
             (webhook.id, DisabledReason.GONE)
         ]
@@ -959,14 +959,14 @@ def test_a_failing_period_with_enough_dead_letters_disables_and_a_success_resets
                 ))[0][0]
                 for _ in statuses
             ]
-            return await store.queue.record_outcomes([
+            return (await store.queue.record_outcomes([
                 RecordedOutcome(
                     job.delivery_id, 1,
                     _outcome(204 if status is DeliveryStatus.DELIVERED else 500), status, None,
                     webhook_id=webhook.id,
                 )
                 for job, status in zip(jobs, statuses, strict=True)
-            ], disable=rule)
+            ], disable=rule)).changes
 
         # A dead letter, then a success, then one more dead letter: never two in a row.
         assert await settle(DeliveryStatus.FAILED, DeliveryStatus.DELIVERED) == []
@@ -1174,5 +1174,41 @@ def test_replay_of_an_ordered_webhook_keeps_each_chats_order(
         assert await claimed() == [a2_id]
         await _finish(store, by_id[b1_id], DeliveryStatus.FAILED)  # a dead letter ends its turn
         assert await claimed() == [b2_id]
+
+    run(scenario)
+
+
+def test_the_write_that_ends_a_chats_turn_can_lease_the_next_one_for_its_dispatcher(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        connection, ordered, _ = await _ordered(store)
+
+        def mine(per_event: list[list[DeliveryJob]]) -> list[DeliveryJob]:
+            return [next(j for j in jobs if j.webhook_id == ordered.id) for jobs in per_event]
+
+        a1, a2, a3 = mine(await store.queue.ingest(
+            [_message(connection, "a@c.us") for _ in range(3)], claim_lease_ms=60_000
+        ))
+        assert (a1.attempt, a2.attempt, a3.attempt) == (1, 0, 0)
+        written = await store.queue.record_outcomes([
+            RecordedOutcome(a1.delivery_id, 1, _outcome(200), DeliveryStatus.DELIVERED, None,
+                            a1.trigger, ordered.id, a1.order_key),
+        ], lease_next_ms=60_000)
+        # a2 comes back leased, its attempt counted, as a claim would give it; nobody else gets it.
+        (handed,) = written.next_jobs
+        assert (handed.delivery_id, handed.attempt, handed.order_key) == (
+            a2.delivery_id, 1, a2.order_key
+        )
+        assert handed.body == b"{}" and handed.url == ordered.url and written.changes == []
+        assert await store.queue.claim_due(10, 60_000) == []
+        # A dead letter whose 410 disables the webhook: its chat's next one is held, not leased.
+        written = await store.queue.record_outcomes([
+            RecordedOutcome(a2.delivery_id, 1, _outcome(410, "HTTP 410"), DeliveryStatus.FAILED,
+                            None, a2.trigger, ordered.id, a2.order_key),
+        ], lease_next_ms=60_000)
+        assert written.next_jobs == [] and len(written.changes) == 1
+        held = await store.deliveries.list_deliveries(ordered.id, status=DeliveryStatus.HELD)
+        assert a3.delivery_id in {log.id for log in held}
 
     run(scenario)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus, ErrorClass
 from wahooks.storage.health import DEFAULT_DISABLE_RULE, DisableRule
-from wahooks.storage.records import RecordedOutcome, WebhookStateChange
+from wahooks.storage.records import RecordedOutcome, WrittenOutcomes
 
 HANG_GUARD_SECONDS = 10.0
 
@@ -108,13 +108,14 @@ class FakeQueue:
         self.released += delivery_ids
 
     async def record_outcomes(
-        self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE
-    ) -> list[WebhookStateChange]:
+        self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE,
+        lease_next_ms: int | None = None,
+    ) -> WrittenOutcomes:
         if self.fail_writes:
             self.fail_writes -= 1
             raise ConnectionError("database unavailable")
         self.written += outcomes
-        return []
+        return WrittenOutcomes([], [])
 
     async def recover_expired_leases(self, *, all_leases: bool = False) -> int:
         return 0

@@ -95,8 +95,11 @@ class Dispatcher:
             on_unsaturated=self.poke,
         )
         self._outcomes = OutcomeWriter(
-            store, policy, on_pending=self.poke, observers=observers, disable=disable
+            store, policy, on_pending=self.poke, observers=observers, disable=disable,
+            lease_next=lambda: self._lease_ms if self.wants_more() else None,
+            on_leased=self._take_leased,
         )
+        self._leased_while_stopping: list[DeliveryJob] = []
         self._leases = None if heartbeats is None else self._lease_upkeep(heartbeats)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -137,6 +140,7 @@ class Dispatcher:
             # Bounded: with the database gone, the leases run out instead and the attempts are
             # logged as interrupted when it is back.
             await asyncio.wait_for(self._outcomes.drain(), grace)
+            unsent += self._leased_while_stopping
             if unsent:
                 await asyncio.wait_for(
                     self._store.release([job.delivery_id for job in unsent]), grace
@@ -174,6 +178,14 @@ class Dispatcher:
             # Claimed, but this endpoint's queue is full: back to the database, no attempt counted.
             self._spawn(self._store.release([job.delivery_id for job in overflow]))
         self._pump()
+
+    def _take_leased(self, jobs: list[DeliveryJob]) -> None:
+        """Ordered deliveries whose chat's turn came, leased for this dispatcher by the write
+        that ended the turn before them: sent like ingest's, or handed back when stopping."""
+        if self._stopping:
+            self._leased_while_stopping += jobs
+        else:
+            self.submit(jobs)
 
     def poke(self) -> None:
         """Deliveries are waiting in the database: have the claim loop look now."""

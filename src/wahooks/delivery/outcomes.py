@@ -27,7 +27,7 @@ from typing import Protocol
 from wahooks.delivery.retry import RetryDecision, RetryPolicy, Verdict
 from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus
 from wahooks.storage.health import DEFAULT_DISABLE_RULE, DisableRule
-from wahooks.storage.records import RecordedOutcome, WebhookStateChange
+from wahooks.storage.records import RecordedOutcome, WrittenOutcomes
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,11 @@ RETRY_WRITE_SECONDS = 1.0  # between tries to write a batch the database refused
 
 class OutcomeStore(Protocol):
     async def record_outcomes(
-        self, outcomes: list[RecordedOutcome], *, disable: DisableRule
-    ) -> list[WebhookStateChange]:
-        """Write the batch and each webhook's health; the webhooks it disabled."""
+        self, outcomes: list[RecordedOutcome], *, disable: DisableRule,
+        lease_next_ms: int | None = None,
+    ) -> WrittenOutcomes:
+        """Write the batch and each webhook's health: the webhooks it disabled, and (with
+        `lease_next_ms`) the ordered deliveries whose turn it began, leased for the caller."""
         ...
 
 
@@ -57,8 +59,14 @@ class OutcomeWriter:
         observers: Sequence[OutcomeObserver] = (),
         retry_write_after: float = RETRY_WRITE_SECONDS,
         disable: DisableRule = DEFAULT_DISABLE_RULE,
+        lease_next: Callable[[], int | None] = lambda: None,
+        on_leased: Callable[[list[DeliveryJob]], None] | None = None,
     ) -> None:
         self._store = store
+        # An ordered chat's next delivery is leased in the write that ends the turn before it and
+        # handed straight back (a claim less per message of a chat), when the dispatcher has room.
+        self._lease_next = lease_next
+        self._on_leased = on_leased
         self._disable = disable
         self._retry_write_after = retry_write_after
         self._policy = policy
@@ -136,12 +144,17 @@ class OutcomeWriter:
 
     async def _write(self, batch: list[RecordedOutcome]) -> bool:
         try:
-            changes = await self._store.record_outcomes(batch, disable=self._disable)
+            written = await self._store.record_outcomes(
+                batch, disable=self._disable,
+                lease_next_ms=None if self._on_leased is None else self._lease_next(),
+            )
         except Exception:
             # Kept for the next try: the leases stay held, so nothing is attempted twice meanwhile.
             log.exception("recording outcomes failed", extra={"action": "delivery.record"})
             return False
-        for change in changes:
+        if written.next_jobs and self._on_leased is not None:
+            self._on_leased(written.next_jobs)
+        for change in written.changes:
             log.warning(
                 "webhook disabled; its new events are held until it is enabled again",
                 extra={"action": "webhook.disabled", "webhook_id": change.webhook_id,

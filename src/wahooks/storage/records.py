@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wahooks.models import AttemptOutcome, DeliveryStatus, DisabledReason, Trigger
+from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus, DisabledReason, Trigger
 
 INTERRUPTED = "interrupted: the process stopped before this attempt's outcome was recorded"
 
@@ -65,6 +65,16 @@ class WebhookStateChange:
     disabled_reason: DisabledReason | None  # None: enabled again
     disabled_at: int | None
     replayed: int = 0  # held deliveries released by an enable
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenOutcomes:
+    """What writing a batch of outcomes did besides recording it."""
+
+    changes: list[WebhookStateChange]  # the webhooks it disabled
+    # Ordered deliveries whose turn the batch's outcomes began, already leased for the writer's
+    # dispatcher (when it asked: `lease_next_ms`), so they go out without waiting for a claim.
+    next_jobs: list[DeliveryJob]
 
 
 @dataclass(frozen=True, slots=True)

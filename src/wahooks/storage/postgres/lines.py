@@ -70,6 +70,12 @@ async def let_next_go(c: Any, lines: Collection[Line]) -> int:
     return int(await c.fetchval(SQL["lines_next_due"], [key for _, key in lines]))
 
 
+async def lease_next(c: Any, lines: Collection[Line], lease_ms: int) -> list[Any]:
+    """As `let_next_go`, but each (locked) line's first pending delivery, where it was waiting, is
+    leased at once for the dispatcher whose outcome ended the turn: claim_due's rows."""
+    return list(await c.fetch(SQL["lines_next_leased"], [key for _, key in lines], lease_ms))
+
+
 async def rejoin(c: Any, webhook_id: str, rows: Iterable[Any]) -> int:
     """Deliveries of one webhook (whose lines are locked) just made pending again, as rows (id,
     order key, place): the ordered ones go to the end of their lines, keeping their order among

@@ -269,6 +269,27 @@ WITH due AS (
 )
 SELECT count(pg_notify('wahooks_due', '')) FROM due;
 
+-- name: lines_next_leased
+-- As lines_next_due, but each waiting first one is leased at once ($2: the lease in ms) for the
+-- dispatcher whose outcome ended the turn, and returned as claim_due returns a claim (no NOTIFY:
+-- nobody else need look).
+WITH heads AS (
+    SELECT first.id FROM unnest($1::text[]) AS u(k)
+    CROSS JOIN LATERAL (
+        SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
+        ORDER BY p.order_seq LIMIT 1
+    ) first
+), leased AS (
+    UPDATE deliveries d SET next_attempt_at = wahooks_now_ms(), attempts = d.attempts + 1,
+        lease_until = wahooks_now_ms() + $2
+    FROM heads WHERE d.id = heads.id AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
+    RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start,
+              d.next_trigger, d.order_key
+)
+SELECT c.id, c.webhook_id, w.url, w.signing_secret, c.event_type, e.body, c.attempts, c.cycle_start,
+       w.previous_secret, w.previous_secret_expires_at, w.user_id, c.next_trigger, c.order_key
+FROM leased c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id;
+
 -- name: lines_rejoin
 -- Made pending again (redelivered, recovered): to the given places at the end of their lines,
 -- waiting.

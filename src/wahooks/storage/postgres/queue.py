@@ -20,7 +20,13 @@ from wahooks.storage.health import (
     held_if_disabled,
 )
 from wahooks.storage.postgres.database import DUE_CHANNEL, WEBHOOK_STATE_CHANNEL, PostgresDatabase
-from wahooks.storage.postgres.lines import Line, let_next_go, line_states, lock_lines
+from wahooks.storage.postgres.lines import (
+    Line,
+    lease_next,
+    let_next_go,
+    line_states,
+    lock_lines,
+)
 from wahooks.storage.postgres.sql import SQL
 from wahooks.storage.records import (
     INTERRUPTED,
@@ -28,6 +34,7 @@ from wahooks.storage.records import (
     QueueDepth,
     RecordedOutcome,
     WebhookStateChange,
+    WrittenOutcomes,
     turns_ended,
 )
 from wahooks.storage.request_headers import sent_request_json
@@ -94,13 +101,7 @@ class PostgresQueue:
             lambda c: c.fetch(SQL["claim_due"], limit, lease_ms, list(skip_webhooks)),
             transaction=True,
         )
-        return [
-            DeliveryJob(
-                str(r[0]), str(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8], r[9],
-                str(r[10]), Trigger(r[11]), r[12],
-            )
-            for r in rows
-        ]
+        return [_job(r) for r in rows]
 
     async def next_due_in_ms(self, *, skip_webhooks: Collection[str] = ()) -> int | None:
         value = await self._db.run(lambda c: c.fetchval(SQL["next_due"], list(skip_webhooks)))
@@ -124,11 +125,17 @@ class PostgresQueue:
         await self._db.run(lambda c: c.execute(SQL["release"], delivery_ids))
 
     async def record_outcomes(
-        self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE
-    ) -> list[WebhookStateChange]:
+        self,
+        outcomes: list[RecordedOutcome],
+        *,
+        disable: DisableRule = DEFAULT_DISABLE_RULE,
+        lease_next_ms: int | None = None,
+    ) -> WrittenOutcomes:
+        """Record the batch and each webhook's health. With `lease_next_ms`, the deliveries whose
+        chat's turn these outcomes began are leased for the caller and returned as jobs."""
         ended = turns_ended(outcomes)
 
-        async def work(c: Any) -> list[WebhookStateChange]:
+        async def work(c: Any) -> WrittenOutcomes:
             # Line locks first, then the webhooks' rows (in _update_health): every writer takes
             # them in that order, so none waits on another in a cycle.
             if ended:
@@ -153,16 +160,24 @@ class PostgresQueue:
                 [o.outcome.started_at + int(o.outcome.duration_ms) for o in settled],
             )
             # An outcome not applied (its lease was lost) leaves its line's first one pending:
-            # then nothing moves.
+            # then nothing moves. A disabled webhook's next one is held below, not leased.
+            leased = []
             if ended:
-                await let_next_go(c, ended)
+                handed = set() if lease_next_ms is None else {
+                    line for line in ended if line[0] not in disabled
+                }
+                if ended - handed:
+                    await let_next_go(c, ended - handed)
+                if handed:
+                    assert lease_next_ms is not None
+                    leased = await lease_next(c, handed, lease_next_ms)
             if changes:
                 await c.execute(SQL["hold_pending"], [change.webhook_id for change in changes])
                 for change in changes:
                     await c.execute(
                         "SELECT pg_notify($1, $2)", WEBHOOK_STATE_CHANNEL, encode(change)
                     )
-            return changes
+            return WrittenOutcomes(changes, [_job(r) for r in leased])
 
         return await self._db.run(work, transaction=True)
 
@@ -197,6 +212,14 @@ async def _update_health(
             [str(change.disabled_reason) for change in changes], now,
         )
     return disabled, changes
+def _job(r: Any) -> DeliveryJob:
+    """A claim_due (or lines_next_leased) row, its attempt counted, as the job to send."""
+    return DeliveryJob(
+        str(r[0]), str(r[1]), r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8], r[9], str(r[10]),
+        Trigger(r[11]), r[12],
+    )
+
+
 def _lines_of(items: list[_IngestItem], targets: _Targets) -> set[Line]:
     """The chat lines an ingest batch adds to (its ordered webhooks' deliveries)."""
     return {

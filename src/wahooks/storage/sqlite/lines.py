@@ -36,6 +36,19 @@ def let_next_go(conn: sqlite3.Connection, lines: Iterable[Line], now: int) -> No
     conn.executemany(SQL["line_next_due"], [(now, key) for _, key in lines])
 
 
+def lease_next(
+    conn: sqlite3.Connection, lines: Iterable[Line], now: int, lease_until: int
+) -> list[str]:
+    """As `let_next_go`, but the first pending delivery of each line, where it was waiting, is
+    leased at once (for the dispatcher whose outcome ended the turn); their ids."""
+    leased = []
+    for _, key in lines:
+        row = conn.execute(SQL["line_next_leased"], (now, lease_until, key)).fetchone()
+        if row is not None:
+            leased.append(str(row[0]))
+    return leased
+
+
 def rejoin(
     conn: sqlite3.Connection, webhook_id: str, rows: Iterable[tuple[str, str | None, int | None]],
     now: int,

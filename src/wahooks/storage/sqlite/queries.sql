@@ -196,6 +196,22 @@ WHERE id = (SELECT id FROM deliveries WHERE order_key = ?2 AND status = 'pending
             ORDER BY order_seq LIMIT 1)
   AND next_attempt_at IS NULL AND lease_until IS NULL;
 
+-- name: line_next_leased
+-- As line_next_due, but leased at once for the dispatcher whose outcome ended the turn (a claim
+-- less on the way out); its id, or nothing.
+UPDATE deliveries SET next_attempt_at = ?1, lease_until = ?2, attempts = attempts + 1
+WHERE id = (SELECT id FROM deliveries WHERE order_key = ?3 AND status = 'pending'
+            ORDER BY order_seq LIMIT 1)
+  AND next_attempt_at IS NULL AND lease_until IS NULL
+RETURNING id;
+
+-- name: leased_jobs
+-- Deliveries just leased (a JSON array of ids) as claim_due reads them, their attempt counted.
+SELECT d.id, d.webhook_id, w.url, w.signing_secret, d.event_type, e.body, d.attempts, d.cycle_start,
+       w.previous_secret, w.previous_secret_expires_at, w.user_id, d.next_trigger, d.order_key
+FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
+WHERE d.id IN (SELECT value FROM json_each(?));
+
 -- name: line_rejoin
 -- Made pending again (redelivered, recovered): to the given place at the end of its line, waiting.
 UPDATE deliveries SET order_seq = ?, next_attempt_at = NULL WHERE id = ?;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection
+from typing import Any
 
 import orjson
 
@@ -25,13 +26,14 @@ from wahooks.storage.records import (
     QueueDepth,
     RecordedOutcome,
     WebhookStateChange,
+    WrittenOutcomes,
     turns_ended,
 )
 from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
 from wahooks.storage.sqlite.active_webhooks import ActiveWebhooks
 from wahooks.storage.sqlite.database import SqliteDatabase
-from wahooks.storage.sqlite.lines import let_next_go, line_state
+from wahooks.storage.sqlite.lines import lease_next, let_next_go, line_state
 from wahooks.storage.sqlite.sql import SQL
 from wahooks.storage.subscriptions import Subscriber, subscribers_to
 from wahooks.storage.webhook_changes import WebhookChanges
@@ -74,13 +76,7 @@ class SqliteQueue:
             now = now_ms()
             rows = conn.execute(SQL["claim_due"], (now, skipped, limit)).fetchall()
             conn.executemany(SQL["claim_lease"], [(now + lease_ms, row[0]) for row in rows])
-            return [
-                DeliveryJob(
-                    row[0], row[1], row[2], row[3], row[4], row[5], row[6] + 1, row[7], row[8],
-                    row[9], row[10], Trigger(row[11]), row[12],
-                )
-                for row in rows
-            ]
+            return [_job(row, row[6] + 1) for row in rows]
 
         return await self.db.write(work)
 
@@ -116,9 +112,16 @@ class SqliteQueue:
         await self.db.write(work)
 
     async def record_outcomes(
-        self, outcomes: list[RecordedOutcome], *, disable: DisableRule = DEFAULT_DISABLE_RULE
-    ) -> list[WebhookStateChange]:
-        def work(conn: sqlite3.Connection) -> list[WebhookStateChange]:
+        self,
+        outcomes: list[RecordedOutcome],
+        *,
+        disable: DisableRule = DEFAULT_DISABLE_RULE,
+        lease_next_ms: int | None = None,
+    ) -> WrittenOutcomes:
+        """Record the batch and each webhook's health. With `lease_next_ms`, the deliveries whose
+        chat's turn these outcomes began are leased for the caller and returned as jobs."""
+
+        def work(conn: sqlite3.Connection) -> WrittenOutcomes:
             now = now_ms()
             disabled, changes = self._update_health(conn, outcomes, now, disable)
             settled = [held_if_disabled(o, disabled) for o in outcomes]
@@ -138,16 +141,29 @@ class SqliteQueue:
                 for o in settled
             ])
             ended = turns_ended(outcomes)
+            leased: list[str] = []
             if ended:
-                let_next_go(conn, ended, now)
+                # A disabled webhook's next one is held below, not leased.
+                handed = set() if lease_next_ms is None else {
+                    line for line in ended if line[0] not in disabled
+                }
+                let_next_go(conn, ended - handed, now)
+                if handed:
+                    assert lease_next_ms is not None
+                    leased = lease_next(conn, handed, now, now + lease_next_ms)
             conn.executemany(
                 SQL["hold_pending"], [(change.webhook_id,) for change in changes]
             )
-            return changes
+            rows = (
+                conn.execute(SQL["leased_jobs"], (_json_list(leased),)).fetchall()
+                if leased else []
+            )
+            # Their attempt is already counted (line_next_leased).
+            return WrittenOutcomes(changes, [_job(row, row[6]) for row in rows])
 
-        changes = await self.db.write(work)
-        self._changes.emit(changes)
-        return changes
+        written = await self.db.write(work)
+        self._changes.emit(written.changes)
+        return written
 
     def _update_health(
         self, conn: sqlite3.Connection, outcomes: list[RecordedOutcome], now: int,
@@ -184,6 +200,14 @@ class SqliteQueue:
             return len(rows)
 
         return await self.db.write(work)
+
+
+def _job(row: tuple[Any, ...], attempt: int) -> DeliveryJob:
+    """A claim_due (or leased_jobs) row as the job the dispatcher sends."""
+    return DeliveryJob(
+        row[0], row[1], row[2], row[3], row[4], row[5], attempt, row[7], row[8], row[9], row[10],
+        Trigger(row[11]), row[12],
+    )
 
 
 def _json_list(values: Collection[str]) -> str:

@@ -8,8 +8,8 @@ event's bytes are kept as the engine produced them: that is what every receiver 
 An engine that may send an event again (WAHA retries until it gets a 2xx) gives it a replay key:
 the key is taken in that same transaction, and an event whose key was taken before is skipped, so
 no crash can leave a key taken without its event (the engine's retry would then be refused and the
-event lost). A session.status event moves the connection's status once it is taken, before its
-deliveries go out.
+event lost). A session.status event moves the connection's status once it is taken (a replayed
+one changes nothing), before its deliveries are handed to the dispatcher.
 """
 
 from __future__ import annotations
@@ -97,7 +97,10 @@ class Ingest:
         try:
             # Only once the event is taken (a replayed status must change nothing), and before
             # its deliveries go out (a receiver that asks sees the status the event announced).
-            taken = [(await self._follow(c, event), event, new) for c, event, new in taken]
+            taken = [
+                (await self._follow(connection, event), event, new)
+                for connection, event, new in taken
+            ]
         finally:
             self._dispatch([job for jobs in per_event if jobs for job in jobs], claimed)
         for connection, event, new in taken:

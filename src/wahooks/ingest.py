@@ -86,7 +86,7 @@ class Ingest:
                 )
                 continue
             raw = item.raw if item.raw is not None else dumps(event)
-            new = NewEvent(connection.id, event_type, raw, item.replay_key)
+            new = NewEvent(connection.id, event_type, raw, replay_key=item.replay_key)
             resolved.append((connection, event, new))
         if not resolved:
             return Ingested(0)

@@ -227,7 +227,7 @@ def test_a_replay_key_another_process_is_taking_is_waited_for(
             )
             other_pid = await other.fetchval("SELECT pg_backend_pid()")
             ingesting = asyncio.create_task(store.queue.ingest(
-                [NewEvent(connection.id, "message", b"1", ReplayKey("s1", "evt_1", 2))],
+                [NewEvent(connection.id, "message", b"1", replay_key=ReplayKey("s1", "evt_1", 2))],
                 claim_lease_ms=None,
             ))
             deadline = time.monotonic() + 10

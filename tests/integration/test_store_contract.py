@@ -585,7 +585,7 @@ def test_waha_sessions_are_saved_replaced_listed_and_deleted(
 
 def _keyed(connection: Connection, session: str, event_id: str, *, at_ms: int = 1_000_000,
            event_type: str = "message") -> NewEvent:
-    return NewEvent(connection.id, event_type, b"{}", ReplayKey(session, event_id, at_ms))
+    return NewEvent(connection.id, event_type, b"{}", replay_key=ReplayKey(session, event_id, at_ms))
 
 
 def _taken(per_event: list[list[DeliveryJob] | None]) -> list[int | None]:

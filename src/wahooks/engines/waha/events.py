@@ -81,7 +81,7 @@ class SignedEvents:
         # replayed: each event id is taken once, in the transaction that stores the event.
         key = ReplayKey(session.session_name, self._check_fresh(event, now), int(now * 1000))
         assert self._sink is not None, "engine not attached"
-        ingested = await self._sink([EngineEvent(event, raw, key)])
+        ingested = await self._sink([EngineEvent(event, raw, replay_key=key)])
         if ingested.repeated:
             log.info("repeated WAHA event ignored",
                      extra={"action": "waha.duplicate", "session": session.session_name})

@@ -197,9 +197,9 @@ def _ingest_one(
     only_webhook: str | None,
     defer_webhooks: Collection[str],
 ) -> list[DeliveryJob] | None:
-    key = event.replay_key
-    if key is not None and not conn.execute(
-        SQL["claim_waha_event"], (key.session_name, key.event_id, key.received_at_ms)
+    replay = event.replay_key
+    if replay is not None and not conn.execute(
+        SQL["claim_waha_event"], (replay.session_name, replay.event_id, replay.received_at_ms)
     ).rowcount:
         return None
     targets = _targets(conn, active, event, only_webhook)

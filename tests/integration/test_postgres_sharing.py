@@ -1,6 +1,7 @@
 """What only a shared database has to get right: two stores (as two processes would) never claim
-the same delivery, a late outcome from a lost lease does not overwrite the new holder's, and
-unclaimed work wakes the other side through NOTIFY."""
+the same delivery, a late outcome from a lost lease does not overwrite the new holder's,
+unclaimed work wakes the other side through NOTIFY, and a WAHA event's id being taken by another
+process is waited for."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import time
 from collections.abc import Callable
 
 import asyncpg
+import pytest
 
 from wahooks.clock import now_ms
 from wahooks.ids import uuid7
 from wahooks.models import AttemptOutcome, Connection, ConnectionStatus, DeliveryStatus, Webhook
 from wahooks.storage import PostgresStorage
 from wahooks.storage.postgres import split_schema
-from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome
+from wahooks.storage.records import INTERRUPTED, NewEvent, RecordedOutcome, ReplayKey
 
 
 async def _setup(store: PostgresStorage) -> tuple[Connection, Webhook]:
@@ -194,6 +196,58 @@ def test_an_ingest_batch_that_would_hold_sees_an_enable_committed_meanwhile(
             assert [job.body for job in due] == [b"1"]
         finally:
             await enabler.close()
+            await watcher.close()
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("other_commits", [True, False])
+def test_a_replay_key_another_process_is_taking_is_waited_for(
+    postgres_schema_url: Callable[[], str], other_commits: bool,
+) -> None:
+    """Another process's ingest has taken an event's replay key and not committed yet: this batch
+    waits for it, then skips the event if that transaction committed, and takes the key and
+    stores the event if it rolled back (its event was never stored: WAHA's retry must count)."""
+    url = postgres_schema_url()
+    store = PostgresStorage(url)
+
+    async def scenario() -> None:
+        await store.open()
+        dsn, schema = split_schema(url)
+        other = await asyncpg.connect(dsn, server_settings={"search_path": schema or "public"})
+        watcher = await asyncpg.connect(dsn)
+        try:
+            connection, webhook = await _setup(store)
+            taking = other.transaction()
+            await taking.start()
+            await other.execute(
+                "INSERT INTO waha_event_ids (session_name, event_id, received_at)"
+                " VALUES ('s1', 'evt_1', 1)"
+            )
+            other_pid = await other.fetchval("SELECT pg_backend_pid()")
+            ingesting = asyncio.create_task(store.queue.ingest(
+                [NewEvent(connection.id, "message", b"1", replay_key=ReplayKey("s1", "evt_1", 2))],
+                claim_lease_ms=None,
+            ))
+            deadline = time.monotonic() + 10
+            while not await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                other_pid,
+            ):
+                assert time.monotonic() < deadline, "the batch never waited for the other's key"
+                assert not ingesting.done()
+                await asyncio.sleep(0.01)
+            await (taking.commit() if other_commits else taking.rollback())
+            (jobs,) = await ingesting
+
+            stored = await store.deliveries.list_deliveries(webhook.id)
+            if other_commits:
+                assert jobs is None and stored == []
+            else:
+                assert jobs is not None and [log.body for log in stored] == [b"1"]
+        finally:
+            await other.close()
             await watcher.close()
             await store.close()
 

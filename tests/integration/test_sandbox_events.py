@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from wahooks.clock import now_ms
-from wahooks.engines.base import EngineEvent
+from wahooks.engines.base import EngineEvent, Ingested
 from wahooks.engines.sandbox import SandboxEngine
 from wahooks.ids import uuid7
 from wahooks.models import Connection, ConnectionStatus, User
@@ -68,9 +68,9 @@ class _NoDirectory:
 def _events() -> list[dict[str, Any]]:
     emitted: list[dict[str, Any]] = []
 
-    async def sink(events: Sequence[EngineEvent]) -> int:
+    async def sink(events: Sequence[EngineEvent]) -> Ingested:
         emitted.extend(dict(item.event) for item in events)
-        return len(events)
+        return Ingested(len(events))
 
     async def scenario() -> None:
         engine = SandboxEngine()

@@ -37,6 +37,7 @@ from wahooks.storage.records import (
     INTERRUPTED,
     NewEvent,
     RecordedOutcome,
+    ReplayKey,
     WahaSession,
     WebhookStateChange,
 )
@@ -585,21 +586,122 @@ def test_waha_sessions_are_saved_replaced_listed_and_deleted(
     run(scenario)
 
 
-def test_waha_event_ids_are_taken_once_per_session_released_and_pruned_by_age(
+def _keyed(connection: Connection, session: str, event_id: str, *, at_ms: int = 1_000_000,
+           event_type: str = "message") -> NewEvent:
+    return NewEvent(connection.id, event_type, b"{}", replay_key=ReplayKey(session, event_id, at_ms))
+
+
+def _taken(per_event: list[list[DeliveryJob] | None]) -> list[int | None]:
+    """Each event's number of deliveries; None for an event skipped as repeated."""
+    return [None if jobs is None else len(jobs) for jobs in per_event]
+
+
+def test_an_event_with_a_replay_key_is_taken_once_per_session_and_id(
     run: Callable[[Scenario], None],
 ) -> None:
     async def scenario(store: Store) -> None:
-        assert await store.waha_sessions.claim_waha_event("s1", "evt_1", 1000.0) is True
-        # A replay is refused; the same id in another session is another event.
-        assert await store.waha_sessions.claim_waha_event("s1", "evt_1", 1001.0) is False
-        assert await store.waha_sessions.claim_waha_event("s2", "evt_1", 1001.0) is True
-        # Not stored after all: WAHA's retry of it is taken.
-        await store.waha_sessions.release_waha_event("s1", "evt_1")
-        assert await store.waha_sessions.claim_waha_event("s1", "evt_1", 2000.0) is True
-        assert await store.waha_sessions.prune_waha_events(1500.0) == 1  # s2's, received at 1001 s
-        assert await store.waha_sessions.claim_waha_event("s2", "evt_1", 2001.0) is True
-        # Received after the cutoff: still remembered.
-        assert await store.waha_sessions.claim_waha_event("s1", "evt_1", 2002.0) is False
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection, ("message",))
+        (first,) = await store.queue.ingest([_keyed(connection, "s1", "evt_1")], claim_lease_ms=None)
+        assert first is not None and len(first) == 1
+        # WAHA's retry, or a replay: skipped and reported as such.
+        assert await store.queue.ingest([_keyed(connection, "s1", "evt_1")], claim_lease_ms=None) \
+            == [None]
+        # The same id in another session is another event.
+        (other,) = await store.queue.ingest([_keyed(connection, "s2", "evt_1")], claim_lease_ms=None)
+        assert other is not None and len(other) == 1
+        # The same key twice in one transaction is taken once.
+        twice = await store.queue.ingest(
+            [_keyed(connection, "s1", "evt_2"), _keyed(connection, "s1", "evt_2")],
+            claim_lease_ms=60_000,
+        )
+        assert twice[0] is not None and twice[1] is None
+        # And twice at once, from two callers (one group commit on PostgreSQL).
+        racing = await asyncio.gather(*(
+            store.queue.ingest([_keyed(connection, "s1", "evt_3")], claim_lease_ms=None)
+            for _ in range(2)
+        ))
+        assert sorted(result == [None] for result in racing) == [False, True]
+        # A keyed event no webhook wants takes its key all the same.
+        assert await store.queue.ingest(
+            [_keyed(connection, "s1", "evt_4", event_type="presence.update")], claim_lease_ms=None
+        ) == [[]]
+        assert await store.queue.ingest(
+            [_keyed(connection, "s1", "evt_4", event_type="presence.update")], claim_lease_ms=None
+        ) == [None]
+        # Events without a key are never skipped.
+        unkeyed = NewEvent(connection.id, "message", b"{}")
+        assert None not in await store.queue.ingest([unkeyed, unkeyed], claim_lease_ms=None)
+        assert len(await store.deliveries.list_deliveries(webhook.id)) == 6
+
+    run(scenario)
+
+
+def test_waha_event_ids_are_pruned_by_age(run: Callable[[Scenario], None]) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        await _webhook(store, user_id, connection)
+        await store.queue.ingest(
+            [_keyed(connection, "s1", "evt_1", at_ms=1_000_000),
+             _keyed(connection, "s2", "evt_1", at_ms=2_000_000)], claim_lease_ms=None,
+        )
+        assert await store.waha_sessions.prune_waha_events(1500.0) == 1  # s1's, received at 1000 s
+        assert _taken(await store.queue.ingest(
+            [_keyed(connection, "s1", "evt_1"), _keyed(connection, "s2", "evt_1")],
+            claim_lease_ms=None,
+        )) == [1, None]  # s2's was received after the cutoff: still remembered
+
+    run(scenario)
+
+
+_REFUSE_EVENTS = {
+    # The events table itself refuses the row: a real failure after the key was taken.
+    "sqlite": [
+        "CREATE TRIGGER refuse_event BEFORE INSERT ON events WHEN NEW.event_type = 'refused'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    ],
+    "postgres": [
+        "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.event_type = 'refused' THEN RAISE EXCEPTION 'refused by the test'; END IF;"
+        " RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_event BEFORE INSERT ON events FOR EACH ROW"
+        " EXECUTE FUNCTION refuse_event()",
+    ],
+}
+
+
+async def _execute(store: Store, statements: dict[str, list[str]]) -> None:
+    if isinstance(store, SqliteStorage):
+        for statement in statements["sqlite"]:
+            await store.database.write(lambda c, s=statement: c.execute(s))
+    else:
+        for statement in statements["postgres"]:
+            await store.database.run(lambda c, s=statement: c.execute(s))
+
+
+def test_an_ingest_that_fails_leaves_its_replay_keys_free(
+    run: Callable[[Scenario], None],
+) -> None:
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        await _execute(store, _REFUSE_EVENTS)
+        refused = _keyed(connection, "s1", "evt_1", event_type="refused")
+        # Its neighbour in the same group commit is stored all the same.
+        failed, stored = await asyncio.gather(
+            store.queue.ingest([refused], claim_lease_ms=None),
+            store.queue.ingest([_keyed(connection, "s1", "evt_2")], claim_lease_ms=None),
+            return_exceptions=True,
+        )
+        assert isinstance(failed, Exception) and "refused by the test" in str(failed)
+        assert not isinstance(stored, BaseException) and _taken(stored) == [1]
+        await _execute(store, {"sqlite": ["DROP TRIGGER refuse_event"],
+                               "postgres": ["DROP TRIGGER refuse_event ON events"]})
+        # The engine's retry: the key was never taken, so it goes through; evt_2's was.
+        assert _taken(await store.queue.ingest(
+            [refused, _keyed(connection, "s1", "evt_2")], claim_lease_ms=None
+        )) == [1, None]
+        assert len(await store.deliveries.list_deliveries(webhook.id)) == 2
 
     run(scenario)
 

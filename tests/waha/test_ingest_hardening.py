@@ -16,7 +16,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -24,8 +24,9 @@ import pytest
 
 from support.receiver import Receiver
 from support.server import ServerProcess
+from waha.conftest import WAHA_ENV
 from waha.fake import FakeWaha
-from waha.test_acceptance import CONTACT, hook, linked, post_event, signed, waha_key
+from waha.test_acceptance import CONTACT, hook, linked, post_event, signed, status, waha_key
 from wahooks.engines.envelope import ulid
 
 pytestmark = pytest.mark.acceptance
@@ -183,3 +184,29 @@ def test_an_event_replayed_after_a_restart_is_not_delivered_again(
         fresh = json.dumps(_event(name)).encode()
         assert post_event(waha_server, fresh, signed(key, fresh)).status_code == 201
         assert len(_logs(restarted, webhook_id)) == logged + 1
+
+
+def test_a_status_event_replayed_after_a_restart_changes_nothing(
+    start_server: Callable[..., ServerProcess], fake_waha: FakeWaha,
+) -> None:
+    # No reconcile during the test: only events move the connection's status.
+    server = start_server(waha_url=fake_waha.url, waha_api_key=fake_waha.api_key,
+                          **{**WAHA_ENV, "waha_reconcile_interval": "3600"})
+    with server.client() as client:
+        connection = linked(client, fake_waha)
+    name, key = connection["sessionName"], waha_key(fake_waha, connection["sessionName"])
+    now = int(time.time() * 1000)
+    failed = json.dumps(_event(name, event="session.status", timestamp=now,
+                               payload={"name": name, "status": "FAILED"})).encode()
+    working = json.dumps(_event(name, event="session.status", timestamp=now + 1,
+                                payload={"name": name, "status": "WORKING"})).encode()
+    for body in (failed, working):
+        assert post_event(server, body, signed(key, body)).status_code == 201
+
+    server.stop()
+    server.start()
+    # The captured FAILED, replayed once the server has forgotten which status came last: its
+    # id was taken with it, so it is acknowledged and moves nothing.
+    assert post_event(server, failed, signed(key, failed)).status_code == 201
+    with server.client() as client:
+        assert status(client, connection["id"]) == "connected"

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from wahooks.engines.messages import MediaContent, OutgoingMessage
 from wahooks.engines.routes import InboundRoute
 from wahooks.models import Connection, User
+from wahooks.storage.records import ReplayKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +21,24 @@ class EngineEvent:
     event: Mapping[str, Any]
     raw: bytes | None = None
     """The engine's own bytes when it sent bytes: passed to receivers untouched."""
+    replay_key: ReplayKey | None = None
+    """The engine's id for the event when it may send it again (WAHA's retries): taken in the
+    transaction that stores the event, and an event whose key was taken before is skipped."""
 
 
-EventSink = Callable[[Sequence[EngineEvent]], Awaitable[int]]
-"""Takes events that happened together (stored in one transaction); returns how many were
-accepted (the others had no live connection and were dropped)."""
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What the core did with events an engine emitted together."""
+
+    accepted: int
+    """Taken: they had a live connection (stored, or matched no webhook)."""
+    repeated: int = 0
+    """Skipped: their replay key was taken before (acknowledge them; nothing is delivered)."""
+
+
+EventSink = Callable[[Sequence[EngineEvent]], Awaitable[Ingested]]
+"""Takes events that happened together (stored in one transaction). Events without a live
+connection are dropped and counted in neither field."""
 
 
 class ConnectionDirectory(Protocol):

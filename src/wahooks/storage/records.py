@@ -23,11 +23,23 @@ INTERRUPTED = "interrupted: the process stopped before this attempt's outcome wa
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayKey:
+    """An engine's own id for an event (WAHA's), taken once per session in the transaction that
+    stores the event: an event whose key was taken before is skipped, and a transaction that
+    fails leaves the key free, so the engine's retry goes through. Kept in `waha_event_ids`."""
+
+    session_name: str
+    event_id: str
+    received_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class NewEvent:
     connection_id: str
     event_type: str
     body: bytes
     chat_id: str | None = None  # the chat it is about (chats.chat_of), for per-chat ordering
+    replay_key: ReplayKey | None = None  # None: taken every time (sandbox and test events)
 
 
 @dataclass(frozen=True, slots=True)

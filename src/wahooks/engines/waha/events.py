@@ -14,7 +14,9 @@ at `WAHOOKS_WAHA_MAX_EVENT_BYTES` (1 MiB by default; WAHA's events are small, me
 Replays: a signed event must carry an `id` and a `timestamp` (milliseconds, as WAHA sends) within
 `WAHOOKS_WAHA_EVENT_WINDOW` seconds of now (and at most FUTURE_SKEW ahead); its id is remembered
 durably per session (the engine's `waha_event_ids` table, kept twice the window), so an event
-replayed later, even after a restart, is acknowledged and not delivered again. An event without an
+replayed later, even after a restart, is acknowledged and not delivered again. The id is taken in
+the transaction that stores the event: a crash between the two cannot leave it taken for an event
+that was never stored (WAHA's retry would be refused and the event lost). An event without an
 id is refused (400) rather than given an id derived from its bytes: WAHA always sends one, and a
 derived id would take two identical events as one.
 """
@@ -35,7 +37,7 @@ from wahooks.engines.base import EngineEvent, EventSink
 from wahooks.engines.waha.client import segment
 from wahooks.engines.waha.sessions import WahaSessions
 from wahooks.errors import BadRequest, Unauthorized, WahooksError
-from wahooks.storage.records import WahaSession
+from wahooks.storage.records import ReplayKey, WahaSession
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +51,8 @@ _SESSION_FIELD = re.compile(rb'"session"[ \t\r\n]*:[ \t\r\n]*"([A-Za-z0-9_.-]{1,
 
 
 class EventIdStore(Protocol):
-    """Event ids already taken, per session (the WAHA engine's own table)."""
+    """Event ids already taken, per session (the WAHA engine's own table; ingest takes them)."""
 
-    async def claim_waha_event(self, session_name: str, event_id: str, received_at: float) -> bool:
-        """True when the id was new and is now remembered; False when it was already there."""
-        ...
-
-    async def release_waha_event(self, session_name: str, event_id: str) -> None: ...
     async def prune_waha_events(self, before: float) -> int: ...
 
 
@@ -80,24 +77,19 @@ class SignedEvents:
         session = await self._signer(raw, signature)
         event = _parse_signed(raw, session.session_name)
         now = time.time()
-        event_id = self._check_fresh(event, now)
-        if not await self._ids.claim_waha_event(session.session_name, event_id, now):
-            # WAHA retries an event whose answer it did not get, and a captured one could be
-            # replayed: each event id is taken once.
+        # WAHA retries an event whose answer it did not get, and a captured one could be
+        # replayed: each event id is taken once, in the transaction that stores the event.
+        key = ReplayKey(session.session_name, self._check_fresh(event, now), int(now * 1000))
+        assert self._sink is not None, "engine not attached"
+        ingested = await self._sink([EngineEvent(event, raw, replay_key=key)])
+        if ingested.repeated:
             log.info("repeated WAHA event ignored",
                      extra={"action": "waha.duplicate", "session": session.session_name})
             return 0
-        assert self._sink is not None, "engine not attached"
-        try:
-            accepted = await self._sink([EngineEvent(event, raw)])
-        except BaseException:
-            # Not stored: WAHA's retry must get through.
-            await self._ids.release_waha_event(session.session_name, event_id)
-            raise
         await self._prune(now)
-        if accepted and _linked_without_me(event):
+        if ingested.accepted and _linked_without_me(event):
             await self._fill_phone(session)
-        return accepted
+        return ingested.accepted
 
     async def _signer(self, raw: bytes, signature: str) -> WahaSession:
         """The session whose key signed these bytes, among those the bytes name; 401 otherwise."""

@@ -442,15 +442,16 @@ SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND status = 'held';
 
 -- WAHA event ids ----------------------------------------------------------------------------------
 
--- name: claim_waha_event
--- A row returned: the id is new and now taken; none: it was taken before (a concurrent duplicate
--- waits on the key and then finds it).
-INSERT INTO waha_event_ids (session_name, event_id, received_at) VALUES ($1, $2, $3)
-ON CONFLICT DO NOTHING RETURNING 1;
-
--- name: release_waha_event
--- The event was not stored after all: WAHA's retry must get through.
-DELETE FROM waha_event_ids WHERE session_name = $1 AND event_id = $2;
+-- name: claim_waha_events
+-- Run by ingest, in the transaction that stores the events (distinct keys). The keys returned are
+-- new and now taken; the others were taken before (a concurrent transaction's uncommitted key is
+-- waited for, then found or free). Taken in key order, so two batches cannot deadlock.
+INSERT INTO waha_event_ids (session_name, event_id, received_at)
+SELECT u.session_name, u.event_id, u.received_at
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(session_name, event_id, received_at)
+ORDER BY u.session_name, u.event_id
+ON CONFLICT DO NOTHING
+RETURNING session_name, event_id;
 
 -- name: prune_waha_events
 -- One bounded slice of ids received before the cutoff, so no statement holds locks for long.

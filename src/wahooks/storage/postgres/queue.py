@@ -66,13 +66,19 @@ class PostgresQueue:
         claim_lease_ms: int | None,
         only_webhook: str | None = None,
         defer_webhooks: Collection[str] = (),
-    ) -> list[list[DeliveryJob]]:
+    ) -> list[list[DeliveryJob] | None]:
+        """Each event's deliveries; None for an event skipped because its replay key was taken
+        before (by an earlier transaction or an earlier event of this batch)."""
         return await self._ingest.submit(
             _IngestItem(events, claim_lease_ms, only_webhook, defer_webhooks)
         )
 
-    async def _ingest_batch(self, items: list[_IngestItem]) -> list[list[list[DeliveryJob]]]:
-        async def work(c: Any) -> list[list[list[DeliveryJob]]]:
+    async def _ingest_batch(
+        self, items: list[_IngestItem]
+    ) -> list[list[list[DeliveryJob] | None]]:
+        async def work(c: Any) -> list[list[list[DeliveryJob] | None]]:
+            # Replay keys first, then the chat lines: the order every process takes them in.
+            repeated = await _claim_replay_keys(c, items)
             targets = await _targets(c, items)
             lines = _lines_of(items, targets)
             states: dict[Line, tuple[int, bool]] = {}
@@ -82,12 +88,12 @@ class PostgresQueue:
             rows = _IngestRows(int(await c.fetchval(SQL["now"])), states)
             answers = [
                 [
-                    rows.add(item, event, targets.get(
+                    None if (i, j) in repeated else rows.add(item, event, targets.get(
                         (event.connection_id, event.event_type, item.only_webhook), []
                     ))
-                    for event in item.events
+                    for j, event in enumerate(item.events)
                 ]
-                for item in items
+                for i, item in enumerate(items)
             ]
             await rows.insert(c)
             return answers
@@ -321,6 +327,36 @@ class _IngestRows:
             if row[8] is not None and row[7] == DeliveryStatus.PENDING and row[1] in held_set
             and row[1] not in still
         }
+
+
+async def _claim_replay_keys(c: Any, items: list[_IngestItem]) -> set[tuple[int, int]]:
+    """Take the batch's replay keys; the positions (item, event) of the events to skip, whose key
+    was taken before this batch or by an earlier event of it (the same id twice in one group
+    commit is taken once)."""
+    first: dict[tuple[str, str], tuple[int, int]] = {}
+    received: dict[tuple[str, str], int] = {}
+    repeated: set[tuple[int, int]] = set()
+    for i, item in enumerate(items):
+        for j, event in enumerate(item.events):
+            key = event.replay_key
+            if key is None:
+                continue
+            name = (key.session_name, key.event_id)
+            if name in first:
+                repeated.add((i, j))
+            else:
+                first[name], received[name] = (i, j), key.received_at_ms
+    if not first:
+        return repeated
+    names = list(first)
+    taken = {
+        (row[0], row[1]) for row in await c.fetch(
+            SQL["claim_waha_events"], [session for session, _ in names],
+            [event_id for _, event_id in names], [received[name] for name in names],
+        )
+    }
+    repeated.update(first[name] for name in names if name not in taken)
+    return repeated
 
 
 async def _targets(c: Any, items: list[_IngestItem]) -> _Targets:

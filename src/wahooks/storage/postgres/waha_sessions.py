@@ -1,5 +1,6 @@
 """The WAHA engine's tables: its sessions (which server runs each, and its webhook key) and the
-event ids it has taken (replays)."""
+event ids it has taken (replays; taken by ingest, in the transaction that stores the event, and
+pruned here)."""
 
 from __future__ import annotations
 
@@ -49,17 +50,6 @@ class PostgresWahaSessions:
         await self._db.run(lambda c: c.execute(
             "DELETE FROM waha_sessions WHERE session_name = $1", session_name
         ))
-
-    async def claim_waha_event(self, session_name: str, event_id: str, received_at: float) -> bool:
-        taken = await self._db.run(lambda c: c.fetchval(
-            SQL["claim_waha_event"], session_name, event_id, int(received_at * 1000)
-        ))
-        return taken is not None
-
-    async def release_waha_event(self, session_name: str, event_id: str) -> None:
-        await self._db.run(
-            lambda c: c.execute(SQL["release_waha_event"], session_name, event_id)
-        )
 
     async def prune_waha_events(self, before: float) -> int:
         cutoff = int(before * 1000)

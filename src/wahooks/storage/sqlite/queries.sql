@@ -284,13 +284,10 @@ SELECT count(*) FROM deliveries WHERE webhook_id = ? AND status = 'held';
 -- WAHA event ids ----------------------------------------------------------------------------------
 
 -- name: claim_waha_event
--- One row changed: the id is new and now taken; none: it was taken before.
+-- Run by ingest, in the transaction that stores the event. One row changed: the id is new and now
+-- taken; none: it was taken before, and the event is skipped.
 INSERT INTO waha_event_ids (session_name, event_id, received_at) VALUES (?, ?, ?)
 ON CONFLICT DO NOTHING;
-
--- name: release_waha_event
--- The event was not stored after all: WAHA's retry must get through.
-DELETE FROM waha_event_ids WHERE session_name = ? AND event_id = ?;
 
 -- name: prune_waha_events
 -- One bounded slice of ids received before the cutoff, so the single writer is never held long.

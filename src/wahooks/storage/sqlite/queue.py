@@ -54,8 +54,11 @@ class SqliteQueue:
         claim_lease_ms: int | None,
         only_webhook: str | None = None,
         defer_webhooks: Collection[str] = (),
-    ) -> list[list[DeliveryJob]]:
-        def work(conn: sqlite3.Connection) -> list[list[DeliveryJob]]:
+    ) -> list[list[DeliveryJob] | None]:
+        """Each event's deliveries; None for an event skipped because its replay key was taken
+        before (by an earlier transaction or an earlier event of this one)."""
+
+        def work(conn: sqlite3.Connection) -> list[list[DeliveryJob] | None]:
             now = now_ms()
             claim_until = None if claim_lease_ms is None else now + claim_lease_ms
             return [
@@ -223,7 +226,12 @@ def _ingest_one(
     claim_until: int | None,
     only_webhook: str | None,
     defer_webhooks: Collection[str],
-) -> list[DeliveryJob]:
+) -> list[DeliveryJob] | None:
+    replay = event.replay_key
+    if replay is not None and not conn.execute(
+        SQL["claim_waha_event"], (replay.session_name, replay.event_id, replay.received_at_ms)
+    ).rowcount:
+        return None
     targets = _targets(conn, active, event, only_webhook)
     if not targets:
         return []

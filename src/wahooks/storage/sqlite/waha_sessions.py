@@ -1,5 +1,6 @@
 """The WAHA engine's tables: its sessions (which server runs each, and its webhook key) and the
-event ids it has taken (replays)."""
+event ids it has taken (replays; taken by ingest, in the transaction that stores the event, and
+pruned here)."""
 
 from __future__ import annotations
 
@@ -50,17 +51,6 @@ class SqliteWahaSessions:
     async def delete_waha_session(self, session_name: str) -> None:
         await self.db.write(
             lambda c: c.execute("DELETE FROM waha_sessions WHERE session_name = ?", (session_name,))
-        )
-
-    async def claim_waha_event(self, session_name: str, event_id: str, received_at: float) -> bool:
-        changed = await self.db.write(lambda c: c.execute(
-            SQL["claim_waha_event"], (session_name, event_id, int(received_at * 1000))
-        ).rowcount)
-        return bool(changed == 1)
-
-    async def release_waha_event(self, session_name: str, event_id: str) -> None:
-        await self.db.write(
-            lambda c: c.execute(SQL["release_waha_event"], (session_name, event_id))
         )
 
     async def prune_waha_events(self, before: float) -> int:

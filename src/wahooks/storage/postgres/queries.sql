@@ -256,15 +256,18 @@ FROM unnest($1::text[]) AS u(k);
 -- name: lines_next_due
 -- Each line's first pending delivery is due now if it was waiting (none: its turn is not over);
 -- how many were, announced to every dispatcher (NOTIFY wahooks_due, once per transaction).
--- (LATERAL: each line's first is one probe of deliveries_line_pending, then one of the key.)
+-- The firsts are found first (one probe of deliveries_line_pending per line) and updated by id:
+-- a join the planner could turn into a scan of every delivery is never offered to it.
 WITH due AS (
     UPDATE deliveries d SET next_attempt_at = wahooks_now_ms()
-    FROM unnest($1::text[]) AS u(k)
-    CROSS JOIN LATERAL (
-        SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
-        ORDER BY p.order_seq LIMIT 1
-    ) first
-    WHERE d.id = first.id AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
+    WHERE d.id = ANY (ARRAY(
+        SELECT first.id FROM unnest($1::text[]) AS u(k)
+        CROSS JOIN LATERAL (
+            SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
+            ORDER BY p.order_seq LIMIT 1
+        ) first
+    ))
+      AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
     RETURNING d.id
 )
 SELECT count(pg_notify('wahooks_due', '')) FROM due;
@@ -272,17 +275,18 @@ SELECT count(pg_notify('wahooks_due', '')) FROM due;
 -- name: lines_next_leased
 -- As lines_next_due, but each waiting first one is leased at once ($2: the lease in ms) for the
 -- dispatcher whose outcome ended the turn, and returned as claim_due returns a claim (no NOTIFY:
--- nobody else need look).
-WITH heads AS (
-    SELECT first.id FROM unnest($1::text[]) AS u(k)
-    CROSS JOIN LATERAL (
-        SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
-        ORDER BY p.order_seq LIMIT 1
-    ) first
-), leased AS (
+-- nobody else need look). Found first, then updated by id, as in lines_next_due.
+WITH leased AS (
     UPDATE deliveries d SET next_attempt_at = wahooks_now_ms(), attempts = d.attempts + 1,
         lease_until = wahooks_now_ms() + $2
-    FROM heads WHERE d.id = heads.id AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
+    WHERE d.id = ANY (ARRAY(
+        SELECT first.id FROM unnest($1::text[]) AS u(k)
+        CROSS JOIN LATERAL (
+            SELECT p.id FROM deliveries p WHERE p.order_key = u.k AND p.status = 'pending'
+            ORDER BY p.order_seq LIMIT 1
+        ) first
+    ))
+      AND d.next_attempt_at IS NULL AND d.lease_until IS NULL
     RETURNING d.id, d.webhook_id, d.event_id, d.event_type, d.attempts, d.cycle_start,
               d.next_trigger, d.order_key
 )

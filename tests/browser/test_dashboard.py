@@ -28,6 +28,18 @@ def sign_in(page: Page, server: ServerProcess, token: str) -> None:
     expect(page).to_have_url(re.compile(r"/connections$"))
 
 
+def connect_in_browser(page: Page, name: str) -> str:
+    """Create a connection named `name` from the connections page and link it with the sandbox's
+    simulated scan; its id."""
+    page.fill("input[name=name]", name)
+    page.click("#create-connection")
+    expect(page.locator("h1")).to_have_text(name)
+    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
+    page.click("#sandbox-scan")
+    expect(page.locator("#status-badge")).to_have_text("connected")
+    return connection_id
+
+
 def settled(client: httpx.Client, webhook_id: str, status: str, count: int = 1) -> list[Any]:
     """The webhook's logs once `count` of them have `status` (asked of the API)."""
     def ready() -> list[Any] | None:
@@ -279,12 +291,7 @@ def test_managing_connections_webhooks_and_tokens(
         token = api.post("/tokens", json={"name": "browser"}).json()
         page = open_browser().new_page()
         sign_in(page, server, token["token"])
-        page.fill("input[name=name]", "kept")
-        page.click("#create-connection")
-        expect(page.locator("h1")).to_have_text("kept")
-        connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
-        page.click("#sandbox-scan")
-        expect(page.locator("#status-badge")).to_have_text("connected")
+        connection_id = connect_in_browser(page, "kept")
 
         # Send a text, rename.
         page.fill("input[name=chatId]", CONTACT)

@@ -8,12 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, expect
 
 from browser.conftest import create_account
-from browser.test_dashboard import CONTACT, create_webhook, settled, sign_in
+from browser.test_dashboard import CONTACT, connect_in_browser, create_webhook, settled, sign_in
 from support.receiver import Receiver
 from support.server import ServerProcess, wait_until
 
@@ -26,12 +25,7 @@ def test_attempt_detail_filters_recovery_and_rotation(
     assert server.token is not None
     page = open_browser().new_page()
     sign_in(page, server, server.token)
-    page.fill("input[name=name]", "ops")
-    page.click("#create-connection")
-    expect(page.locator("h1")).to_have_text("ops")
-    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
-    page.click("#sandbox-scan")
-    expect(page.locator("#status-badge")).to_have_text("connected")
+    connection_id = connect_in_browser(page, "ops")
 
     failing = Receiver(statuses=[500], answer_body='{"error": "database down"}',
                        answer_headers={"X-Request-Id": "req-42"})
@@ -159,12 +153,7 @@ def test_without_javascript_recovering_and_rotating_work(
     assert server.token is not None
     page = open_browser(javascript=False).new_page()
     sign_in(page, server, server.token)
-    page.fill("input[name=name]", "plain")
-    page.click("#create-connection")
-    expect(page.locator("h1")).to_have_text("plain")
-    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
-    page.click("#sandbox-scan")
-    expect(page.locator("#status-badge")).to_have_text("connected")
+    connection_id = connect_in_browser(page, "plain")
 
     with server.client() as api, Receiver(statuses=[500]) as receiver:
         webhook_id = create_webhook(page, server, receiver.url)
@@ -199,12 +188,7 @@ def test_retrying_the_failed_deliveries_that_match_the_filters(
     assert server.token is not None
     page = open_browser().new_page()
     sign_in(page, server, server.token)
-    page.fill("input[name=name]", "bulk")
-    page.click("#create-connection")
-    expect(page.locator("h1")).to_have_text("bulk")
-    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
-    page.click("#sandbox-scan")
-    expect(page.locator("#status-badge")).to_have_text("connected")
+    connection_id = connect_in_browser(page, "bulk")
 
     with server.client() as api, Receiver(statuses=[500]) as receiver:
         webhook_id = create_webhook(page, server, receiver.url)

@@ -6,11 +6,10 @@ wait is on page state or on the API's answer, never on time."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from browser.test_dashboard import CONTACT, create_webhook, settled, sign_in
+from browser.test_dashboard import CONTACT, connect_in_browser, create_webhook, settled, sign_in
 from support.receiver import Receiver
 from support.server import ServerProcess, wait_until
 
@@ -23,12 +22,7 @@ def test_a_gone_webhook_is_shown_disabled_with_what_it_holds_and_replayed_on_re_
     assert server.token is not None
     page = open_browser().new_page()
     sign_in(page, server, server.token)
-    page.fill("input[name=name]", "health")
-    page.click("#create-connection")
-    expect(page.locator("h1")).to_have_text("health")
-    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
-    page.click("#sandbox-scan")
-    expect(page.locator("#status-badge")).to_have_text("connected")
+    connection_id = connect_in_browser(page, "health")
 
     def inbound(text: str) -> None:
         sent = api.post(f"/connections/{connection_id}/sandbox/inbound",
@@ -87,12 +81,7 @@ def test_re_enable_and_replay_works_without_javascript(
     assert server.token is not None
     page = open_browser(javascript=False).new_page()
     sign_in(page, server, server.token)
-    page.fill("input[name=name]", "plain health")
-    page.click("#create-connection")
-    expect(page.locator("h1")).to_have_text("plain health")
-    connection_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
-    page.click("#sandbox-scan")
-    expect(page.locator("#status-badge")).to_have_text("connected")
+    connection_id = connect_in_browser(page, "plain health")
 
     with server.client() as api, Receiver(statuses=[410]) as receiver:
         webhook_id = create_webhook(page, server, receiver.url)

@@ -66,6 +66,16 @@ def turns_ended(outcomes: list[RecordedOutcome]) -> set[tuple[str, str]]:
     }
 
 
+def turns_handed_over(
+    ended: set[tuple[str, str]], disabled: set[str], lease_next_ms: int | None
+) -> set[tuple[str, str]]:
+    """Of the lines whose turn ended, those whose next delivery the outcome write leases for its
+    dispatcher: none unless it asked (`lease_next_ms`), never a disabled webhook's (held)."""
+    if lease_next_ms is None:
+        return set()
+    return {line for line in ended if line[0] not in disabled}
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookStateChange:
     """A webhook was disabled by wahooks or enabled again: logged and told to the account's live

@@ -36,6 +36,7 @@ from wahooks.storage.records import (
     WebhookStateChange,
     WrittenOutcomes,
     turns_ended,
+    turns_handed_over,
 )
 from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
@@ -166,16 +167,13 @@ class PostgresQueue:
                 [o.outcome.started_at + int(o.outcome.duration_ms) for o in settled],
             )
             # An outcome not applied (its lease was lost) leaves its line's first one pending:
-            # then nothing moves. A disabled webhook's next one is held below, not leased.
+            # then nothing moves.
             leased = []
             if ended:
-                handed = set() if lease_next_ms is None else {
-                    line for line in ended if line[0] not in disabled
-                }
+                handed = turns_handed_over(ended, disabled, lease_next_ms)
                 if ended - handed:
                     await let_next_go(c, ended - handed)
-                if handed:
-                    assert lease_next_ms is not None
+                if handed and lease_next_ms is not None:
                     leased = await lease_next(c, handed, lease_next_ms)
             if changes:
                 await c.execute(SQL["hold_pending"], [change.webhook_id for change in changes])

@@ -28,6 +28,7 @@ from wahooks.storage.records import (
     WebhookStateChange,
     WrittenOutcomes,
     turns_ended,
+    turns_handed_over,
 )
 from wahooks.storage.request_headers import sent_request_json
 from wahooks.storage.rows import headers_json, queue_depth
@@ -146,13 +147,9 @@ class SqliteQueue:
             ended = turns_ended(outcomes)
             leased: list[str] = []
             if ended:
-                # A disabled webhook's next one is held below, not leased.
-                handed = set() if lease_next_ms is None else {
-                    line for line in ended if line[0] not in disabled
-                }
+                handed = turns_handed_over(ended, disabled, lease_next_ms)
                 let_next_go(conn, ended - handed, now)
-                if handed:
-                    assert lease_next_ms is not None
+                if handed and lease_next_ms is not None:
                     leased = lease_next(conn, handed, now, now + lease_next_ms)
             conn.executemany(
                 SQL["hold_pending"], [(change.webhook_id,) for change in changes]

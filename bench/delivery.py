@@ -288,7 +288,7 @@ def run_case(
         pid = server.process.pid
         if any(case.name.startswith(name) for name in args.profile.split(",") if name):
             profiler = Profiler(pid, workdir / f"profile-{checkout.label}-{case.name}.txt",
-                                blocking=args.profile_blocking)
+                                blocking=args.profile_blocking, gil=args.profile_gil)
         hung_before = hung.stats("/hung/")["hung"] if hung else 0
         server_cpu, receiver_cpu = cpu_seconds(pid), cpu_seconds(healthy.pid)
         machine_cpu, run_queue = machine_busy_seconds(), run_queue_seconds(pid)
@@ -520,6 +520,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ceiling-requests", type=int, default=20_000)
     parser.add_argument("--profile", metavar="CASES", default="",
                         help="py-spy the server during these cases (comma separated)")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="sample only the thread holding the GIL (the one core Python code"
+                             " runs on): where the time that caps the rate goes")
     parser.add_argument("--profile-blocking", action="store_true",
                         help="py-spy pauses the server for each sample: whole stacks (so inclusive"
                              " shares are right), a slower server")

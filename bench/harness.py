@@ -182,7 +182,9 @@ class Profiler:
 
     RATE = 100
 
-    def __init__(self, pid: int, output: Path, *, blocking: bool = False) -> None:
+    def __init__(
+        self, pid: int, output: Path, *, blocking: bool = False, gil: bool = False
+    ) -> None:
         self.output = output
         self.started = time.monotonic()
         self.duration = 0.0
@@ -195,6 +197,9 @@ class Profiler:
             # outer frames, so inclusive shares undercount; `blocking` gets whole stacks.
             [executable, "record", "--format", "raw", "--threads",
              *([] if blocking else ["--nonblocking"]),
+             # With `gil`, only the thread holding the GIL is sampled: where the interpreter's
+             # one core goes, which is what caps a process's rate.
+             *(["--gil"] if gil else []),
              "-r", str(self.RATE), "-o", str(output), "-p", str(pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )

@@ -143,7 +143,7 @@ def delivery_args(quick: bool) -> argparse.Namespace:
         cases="burst,waha-burst,steady,waha-steady", events=2000 if quick else 20_000,
         steady_rate=500.0, steady_seconds=3.0 if quick else 30.0, hung_rate=300.0,
         hung_seconds=20.0, hung_account_events=200, request_timeout=15.0, drain_timeout=60.0,
-        concurrency=delivery.CONCURRENCY, profile="", profile_blocking=False,
+        concurrency=delivery.CONCURRENCY, profile="", profile_blocking=False, profile_gil=False,
     )
 
 

@@ -21,7 +21,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp
 
 from wahooks.accounts import Accounts
 from wahooks.api.errors import (
@@ -204,7 +203,7 @@ async def run_worker(
             await serving
 
 
-def create_app(settings: Settings) -> ASGIApp:
+def create_app(settings: Settings) -> HotPath:
     services = build_services(settings)
 
     live = LiveEvents()

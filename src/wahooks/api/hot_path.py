@@ -51,19 +51,7 @@ class HotPath:
 async def _answer(
     scope: Scope, send: Send, status: int, work: Callable[[], Awaitable[Any]]
 ) -> None:
-    """`status` with what `work` returns, or the error body FastAPI's handlers would give."""
-    try:
-        payload = await work()
-    except WahooksError as exc:
-        status, payload = exc.status_code, body_for(exc)
-    except Exception:
-        log.exception("unhandled error", extra={"action": "api.error", "path": scope["path"]})
-        status, payload = 500, INTERNAL_ERROR
-    await _respond(send, status, payload)
-
-
-async def _respond(send: Send, status: int, payload: Any) -> None:
-    content = orjson.dumps(payload)
+    status, content = await answer(status, work, scope["path"])
     await send({
         "type": "http.response.start",
         "status": status,
@@ -74,3 +62,17 @@ async def _respond(send: Send, status: int, payload: Any) -> None:
         ],
     })
     await send({"type": "http.response.body", "body": content})
+
+
+async def answer(
+    status: int, work: Callable[[], Awaitable[Any]], path: str
+) -> tuple[int, bytes]:
+    """`status` with the JSON of what `work` returns, or the error FastAPI's handlers would give."""
+    try:
+        payload = await work()
+    except WahooksError as exc:
+        status, payload = exc.status_code, body_for(exc)
+    except Exception:
+        log.exception("unhandled error", extra={"action": "api.error", "path": path})
+        status, payload = 500, INTERNAL_ERROR
+    return status, orjson.dumps(payload)

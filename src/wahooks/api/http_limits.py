@@ -210,6 +210,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._waiting.pop(self, None)
         self._stage = BODY
         self._stage_started = self.loop.time()
+        self._start_request()
+
+    def _start_request(self) -> None:
+        """The head is complete and within the limits: hand the request on (to uvicorn's cycle
+        and the application; a subclass may answer some requests itself)."""
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:

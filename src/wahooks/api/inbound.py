@@ -23,6 +23,7 @@ from wahooks.api.body import MAX_BODY_BYTES, read_body
 from wahooks.api.openapi import BEARER, errors, json_body
 from wahooks.api.responses import json_response
 from wahooks.engines.routes import InboundRequest, InboundRoute
+from wahooks.models import User
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -49,13 +50,30 @@ class InboundTable:
         headers: Sequence[tuple[bytes, bytes]], receive: Receive,
     ) -> Any:
         """The handler's answer; errors are raised for the caller to answer."""
-        user = None
-        if route.authenticated:
-            principal = await self._accounts.authenticate(_header(headers, b"authorization"))
-            user = principal.user
-        limit = route.max_body_bytes if route.max_body_bytes is not None else MAX_BODY_BYTES
-        body = await read_body(receive, _header(headers, b"content-length"), limit)
+        user = await self._user(route, headers)
+        body = await read_body(receive, _header(headers, b"content-length"), body_limit(route))
         return await route.handler(InboundRequest(path_params, headers, body, user))
+
+    async def run_read(
+        self, route: InboundRoute, path_params: Mapping[str, str],
+        headers: Sequence[tuple[bytes, bytes]], body: bytes,
+    ) -> Any:
+        """`run` for a body the server has read whole (within `body_limit(route)`)."""
+        user = await self._user(route, headers)
+        return await route.handler(InboundRequest(path_params, headers, body, user))
+
+    async def _user(
+        self, route: InboundRoute, headers: Sequence[tuple[bytes, bytes]]
+    ) -> User | None:
+        if not route.authenticated:
+            return None
+        principal = await self._accounts.authenticate(_header(headers, b"authorization"))
+        return principal.user
+
+
+def body_limit(route: InboundRoute) -> int:
+    """The most bytes the route's body may have (413 beyond)."""
+    return route.max_body_bytes if route.max_body_bytes is not None else MAX_BODY_BYTES
 
 
 def document(app: FastAPI, table: InboundTable) -> None:

@@ -103,7 +103,8 @@ def serve(database_wait: float, **flags: Any) -> None:
     import uvicorn
     import uvloop
 
-    from wahooks.api.http_limits import http_limits, limited_protocol, raise_fd_limit
+    from wahooks.api.hot_lane import server_protocol
+    from wahooks.api.http_limits import http_limits, raise_fd_limit
     from wahooks.app import DatabaseInUse, create_app, lock_database, run_worker
     from wahooks.logs import configure
 
@@ -138,12 +139,13 @@ def serve(database_wait: float, **flags: Any) -> None:
         err=True,
     )
     raise_fd_limit()
+    app = create_app(settings)
     server = _server_class()(uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=port,
         loop="uvloop",
-        http=limited_protocol(http_limits(settings)),
+        http=server_protocol(http_limits(settings), app.table),
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         log_config=None,

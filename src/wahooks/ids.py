@@ -38,7 +38,9 @@ class _Uuid7Source:
         # os.urandom costs a system call per id.
         rand_b = random.getrandbits(62)
         value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-        return str(uuid.UUID(int=value))
+        # What str(uuid.UUID(int=value)) gives, at a third of its cost (two per event).
+        digits = f"{value:032x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 _source = _Uuid7Source()

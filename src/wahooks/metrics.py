@@ -97,6 +97,7 @@ class Metrics:
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )
         self._attempt_children: dict[tuple[str, int | None, ErrorClass | None], Counter] = {}
+        self._event_children: dict[str, Counter] = {}
 
     def watch_dispatcher(self, dispatcher: InFlight) -> None:
         """Expose a dispatcher's load (built after this object: it takes it as an observer)."""
@@ -108,7 +109,11 @@ class Metrics:
 
     def event_accepted(self, connection: Connection, event: Mapping[str, Any], body: bytes) -> None:
         """An ingest listener (only the type is looked at)."""
-        self._events.labels(event_label(str(event.get("event")))).inc()
+        label = event_label(str(event.get("event")))
+        child = self._event_children.get(label)
+        if child is None:  # a labelled child is looked up once per label, not per event
+            child = self._event_children[label] = self._events.labels(label)
+        child.inc()
 
     def observe(self, job: DeliveryJob, outcome: AttemptOutcome, decision: RetryDecision) -> None:
         # Per attempt, on the dispatcher's loop: an if chain (an Enum's hash is a Python call) and

@@ -33,7 +33,7 @@ from typing import NoReturn, cast
 
 import orjson
 
-__all__ = ["dumps", "is_canonical", "loads"]
+__all__ = ["dumps", "dumps_built", "is_canonical", "loads"]
 
 _MAX_SAFE_INTEGER = 2**53
 _MAX_ARRAY_INDEX = 2**32 - 2
@@ -58,6 +58,19 @@ def dumps(value: object) -> bytes:
         # cheapest way to find them. Whatever else it refused (a non-str key, an unsupported
         # type) fails again here with the same message.
         return orjson.dumps(_to_js(value, escape_surrogates=True))
+
+
+def dumps_built(value: object) -> bytes:
+    """`dumps` for a value whose shape wahooks built itself: no floats, and no object key that
+    is an array index (its keys are field names). Of what `dumps` checks, only its integers and
+    strings can then differ from JavaScript's, and orjson refuses both kinds (an integer beyond
+    2**53 under OPT_STRICT_INTEGER, a lone surrogate always), so the walk over the value that
+    `dumps` makes first is skipped (it cost the sandbox's events 7% of their ingest).
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except TypeError:
+        return dumps(value)
 
 
 def loads(data: bytes | str) -> object:

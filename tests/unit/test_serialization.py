@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wahooks.serialization import dumps, is_canonical, loads
+from wahooks.serialization import dumps, dumps_built, is_canonical, loads
 
 # (value, what JSON.stringify writes), one row per way orjson and JavaScript part.
 NUMBERS = [
@@ -226,6 +226,32 @@ def test_the_original_wahooks_body_is_canonical(shared_dir: Path) -> None:
     body: str = json.loads(example.read_text())["body"]
 
     assert is_canonical(body.encode())
+
+
+built_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.text().filter(lambda key: not (key[:1].isdigit() and key.isdigit())), children,
+        max_size=4,
+    ),
+    max_leaves=20,
+)
+
+
+@given(value=built_values)
+def test_a_value_built_without_floats_or_index_keys_is_written_as_dumps_writes_it(
+    value: object,
+) -> None:
+    assert dumps_built(value) == dumps(value)
+
+
+@pytest.mark.parametrize("value", [
+    {"big": 2**53 + 1}, {"small": -(2**53) - 1}, ["\ud800"], {"text": "a\udc00b"},
+])
+def test_what_orjson_would_write_unlike_javascript_in_a_built_value_goes_through_dumps(
+    value: object,
+) -> None:
+    assert dumps_built(value) == dumps(value)
 
 
 @given(value=json_values)

@@ -12,6 +12,8 @@ import time
 from typing import Any
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+_CROCKFORD_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+_PAIR_SHIFTS = range(120, -1, -10)  # the 130 bits of a ULID's 26 characters, 10 at a time
 
 ENGINE = "NOWEB"
 
@@ -21,11 +23,8 @@ def ulid() -> str:
     # Event ids need uniqueness, not secrecy: the process's PRNG avoids a getrandom() system call
     # per event (measured at ~7% of the ingest path's CPU under load).
     value = (time.time_ns() // 1_000_000) << 80 | random.getrandbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    # 13 pairs of characters (10 bits each) rather than 26 single ones: half the Python steps.
+    return "".join([_CROCKFORD_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def envelope(

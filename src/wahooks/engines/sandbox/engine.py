@@ -38,6 +38,7 @@ from wahooks.engines.sandbox.media import MediaShelf
 from wahooks.engines.sandbox.routes import sandbox_routes
 from wahooks.errors import BadRequest, Conflict, EngineUnavailable, NotFound
 from wahooks.models import Connection, ConnectionStatus
+from wahooks.serialization import dumps_built
 from wahooks.version import __version__
 
 ACK_DELAYS = ((1, 0.05), (2, 0.2), (3, 0.5))  # (ack level, seconds after the previous one)
@@ -360,11 +361,13 @@ class SandboxEngine:
     ) -> None:
         if self._sink is None:
             raise EngineUnavailable("The sandbox engine is not attached to an event sink")
-        await self._sink([
-            EngineEvent(envelope(connection.session_name, name, payload, me=me, version=_VERSION,
-                                 tier="SANDBOX"))
+        built = [
+            envelope(connection.session_name, name, payload, me=me, version=_VERSION,
+                     tier="SANDBOX")
             for name, payload in events
-        ])
+        ]
+        # The sandbox's events hold no floats and only field names as keys (sandbox/payloads.py).
+        await self._sink([EngineEvent(event, dumps_built(event)) for event in built])
 
 
 def _me(connection: Connection, phone: str) -> dict[str, Any]:

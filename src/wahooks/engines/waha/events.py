@@ -29,7 +29,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import orjson
 
@@ -74,8 +74,7 @@ class SignedEvents:
         events the core accepted (0 when the connection is deleted or the event was seen)."""
         if not signature or (algorithm and algorithm.lower() != "sha512"):
             raise Unauthorized(BAD_SIGNATURE)
-        session = await self._signer(raw, signature)
-        event = _parse_signed(raw, session.session_name)
+        session, event = await self._verified(raw, signature)
         now = time.time()
         # WAHA retries an event whose answer it did not get, and a captured one could be
         # replayed: each event id is taken once, in the transaction that stores the event.
@@ -91,6 +90,26 @@ class SignedEvents:
             await self._fill_phone(session)
         return ingested.accepted
 
+    async def _verified(self, raw: bytes, signature: str) -> tuple[WahaSession, dict[str, Any]]:
+        """The session whose key signed these bytes and the event they hold; 401 otherwise.
+
+        A WAHA event names its session at its top, and only that session's key can make it pass
+        (`_parse_signed`), so a body that parses is checked against that key alone. Bytes that
+        are not JSON, or name no session at the top, go through `_signer`, which says 401 for a
+        signature no candidate's key made, and 400 for JSON that a session did sign."""
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            event = None
+        if isinstance(event, dict) and isinstance(event.get("session"), str):
+            name: str = event["session"]
+            session = await self._sessions.named(name)
+            if session is not None and signature_matches(raw, session.hmac_key, signature):
+                return session, event
+            _refused(name)
+        session = await self._signer(raw, signature)
+        return session, _parse_signed(raw, session.session_name)
+
     async def _signer(self, raw: bytes, signature: str) -> WahaSession:
         """The session whose key signed these bytes, among those the bytes name; 401 otherwise."""
         names: list[str] = []
@@ -104,9 +123,7 @@ class SignedEvents:
             session = await self._sessions.named(name)
             if session is not None and signature_matches(raw, session.hmac_key, signature):
                 return session
-        log.warning("WAHA event refused", extra={
-            "action": "waha.refused_event", "session": names[0][:60] if names else None})
-        raise Unauthorized(BAD_SIGNATURE)
+        _refused(names[0] if names else None)
 
     def _check_fresh(self, event: Mapping[str, Any], now: float) -> str:
         event_id = event.get("id")
@@ -142,6 +159,12 @@ class SignedEvents:
             return
         if isinstance(me, dict):
             await self._sessions.observe(session.session_name, {"status": "WORKING", "me": me})
+
+
+def _refused(session: str | None) -> NoReturn:
+    log.warning("WAHA event refused", extra={
+        "action": "waha.refused_event", "session": None if session is None else session[:60]})
+    raise Unauthorized(BAD_SIGNATURE)
 
 
 def _linked_without_me(event: Mapping[str, Any]) -> bool:

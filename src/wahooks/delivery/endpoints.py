@@ -27,6 +27,7 @@ nor stop the claiming of work for other webhooks, on its host or elsewhere.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class Lane:
     blocked: bool = False  # in its account's blocked list
 
 
+@functools.lru_cache(maxsize=4096)  # read per delivery; parsing the URL each time cost 3 µs
 def endpoint_key(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)

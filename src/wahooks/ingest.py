@@ -101,7 +101,8 @@ class Ingest:
             # Only once the event is taken (a replayed status must change nothing), and before
             # its deliveries go out (a receiver that asks sees the status the event announced).
             taken = [
-                (await self._follow(connection, event), event, new)
+                (await self._connections.follow_engine_status(connection, event), event, new)
+                if event.get("event") == "session.status" else (connection, event, new)
                 for connection, event, new in taken
             ]
         finally:
@@ -127,11 +128,6 @@ class Ingest:
         if not jobs:  # deleted between the ownership check and now
             raise NotFound("Webhook config not found")
         return jobs[0].delivery_id
-
-    async def _follow(self, connection: Connection, event: Mapping[str, Any]) -> Connection:
-        if event.get("event") != "session.status":
-            return connection
-        return await self._connections.follow_engine_status(connection, event)
 
     async def _store_events(
         self, events: list[NewEvent], only_webhook: str | None

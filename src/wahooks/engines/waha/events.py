@@ -85,7 +85,8 @@ class SignedEvents:
             log.info("repeated WAHA event ignored",
                      extra={"action": "waha.duplicate", "session": session.session_name})
             return 0
-        await self._prune(now)
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            await self._prune(now)
         if ingested.accepted and _linked_without_me(event):
             await self._fill_phone(session)
         return ingested.accepted
@@ -142,8 +143,6 @@ class SignedEvents:
 
     async def _prune(self, now: float) -> None:
         """Ids older than twice the window: their events are refused by timestamp anyway."""
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
-            return
         self._pruned_at = now
         await self._ids.prune_waha_events(now - 2 * self.window)
 

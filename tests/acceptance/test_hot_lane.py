@@ -149,3 +149,11 @@ def test_a_bad_token_on_the_lane_gets_the_apis_401(linked: Linked) -> None:
     [(status, _, body)] = responses(exchange(linked, request))
     assert status == 401 and body["statusCode"] == 401
     assert linked.stored() == []
+
+
+def test_an_event_whose_client_left_before_the_answer_is_still_stored(linked: Linked) -> None:
+    with socket.create_connection(("127.0.0.1", linked.server.port), timeout=10) as sock:
+        sock.sendall(linked.post("left"))
+        sock.shutdown(socket.SHUT_RDWR)
+    assert wait_until(lambda: linked.stored() == ["left"] or None)
+    assert responses(exchange(linked, linked.post("after", extra="Connection: close\r\n")))[0][0] == 201

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         description="Serve /metrics without a token (only on a private network: it shows"
         " queue sizes and traffic, never tenant data); otherwise it takes an owner's token.",
     )
+    reuse_port: bool = Field(
+        False,
+        description="Several API processes on one host share WAHOOKS_PORT (SO_REUSEPORT: the"
+        " kernel spreads new connections among them), so ingest uses more than one core."
+        " PostgreSQL only: a SQLite file is served by one process.",
+    )
     metrics_port: int | None = Field(
         None,
         ge=0,
@@ -230,6 +236,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"role '{self.role}' needs PostgreSQL (WAHOOKS_DATABASE=postgresql://...):"
                 " a SQLite file is served by one process, which must have role 'all'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_reuse_port(self) -> Settings:
+        if self.reuse_port and not self.uses_postgres:
+            raise ValueError(
+                "reuse_port needs PostgreSQL (WAHOOKS_DATABASE=postgresql://...): a SQLite file"
+                " is served by one process, so there is no second one to share the port with"
             )
         return self
 

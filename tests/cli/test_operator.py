@@ -117,6 +117,12 @@ def test_serve_waits_for_an_unreachable_database_then_gives_up(
     assert "database unreachable, retrying" in done.stderr  # logged while it waits
 
 
+def test_a_shared_port_needs_postgresql(tmp_path: Path) -> None:
+    one_line_error(wahooks(tmp_path, "serve", "--reuse-port"),
+                   "reuse_port needs PostgreSQL", "served by one process")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_settings_errors_say_what_to_set(tmp_path: Path) -> None:
     line = one_line_error(wahooks(tmp_path, "serve", env={"WAHOOKS_PORT": "99999"}),
                           "WAHOOKS_PORT (--port)", "65535")

@@ -75,6 +75,11 @@ class _ServeCommand(click.Command):
     " [env WAHOOKS_ROLE; all]",
 )
 @click.option(
+    "--reuse-port", is_flag=True, default=None,
+    help="Share --port with other API processes on this host (SO_REUSEPORT; PostgreSQL)"
+    " [env WAHOOKS_REUSE_PORT; off]",
+)
+@click.option(
     "--metrics-port", type=int,
     help="With --role worker: serve /metrics on this port [env WAHOOKS_METRICS_PORT; none]",
 )
@@ -133,7 +138,7 @@ def serve(database_wait: float, **flags: Any) -> None:
         return
     # The port is taken before anything else happens: a port in use must not cost the first
     # start its owner token (printed once, when the owner is created).
-    listener = _bind(settings.host, settings.port)
+    listener = _bind(settings.host, settings.port, reuse_port=settings.reuse_port)
     port = listener.getsockname()[1]
     click.echo(
         f"wahooks {__version__}: API URL http://{_url_host(settings.host)}:{port}"
@@ -199,11 +204,14 @@ def _url_host(host: str) -> str:
 
 
 def _bind(
-    host: str, port: int, flag: str = "--port", variable: str = "WAHOOKS_PORT"
+    host: str, port: int, flag: str = "--port", variable: str = "WAHOOKS_PORT", *,
+    reuse_port: bool = False,
 ) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # every process on the port must set it, or the bind fails as "in use"
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         listener.bind((host, port))
     except OSError as exc:
@@ -211,7 +219,9 @@ def _bind(
         if exc.errno == errno.EADDRINUSE:
             raise OperatorError(
                 f"Port {port} on {host} is already in use (another wahooks, or another program)."
-                f" Stop it, or choose another port with {flag} or {variable}."
+                f" Stop it, or choose another port with {flag} or {variable}"
+                + (" (API processes sharing a port all need --reuse-port)." if flag == "--port"
+                   else ".")
             ) from None
         raise OperatorError(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Check --host/WAHOOKS_HOST"

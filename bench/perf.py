@@ -276,16 +276,19 @@ BACKLOG_COLUMNS = [("ingest events/s", "ingest", 0), ("RSS peak MiB", "rss", 0),
                    ("healthy p99 ms", "healthy_p99", 1), ("trim s", "trim", 1)]
 
 
-def backlog_args(quick: bool) -> argparse.Namespace:
+def backlog_args(quick: bool, pending: int | None = None,
+                 webhooks: int | None = None) -> argparse.Namespace:
     return argparse.Namespace(
-        pending=20_000 if quick else 1_000_000, webhooks=100 if quick else 1000,
+        pending=pending or (20_000 if quick else 1_000_000),
+        webhooks=webhooks or (100 if quick else 1000),
         per_connection=10, kept=100, drain_timeout=3600.0, trim_timeout=1800.0,
         concurrency=delivery.CONCURRENCY)
 
 
 def run_backlog(checkouts: Sequence[Checkout], rounds: int, quick: bool,
-                workdir: Path) -> Comparison:
-    args = backlog_args(quick)
+                workdir: Path, pending: int | None = None,
+                webhooks: int | None = None) -> Comparison:
+    args = backlog_args(quick, pending, webhooks)
     found = Comparison(checkouts)
     down, healthy = ReceiverProcess().start(), ReceiverProcess().start()
     try:
@@ -377,6 +380,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--baseline", metavar="PATH", help="another checkout, with its own .venv")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server logs)")
+    parser.add_argument("--backlog-pending", type=int, metavar="N",
+                        help="the backlog's size (default 1,000,000; 20,000 with --quick)")
+    parser.add_argument("--backlog-webhooks", type=int, metavar="W",
+                        help="the webhooks it spreads over (default 1,000; 100 with --quick)")
     args = parser.parse_args()
     chosen = list(SECTIONS) if args.all else [s.strip() for s in args.sections.split(",") if s]
     unknown = [name for name in chosen if name not in SECTIONS]
@@ -409,7 +416,8 @@ def main() -> None:
             results["postgres"] = run_postgres(checkouts, args.rounds, args.quick, workdir,
                                                receiver)
         if "backlog" in args.chosen:
-            results["backlog"] = run_backlog(checkouts, args.rounds, args.quick, workdir)
+            results["backlog"] = run_backlog(checkouts, args.rounds, args.quick, workdir,
+                                             args.backlog_pending, args.backlog_webhooks)
         print_targets(checkouts, results)
     finally:
         receiver.stop()

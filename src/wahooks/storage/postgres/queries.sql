@@ -81,40 +81,42 @@ WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
 UPDATE deliveries SET attempts = attempts - 1, lease_until = NULL, next_attempt_at = wahooks_now_ms()
 WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
 
--- name: record_attempts
--- An outcome may replace the interrupted attempt logged for the same number; a delivery deleted
--- meanwhile (its webhook went) gets no attempt.
-INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
-                      error_class, response_body, response_headers, triggered_by, request_headers)
-SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::int[], $6::text[],
-                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-    AS u(id, n, s, d, c, e, k, b, h, t, r)
-WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = u.id)
-ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = excluded.started_at,
-    duration_ms = excluded.duration_ms, status_code = excluded.status_code, error = excluded.error,
-    error_class = excluded.error_class, response_body = excluded.response_body,
-    response_headers = excluded.response_headers, triggered_by = excluded.triggered_by,
-    request_headers = excluded.request_headers;
-
 -- name: record_outcomes
--- Only the holder of the current claim settles a delivery: an outcome that arrives after its lease
--- ran out and another process re-claimed it is logged (record_attempts), not applied. Whatever
--- made this attempt, a retry is scheduled.
+-- Each attempt is logged (logged), and its delivery settled. An outcome may replace the
+-- interrupted attempt logged for the same number; a delivery deleted meanwhile (its webhook went)
+-- gets no attempt. Only the holder of the current claim settles a delivery: an outcome that
+-- arrives after its lease ran out and another process re-claimed it is logged, not applied.
+-- Whatever made this attempt, a retry is scheduled. One statement: an outcome batch is the
+-- statement a worker runs most after claims.
+WITH logged AS (
+    INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
+                          error_class, response_body, response_headers, triggered_by,
+                          request_headers)
+    SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::int[],
+                           $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+        AS u(id, n, s, d, c, e, k, b, h, t, r)
+    WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = u.id)
+    ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = excluded.started_at,
+        duration_ms = excluded.duration_ms, status_code = excluded.status_code,
+        error = excluded.error, error_class = excluded.error_class,
+        response_body = excluded.response_body, response_headers = excluded.response_headers,
+        triggered_by = excluded.triggered_by, request_headers = excluded.request_headers
+)
 UPDATE deliveries d SET status = u.status, lease_until = NULL, next_trigger = 'scheduled',
     next_attempt_at = CASE WHEN u.retry_in IS NULL THEN NULL ELSE wahooks_now_ms() + u.retry_in END,
     delivered_at = CASE WHEN u.status = 'delivered' THEN u.delivered_at END
-FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[], $5::bigint[])
+FROM unnest($1::uuid[], $2::int[], $12::text[], $13::bigint[], $14::bigint[])
     AS u(id, attempt, status, retry_in, delivered_at)
 WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'pending';
 
--- name: lock_webhooks
--- Outcome batches of several processes update the same webhooks: locked in id order, so they
--- wait for each other instead of deadlocking.
-SELECT id FROM webhooks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE;
-
 -- name: update_health
 -- One batch's news about each webhook's endpoint (storage/health.py folds the batch); the new
--- counters come back so the disable rule can be applied.
+-- counters come back so the disable rule can be applied. Outcome batches of several processes
+-- update the same webhooks: their rows are locked in id order first (locked: each row is locked
+-- there before the update can reach it), so they wait for each other instead of deadlocking.
+WITH locked AS MATERIALIZED (
+    SELECT id FROM webhooks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+)
 UPDATE webhooks w SET
     last_success_at = coalesce(u.success_at, w.last_success_at),
     last_failure_at = coalesce(u.failure_at, w.last_failure_at),
@@ -124,6 +126,7 @@ UPDATE webhooks w SET
                          ELSE coalesce(w.failing_since, u.first_failure) END
 FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bool[], $5::int[], $6::bigint[])
     AS u(id, success_at, failure_at, succeeded, dead_letters, first_failure)
+JOIN locked ON locked.id = u.id
 WHERE w.id = u.id
 RETURNING w.id, w.user_id, w.connection_id, w.active, w.disabled_reason, w.failing_since,
           w.consecutive_dead_letters;

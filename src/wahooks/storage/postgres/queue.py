@@ -148,9 +148,11 @@ class PostgresQueue:
             # them in that order, so none waits on another in a cycle.
             if ended:
                 await lock_lines(c, ended)
-            ids, attempts = [o.delivery_id for o in outcomes], [o.attempt for o in outcomes]
+            disabled, changes = await _update_health(c, outcomes, disable)
+            settled = [held_if_disabled(o, disabled) for o in outcomes]
             await c.execute(
-                SQL["record_attempts"], ids, attempts,
+                SQL["record_outcomes"], [o.delivery_id for o in outcomes],
+                [o.attempt for o in outcomes],
                 [o.outcome.started_at for o in outcomes], [o.outcome.duration_ms for o in outcomes],
                 [o.outcome.status_code for o in outcomes], [o.outcome.error for o in outcomes],
                 [None if o.outcome.error_class is None else o.outcome.error_class.value
@@ -159,12 +161,7 @@ class PostgresQueue:
                 [headers_json(o.outcome.response_headers) for o in outcomes],
                 [o.trigger.value for o in outcomes],
                 [sent_request_json(o.outcome.request) for o in outcomes],
-            )
-            disabled, changes = await _update_health(c, outcomes, disable)
-            settled = [held_if_disabled(o, disabled) for o in outcomes]
-            await c.execute(
-                SQL["record_outcomes"], ids, attempts, [o.status.value for o in settled],
-                [o.retry_in_ms for o in settled],
+                [o.status.value for o in settled], [o.retry_in_ms for o in settled],
                 [o.outcome.started_at + int(o.outcome.duration_ms) for o in settled],
             )
             # An outcome not applied (its lease was lost) leaves its line's first one pending:
@@ -203,7 +200,6 @@ async def _update_health(
     must be; the ids of the batch's disabled webhooks, and the changes made now."""
     updates = health_updates(outcomes)
     ids = [update.webhook_id for update in updates]
-    await c.execute(SQL["lock_webhooks"], ids)
     rows = await c.fetch(
         SQL["update_health"], ids, [u.success_at for u in updates],
         [u.failure_at for u in updates], [u.succeeded for u in updates],

@@ -3,9 +3,6 @@
 -- processes on machines whose clocks differ share one schedule. Batches travel as arrays (unnest),
 -- so a batch costs a fixed number of round trips however large it is.
 
--- name: now
-SELECT wahooks_now_ms();
-
 -- Ingest ------------------------------------------------------------------------------------------
 
 -- name: active_webhooks
@@ -20,25 +17,33 @@ FROM webhooks WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
 SELECT id, url, signing_secret, previous_secret, previous_secret_expires_at, user_id
 FROM webhooks WHERE id = ANY($1::uuid[]);
 
--- name: insert_events
-INSERT INTO events (id, connection_id, event_type, body, created_at)
-SELECT u.id, u.connection_id, u.event_type, u.body, $5
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) AS u(id, connection_id, event_type, body);
-
--- name: insert_deliveries
--- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
--- index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for replay;
--- one behind others in its chat's line waits with no due time (order_key, order_seq: its line and
--- place, NULL when its webhook is unordered).
-INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
-                        next_attempt_at, lease_until, created_at, next_trigger, order_key, order_seq)
-SELECT u.id, u.webhook_id, u.event_id, u.event_type, u.status, u.attempts,
-       CASE WHEN u.status = 'pending' AND NOT u.waiting THEN $8::bigint END, u.lease_until, $8,
-       u.next_trigger, u.order_key, u.order_seq
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::bigint[], $7::text[],
-            $9::text[], $10::text[], $11::bigint[], $12::boolean[])
-    AS u(id, webhook_id, event_id, event_type, attempts, lease_until, next_trigger, status,
-         order_key, order_seq, waiting);
+-- name: insert_batch
+-- An ingest batch's events and their deliveries, stamped with one instant, in one statement (one
+-- round trip, where the instant, the events, the deliveries and the NOTIFY took four). A delivery
+-- claimed at ingest has its first attempt counted and a lease ($10: its length; it never enters
+-- the due index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for
+-- replay; one behind others in its chat's line waits with no due time (order_key, order_seq: its
+-- line and place, NULL when its webhook is unordered). $16: some wait, due, for a claim loop, so
+-- every dispatcher is told (NOTIFY wahooks_due, sent at commit).
+WITH instant AS MATERIALIZED (SELECT wahooks_now_ms() AS ms),
+new_events AS (
+    INSERT INTO events (id, connection_id, event_type, body, created_at)
+    SELECT u.id, u.connection_id, u.event_type, u.body, instant.ms
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[])
+        AS u(id, connection_id, event_type, body), instant
+), new_deliveries AS (
+    INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
+                            next_attempt_at, lease_until, created_at, next_trigger, order_key,
+                            order_seq)
+    SELECT u.id, u.webhook_id, u.event_id, u.event_type, u.status, u.attempts,
+           CASE WHEN u.status = 'pending' AND NOT u.waiting THEN instant.ms END,
+           instant.ms + u.lease_ms, instant.ms, u.next_trigger, u.order_key, u.order_seq
+    FROM unnest($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::int[], $10::bigint[],
+                $11::text[], $12::text[], $13::text[], $14::bigint[], $15::boolean[])
+        AS u(id, webhook_id, event_id, event_type, attempts, lease_ms, next_trigger, status,
+             order_key, order_seq, waiting), instant
+)
+SELECT pg_notify('wahooks_due', '') WHERE $16::boolean;
 
 -- name: still_disabled
 -- Of the webhooks an ingest batch holds deliveries for, those still disabled, share-locked: an

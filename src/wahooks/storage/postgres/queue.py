@@ -86,7 +86,7 @@ class PostgresQueue:
             if lines:
                 await lock_lines(c, lines)
                 states = await line_states(c, lines)
-            rows = _IngestRows(int(await c.fetchval(SQL["now"])), states)
+            rows = _IngestRows(states)
             answers = [
                 [
                     None if (i, j) in repeated else rows.add(item, event, targets.get(
@@ -236,10 +236,9 @@ def _lines_of(items: list[_IngestItem], targets: _Targets) -> set[Line]:
 class _IngestRows:
     """The rows one ingest batch inserts: written with one statement per table (unnest)."""
 
-    now: int
     lines: dict[Line, tuple[int, bool]]  # (locked) per line: last place, busy
     events: list[tuple[str, str, str, bytes]] = field(default_factory=list)
-    # (id, webhook, event, type, attempts, lease until, trigger, status, order key, place, waiting)
+    # (id, webhook, event, type, attempts, lease in ms, trigger, status, order key, place, waiting)
     deliveries: list[
         tuple[str, str, str, str, int, int | None, str, str, str | None, int | None, bool]
     ] = field(default_factory=list)
@@ -285,7 +284,7 @@ class _IngestRows:
             ))
             self.deliveries.append((
                 jobs[-1].delivery_id, target.webhook_id, event_id, event.event_type,
-                jobs[-1].attempt, None if lease is None else self.now + lease, trigger.value,
+                jobs[-1].attempt, lease, trigger.value,
                 DeliveryStatus.PENDING.value, key, place, waiting,
             ))
         return jobs
@@ -294,12 +293,14 @@ class _IngestRows:
         if not self.events:
             return
         await self._confirm_held(c)
-        columns = list(zip(*self.deliveries, strict=True))
-        await c.execute(SQL["insert_events"], *zip(*self.events, strict=True), self.now)
-        await c.execute(SQL["insert_deliveries"], *columns[:7], self.now, *columns[7:])
-        if any(row[4] == 0 and row[7] == DeliveryStatus.PENDING and not row[10]
-               for row in self.deliveries):
-            await c.execute(f"NOTIFY {DUE_CHANNEL}")
+        due_unclaimed = any(
+            row[4] == 0 and row[7] == DeliveryStatus.PENDING and not row[10]
+            for row in self.deliveries
+        )
+        await c.execute(
+            SQL["insert_batch"], *zip(*self.events, strict=True),
+            *zip(*self.deliveries, strict=True), due_unclaimed,
+        )
         if self.released:
             await let_next_go(c, self.released)
 

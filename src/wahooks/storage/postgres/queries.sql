@@ -91,9 +91,21 @@ WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
 -- interrupted attempt logged for the same number; a delivery deleted meanwhile (its webhook went)
 -- gets no attempt. Only the holder of the current claim settles a delivery: an outcome that
 -- arrives after its lease ran out and another process re-claimed it is logged, not applied.
--- Whatever made this attempt, a retry is scheduled. One statement: an outcome batch is the
--- statement a worker runs most after claims.
-WITH logged AS (
+-- Whatever made this attempt, a retry is scheduled. A batch in which every attempt succeeded
+-- (the common case) also resets its webhooks' health here ($15: their ids, in id order; $16: each
+-- one's latest success), as update_health would, their rows locked in id order (locked), so
+-- two batches wait for each other rather than deadlock: nothing in such a batch can disable a
+-- webhook, so it needs no other statement and no transaction. Other batches run update_health
+-- first and pass no webhook.
+WITH locked AS MATERIALIZED (
+    SELECT id FROM webhooks WHERE id = ANY($15::uuid[]) ORDER BY id FOR UPDATE
+), healthy AS (
+    UPDATE webhooks w SET last_success_at = u.success_at, consecutive_dead_letters = 0,
+                          failing_since = NULL
+    FROM unnest($15::uuid[], $16::bigint[]) AS u(id, success_at)
+    JOIN locked ON locked.id = u.id
+    WHERE w.id = u.id
+), logged AS (
     INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
                           error_class, response_body, response_headers, triggered_by,
                           request_headers)

@@ -147,6 +147,39 @@ def test_one_process_at_a_time_holds_a_named_job(postgres_schema_url: Callable[[
     asyncio.run(scenario())
 
 
+def test_a_session_lock_left_on_a_lent_connection_is_let_go_when_it_returns(
+    postgres_schema_url: Callable[[], str],
+) -> None:
+    """The pool skips asyncpg's reset for connections used through `run()` (they leave no session
+    state); one lent for session-level work is still reset on release, so a session lock that its
+    holder failed to unlock does not outlive the loan on a pooled connection."""
+    one, two = _pair(postgres_schema_url)
+    lock = 0x5E55
+
+    async def scenario() -> None:
+        one.database.pool_size = 1  # one connection: whatever the loan left, `run` gets back
+        await one.open()
+        await two.open()
+        try:
+            async with one.database.connection() as c:
+                assert await c.fetchval("SELECT pg_try_advisory_lock($1)", lock)
+            held = await one.database.run(
+                lambda c: c.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND objid = $1 AND pid = pg_backend_pid()", lock,
+                )
+            )
+            assert held == 0
+            assert await two.database.run(
+                lambda c: c.fetchval("SELECT pg_try_advisory_xact_lock($1)", lock)
+            )
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(scenario())
+
+
 def test_an_ingest_batch_that_would_hold_sees_an_enable_committed_meanwhile(
     postgres_schema_url: Callable[[], str],
 ) -> None:

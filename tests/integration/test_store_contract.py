@@ -1094,6 +1094,53 @@ def test_a_failing_period_with_enough_dead_letters_disables_and_a_success_resets
     run(scenario)
 
 
+def test_a_batch_of_successes_alone_ends_the_failing_streak_and_settles_every_delivery(
+    run: Callable[[Scenario], None],
+) -> None:
+    """The batch most written (PostgreSQL writes it in one statement, health with outcomes)."""
+
+    async def scenario(store: Store) -> None:
+        user_id, connection = await _account(store)
+        webhook = await _webhook(store, user_id, connection)
+        rule = DisableRule(after_ms=0, min_dead_letters=5)
+
+        async def settle(*statuses: DeliveryStatus) -> list[str]:
+            jobs = [
+                (await store.queue.ingest(
+                    [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
+                ))[0][0]
+                for _ in statuses
+            ]
+            written = await store.queue.record_outcomes([
+                RecordedOutcome(
+                    job.delivery_id, 1,
+                    _outcome(204 if status is DeliveryStatus.DELIVERED else 500), status, None,
+                    webhook_id=webhook.id,
+                )
+                for job, status in zip(jobs, statuses, strict=True)
+            ], disable=rule)
+            assert written.changes == [] and written.next_jobs == []
+            return [job.delivery_id for job in jobs]
+
+        await settle(DeliveryStatus.FAILED, DeliveryStatus.FAILED)
+        failing = await store.webhooks.webhook_health(webhook.id, 0)
+        assert failing is not None and failing.consecutive_dead_letters == 2
+        assert failing.failing_since is not None and failing.last_success_at is None
+        before = now_ms()
+        delivered = await settle(DeliveryStatus.DELIVERED, DeliveryStatus.DELIVERED)
+        health = await store.webhooks.webhook_health(webhook.id, 0)
+        assert health is not None
+        assert (health.consecutive_dead_letters, health.failing_since) == (0, None)
+        assert health.last_success_at is not None and health.last_success_at >= before
+        assert (health.attempts_24h, health.successes_24h) == (4, 2)
+        settled = await store.deliveries.list_deliveries(
+            webhook.id, status=DeliveryStatus.DELIVERED
+        )
+        assert sorted(d.id for d in settled) == sorted(delivered)
+
+    run(scenario)
+
+
 def test_the_held_cap_drops_the_oldest_held_and_counts_them(
     run: Callable[[Scenario], None],
 ) -> None:

@@ -86,6 +86,8 @@ class FakeQueue:
     released: list[str] = field(default_factory=list)
     claims: list[frozenset[str]] = field(default_factory=list)  # skip_webhooks of each claim
     fail_writes: int = 0  # how many record_outcomes calls fail before they succeed
+    next_due_lookups: int = 0
+    listeners: list[Callable[[], None]] = field(default_factory=list)  # listen_due's callbacks
 
     async def claim_due(
         self, limit: int, lease_ms: int, *, skip_webhooks: Collection[str] = ()
@@ -96,13 +98,19 @@ class FakeQueue:
         return taken
 
     async def next_due_in_ms(self, *, skip_webhooks: Collection[str] = ()) -> int | None:
+        self.next_due_lookups += 1
         return 0 if any(j.webhook_id not in skip_webhooks for j in self.due) else None
 
     async def extend_leases(self, delivery_ids: list[str], lease_ms: int) -> None:
         pass
 
     def listen_due(self, callback: Callable[[], None]) -> None:
-        pass
+        self.listeners.append(callback)
+
+    def notify(self) -> None:
+        """As a NOTIFY from another process that left deliveries due."""
+        for callback in self.listeners:
+            callback()
 
     async def release(self, delivery_ids: list[str]) -> None:
         self.released += delivery_ids

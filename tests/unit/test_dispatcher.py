@@ -239,6 +239,40 @@ def test_outcomes_that_fail_to_commit_are_written_again_once_in_order() -> None:
     run(scenario)
 
 
+class _Heartbeats:
+    """Other processes share the queue: the dispatcher listens for their NOTIFYs."""
+
+    async def heartbeat(self, worker_id: str) -> None:
+        pass
+
+
+def test_a_notify_claims_what_is_due_without_looking_up_the_next_due_time_again() -> None:
+    """Every dispatcher wakes on another process's NOTIFY and most find nothing to claim: the
+    next due time they know still holds, so only this process's own news looks it up again."""
+
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = Dispatcher(
+            queue, transport, POLICY, max_in_flight=100, max_in_flight_per_endpoint=100,
+            lease_ms=60_000, poll_interval=NEVER, heartbeats=_Heartbeats(),
+        )
+        await d.start()
+        await until(lambda: queue.next_due_lookups == 1)  # the first look: nothing due
+        queue.notify()
+        await until(lambda: len(queue.claims) == 2)
+        queue.due = [job(1)]
+        queue.notify()
+        await transport.wait_sent(1)
+        assert (len(queue.claims), queue.next_due_lookups) == (3, 1)
+        d.poke()  # e.g. this process scheduled a retry
+        await until(lambda: queue.next_due_lookups == 2)
+        assert len(queue.claims) == 4
+        transport.answer("a.example-1", ok())
+        await d.stop()
+
+    run(scenario)
+
+
 def test_an_ordered_deliverys_end_wakes_the_claim_loop_and_carries_its_line() -> None:
     async def scenario() -> None:
         queue = FakeQueue()

@@ -7,6 +7,14 @@ and leases recovered after a crash wait in the database with a `next_attempt_at`
 takes them in batches when they fall due (it sleeps exactly until the next due time, with
 `poll_interval` as a safety net).
 
+With other processes on the database, each NOTIFY that another process left deliveries due wakes
+every dispatcher, and most find nothing left to claim (another took it first). So a wake-up by
+NOTIFY claims what is due now and nothing more: the next due time already looked up still holds,
+since another process's NOTIFY only announces work due now, and the retries it schedules are its
+own to take on time (should it die, `poll_interval` is when the others look). What this process
+learns itself (`poke`: a retry it scheduled, an endpoint unsaturated, leases recovered) has the
+next due time looked up again.
+
 Concurrency is capped globally (shared fairly among accounts) and per endpoint (scheme, host, port;
 shared fairly among its webhooks, and cut while it answers 429/503), and endpoints take turns, so a
 slow or hung receiver holds at most its own share of connections and cannot delay the others. A
@@ -104,6 +112,9 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._backlog_in_db = True  # unknown at start: look
+        # The loop time by which to look again unwoken (the next due delivery, or the safety net),
+        # as last looked up; None: look it up after the next claim.
+        self._look_at: float | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self._stopping = False
@@ -120,7 +131,7 @@ class Dispatcher:
         self.active = True
         self._loop_task = asyncio.create_task(self._claim_loop(), name="wahooks-claim-loop")
         if self._leases is not None:  # other processes share the queue
-            self._store.listen_due(self.poke)
+            self._store.listen_due(self._notified)
             self._maintenance = asyncio.create_task(self._leases.run(), name="wahooks-leases")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -189,6 +200,11 @@ class Dispatcher:
 
     def poke(self) -> None:
         """Deliveries are waiting in the database: have the claim loop look now."""
+        self._look_at = None
+        self._notified()
+
+    def _notified(self) -> None:
+        """Another process left deliveries due now: claim them (see the module's docstring)."""
         self._backlog_in_db = True
         self._wake.set()
 
@@ -261,7 +277,9 @@ class Dispatcher:
         if len(jobs) == CLAIM_BATCH:
             self._backlog_in_db = True
             return 0.0
-        due_in_ms = await self._store.next_due_in_ms(skip_webhooks=skip)
-        if due_in_ms is None:
-            return self._poll_interval
-        return min(due_in_ms / 1000, self._poll_interval)
+        now = asyncio.get_running_loop().time()
+        if self._look_at is None or self._look_at <= now:
+            due_in_ms = await self._store.next_due_in_ms(skip_webhooks=skip)
+            wait = self._poll_interval if due_in_ms is None else due_in_ms / 1000
+            self._look_at = now + min(wait, self._poll_interval)
+        return self._look_at - now

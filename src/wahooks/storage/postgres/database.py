@@ -14,6 +14,10 @@ What differs from SQLite, and why:
   lock, so one process prunes at a time and a sweep never holds many rows locked for long.
 * A lost connection (PostgreSQL restarting) is retried once, then answered as 503; the pool
   reconnects by itself once the server is back.
+* A connection goes back to the pool without asyncpg's reset query (a round trip on every release,
+  several per delivery) unless it was lent for session-level work (`connection()`, `session()`):
+  `run()` leaves no session state behind (transactions always end, locks are transaction-scoped,
+  nothing is SET, LISTEN has connections of its own), so only those can need it.
 """
 
 from __future__ import annotations
@@ -69,6 +73,27 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
+    """A pool's connection that knows whether it was lent for session-level work (a session
+    advisory lock), the only session state wahooks leaves on a connection."""
+
+    __slots__ = ("_lent_for_session",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lent_for_session = False
+
+    def lend_for_session(self) -> None:
+        self._lent_for_session = True
+
+    async def reset_session(self) -> None:
+        """Called by the pool on release, after asyncpg has ended any open transaction: clear
+        session state (advisory locks, settings, cursors, LISTENs) only where some may be."""
+        if self._lent_for_session:
+            self._lent_for_session = False
+            await self.execute(self.get_reset_query())
+
+
 class PostgresDatabase:
     """The connection pool every aggregate shares, migrations, and LISTEN/NOTIFY."""
 
@@ -91,9 +116,10 @@ class PostgresDatabase:
                 await first.close()  # closing releases the lock
         self.pool = await asyncpg.create_pool(
             self._dsn, min_size=1, max_size=self.pool_size, server_settings=settings,
-            command_timeout=60,
+            command_timeout=60, connection_class=PooledConnection,
+            reset=PooledConnection.reset_session,
         )
-        async with self.pool.acquire() as conn:
+        async with self.connection() as conn:
             await _migrate(conn)
 
     async def close(self) -> None:
@@ -156,6 +182,14 @@ class PostgresDatabase:
             )
             await asyncio.sleep(0.5)
 
+    async def session(self) -> Any:
+        """A pooled connection for session-level work, cleared of its session state when it is
+        released (`self.pool.release(conn)`)."""
+        assert self.pool is not None, "store not open"
+        conn = await self.pool.acquire()
+        conn.lend_for_session()
+        return conn
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
         """One pooled connection for several transactions (a session-level lock held across
@@ -163,6 +197,7 @@ class PostgresDatabase:
         assert self.pool is not None, "store not open"
         try:
             async with self.pool.acquire() as conn:
+                conn.lend_for_session()
                 yield conn
         except CONNECTION_ERRORS as exc:
             raise DatabaseUnavailable(

@@ -24,7 +24,7 @@ class PostgresProcesses:
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         assert self._db.pool is not None, "store not open"
         try:
-            conn = await self._db.pool.acquire()
+            conn = await self._db.session()
         except CONNECTION_ERRORS:
             yield False
             return

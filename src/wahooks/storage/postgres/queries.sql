@@ -3,9 +3,6 @@
 -- processes on machines whose clocks differ share one schedule. Batches travel as arrays (unnest),
 -- so a batch costs a fixed number of round trips however large it is.
 
--- name: now
-SELECT wahooks_now_ms();
-
 -- Ingest ------------------------------------------------------------------------------------------
 
 -- name: active_webhooks
@@ -20,25 +17,33 @@ FROM webhooks WHERE connection_id = ANY($1::uuid[]) AND active ORDER BY id;
 SELECT id, url, signing_secret, previous_secret, previous_secret_expires_at, user_id
 FROM webhooks WHERE id = ANY($1::uuid[]);
 
--- name: insert_events
-INSERT INTO events (id, connection_id, event_type, body, created_at)
-SELECT u.id, u.connection_id, u.event_type, u.body, $5
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) AS u(id, connection_id, event_type, body);
-
--- name: insert_deliveries
--- A delivery claimed at ingest has its first attempt counted and a lease (it never enters the due
--- index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for replay;
--- one behind others in its chat's line waits with no due time (order_key, order_seq: its line and
--- place, NULL when its webhook is unordered).
-INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
-                        next_attempt_at, lease_until, created_at, next_trigger, order_key, order_seq)
-SELECT u.id, u.webhook_id, u.event_id, u.event_type, u.status, u.attempts,
-       CASE WHEN u.status = 'pending' AND NOT u.waiting THEN $8::bigint END, u.lease_until, $8,
-       u.next_trigger, u.order_key, u.order_seq
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::bigint[], $7::text[],
-            $9::text[], $10::text[], $11::bigint[], $12::boolean[])
-    AS u(id, webhook_id, event_id, event_type, attempts, lease_until, next_trigger, status,
-         order_key, order_seq, waiting);
+-- name: insert_batch
+-- An ingest batch's events and their deliveries, stamped with one instant, in one statement (one
+-- round trip, where the instant, the events, the deliveries and the NOTIFY took four). A delivery
+-- claimed at ingest has its first attempt counted and a lease ($10: its length; it never enters
+-- the due index); an unclaimed one waits, due now; a held one (its webhook is disabled) waits for
+-- replay; one behind others in its chat's line waits with no due time (order_key, order_seq: its
+-- line and place, NULL when its webhook is unordered). $16: some wait, due, for a claim loop, so
+-- every dispatcher is told (NOTIFY wahooks_due, sent at commit).
+WITH instant AS MATERIALIZED (SELECT wahooks_now_ms() AS ms),
+new_events AS (
+    INSERT INTO events (id, connection_id, event_type, body, created_at)
+    SELECT u.id, u.connection_id, u.event_type, u.body, instant.ms
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[])
+        AS u(id, connection_id, event_type, body), instant
+), new_deliveries AS (
+    INSERT INTO deliveries (id, webhook_id, event_id, event_type, status, attempts,
+                            next_attempt_at, lease_until, created_at, next_trigger, order_key,
+                            order_seq)
+    SELECT u.id, u.webhook_id, u.event_id, u.event_type, u.status, u.attempts,
+           CASE WHEN u.status = 'pending' AND NOT u.waiting THEN instant.ms END,
+           instant.ms + u.lease_ms, instant.ms, u.next_trigger, u.order_key, u.order_seq
+    FROM unnest($5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::int[], $10::bigint[],
+                $11::text[], $12::text[], $13::text[], $14::bigint[], $15::boolean[])
+        AS u(id, webhook_id, event_id, event_type, attempts, lease_ms, next_trigger, status,
+             order_key, order_seq, waiting), instant
+)
+SELECT pg_notify('wahooks_due', '') WHERE $16::boolean;
 
 -- name: still_disabled
 -- Of the webhooks an ingest batch holds deliveries for, those still disabled, share-locked: an
@@ -81,40 +86,54 @@ WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
 UPDATE deliveries SET attempts = attempts - 1, lease_until = NULL, next_attempt_at = wahooks_now_ms()
 WHERE id = ANY($1::uuid[]) AND status = 'pending' AND lease_until IS NOT NULL;
 
--- name: record_attempts
--- An outcome may replace the interrupted attempt logged for the same number; a delivery deleted
--- meanwhile (its webhook went) gets no attempt.
-INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
-                      error_class, response_body, response_headers, triggered_by, request_headers)
-SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::int[], $6::text[],
-                       $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-    AS u(id, n, s, d, c, e, k, b, h, t, r)
-WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = u.id)
-ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = excluded.started_at,
-    duration_ms = excluded.duration_ms, status_code = excluded.status_code, error = excluded.error,
-    error_class = excluded.error_class, response_body = excluded.response_body,
-    response_headers = excluded.response_headers, triggered_by = excluded.triggered_by,
-    request_headers = excluded.request_headers;
-
 -- name: record_outcomes
--- Only the holder of the current claim settles a delivery: an outcome that arrives after its lease
--- ran out and another process re-claimed it is logged (record_attempts), not applied. Whatever
--- made this attempt, a retry is scheduled.
+-- Each attempt is logged (logged), and its delivery settled. An outcome may replace the
+-- interrupted attempt logged for the same number; a delivery deleted meanwhile (its webhook went)
+-- gets no attempt. Only the holder of the current claim settles a delivery: an outcome that
+-- arrives after its lease ran out and another process re-claimed it is logged, not applied.
+-- Whatever made this attempt, a retry is scheduled. A batch in which every attempt succeeded
+-- (the common case) also resets its webhooks' health here ($15: their ids, in id order; $16: each
+-- one's latest success), as update_health would, their rows locked in id order (locked), so
+-- two batches wait for each other rather than deadlock: nothing in such a batch can disable a
+-- webhook, so it needs no other statement and no transaction. Other batches run update_health
+-- first and pass no webhook.
+WITH locked AS MATERIALIZED (
+    SELECT id FROM webhooks WHERE id = ANY($15::uuid[]) ORDER BY id FOR UPDATE
+), healthy AS (
+    UPDATE webhooks w SET last_success_at = u.success_at, consecutive_dead_letters = 0,
+                          failing_since = NULL
+    FROM unnest($15::uuid[], $16::bigint[]) AS u(id, success_at)
+    JOIN locked ON locked.id = u.id
+    WHERE w.id = u.id
+), logged AS (
+    INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error,
+                          error_class, response_body, response_headers, triggered_by,
+                          request_headers)
+    SELECT u.* FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::int[],
+                           $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+        AS u(id, n, s, d, c, e, k, b, h, t, r)
+    WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = u.id)
+    ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = excluded.started_at,
+        duration_ms = excluded.duration_ms, status_code = excluded.status_code,
+        error = excluded.error, error_class = excluded.error_class,
+        response_body = excluded.response_body, response_headers = excluded.response_headers,
+        triggered_by = excluded.triggered_by, request_headers = excluded.request_headers
+)
 UPDATE deliveries d SET status = u.status, lease_until = NULL, next_trigger = 'scheduled',
     next_attempt_at = CASE WHEN u.retry_in IS NULL THEN NULL ELSE wahooks_now_ms() + u.retry_in END,
     delivered_at = CASE WHEN u.status = 'delivered' THEN u.delivered_at END
-FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[], $5::bigint[])
+FROM unnest($1::uuid[], $2::int[], $12::text[], $13::bigint[], $14::bigint[])
     AS u(id, attempt, status, retry_in, delivered_at)
 WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'pending';
 
--- name: lock_webhooks
--- Outcome batches of several processes update the same webhooks: locked in id order, so they
--- wait for each other instead of deadlocking.
-SELECT id FROM webhooks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE;
-
 -- name: update_health
 -- One batch's news about each webhook's endpoint (storage/health.py folds the batch); the new
--- counters come back so the disable rule can be applied.
+-- counters come back so the disable rule can be applied. Outcome batches of several processes
+-- update the same webhooks: their rows are locked in id order first (locked: each row is locked
+-- there before the update can reach it), so they wait for each other instead of deadlocking.
+WITH locked AS MATERIALIZED (
+    SELECT id FROM webhooks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+)
 UPDATE webhooks w SET
     last_success_at = coalesce(u.success_at, w.last_success_at),
     last_failure_at = coalesce(u.failure_at, w.last_failure_at),
@@ -124,6 +143,7 @@ UPDATE webhooks w SET
                          ELSE coalesce(w.failing_since, u.first_failure) END
 FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bool[], $5::int[], $6::bigint[])
     AS u(id, success_at, failure_at, succeeded, dead_letters, first_failure)
+JOIN locked ON locked.id = u.id
 WHERE w.id = u.id
 RETURNING w.id, w.user_id, w.connection_id, w.active, w.disabled_reason, w.failing_since,
           w.consecutive_dead_letters;

@@ -15,6 +15,7 @@ from wahooks.storage.batching import Batcher
 from wahooks.storage.health import (
     DEFAULT_DISABLE_RULE,
     DisableRule,
+    HealthUpdate,
     disable_where_due,
     health_updates,
     held_if_disabled,
@@ -86,7 +87,7 @@ class PostgresQueue:
             if lines:
                 await lock_lines(c, lines)
                 states = await line_states(c, lines)
-            rows = _IngestRows(int(await c.fetchval(SQL["now"])), states)
+            rows = _IngestRows(states)
             answers = [
                 [
                     None if (i, j) in repeated else rows.add(item, event, targets.get(
@@ -104,9 +105,10 @@ class PostgresQueue:
     async def claim_due(
         self, limit: int, lease_ms: int, *, skip_webhooks: Collection[str] = ()
     ) -> list[DeliveryJob]:
+        # One statement, atomic on its own: no BEGIN and COMMIT round trips around it (every
+        # worker claims on every NOTIFY, so this is the statement most often run).
         rows = await self._db.run(
-            lambda c: c.fetch(SQL["claim_due"], limit, lease_ms, list(skip_webhooks)),
-            transaction=True,
+            lambda c: c.fetch(SQL["claim_due"], limit, lease_ms, list(skip_webhooks))
         )
         return [_job(r) for r in rows]
 
@@ -141,31 +143,23 @@ class PostgresQueue:
         """Record the batch and each webhook's health. With `lease_next_ms`, the deliveries whose
         chat's turn these outcomes began are leased for the caller and returned as jobs."""
         ended = turns_ended(outcomes)
+        if not ended and all(
+            o.status is DeliveryStatus.DELIVERED and o.outcome.succeeded for o in outcomes
+        ):
+            # The common batch: nothing in it can disable a webhook, hold a delivery or end a
+            # chat's turn, so its webhooks' health (their streaks reset) is written with the
+            # outcomes, in one statement and no transaction around it (one round trip, not four).
+            successes = health_updates(outcomes)
+            await self._db.run(lambda c: _settle(c, outcomes, outcomes, successes))
+            return WrittenOutcomes([], [])
 
         async def work(c: Any) -> WrittenOutcomes:
             # Line locks first, then the webhooks' rows (in _update_health): every writer takes
             # them in that order, so none waits on another in a cycle.
             if ended:
                 await lock_lines(c, ended)
-            ids, attempts = [o.delivery_id for o in outcomes], [o.attempt for o in outcomes]
-            await c.execute(
-                SQL["record_attempts"], ids, attempts,
-                [o.outcome.started_at for o in outcomes], [o.outcome.duration_ms for o in outcomes],
-                [o.outcome.status_code for o in outcomes], [o.outcome.error for o in outcomes],
-                [None if o.outcome.error_class is None else o.outcome.error_class.value
-                 for o in outcomes],
-                [o.outcome.response_body for o in outcomes],
-                [headers_json(o.outcome.response_headers) for o in outcomes],
-                [o.trigger.value for o in outcomes],
-                [sent_request_json(o.outcome.request) for o in outcomes],
-            )
             disabled, changes = await _update_health(c, outcomes, disable)
-            settled = [held_if_disabled(o, disabled) for o in outcomes]
-            await c.execute(
-                SQL["record_outcomes"], ids, attempts, [o.status.value for o in settled],
-                [o.retry_in_ms for o in settled],
-                [o.outcome.started_at + int(o.outcome.duration_ms) for o in settled],
-            )
+            await _settle(c, outcomes, [held_if_disabled(o, disabled) for o in outcomes], [])
             # An outcome not applied (its lease was lost) leaves its line's first one pending:
             # then nothing moves.
             leased = []
@@ -195,6 +189,28 @@ class PostgresQueue:
         return len(rows)
 
 
+async def _settle(
+    c: Any, outcomes: list[RecordedOutcome], settled: list[RecordedOutcome],
+    successes: list[HealthUpdate],
+) -> None:
+    """Log each outcome's attempt and settle its delivery as `settled` says; `successes`: webhooks
+    whose health to reset here (an all-success batch), when _update_health did not run."""
+    await c.execute(
+        SQL["record_outcomes"], [o.delivery_id for o in outcomes], [o.attempt for o in outcomes],
+        [o.outcome.started_at for o in outcomes], [o.outcome.duration_ms for o in outcomes],
+        [o.outcome.status_code for o in outcomes], [o.outcome.error for o in outcomes],
+        [None if o.outcome.error_class is None else o.outcome.error_class.value
+         for o in outcomes],
+        [o.outcome.response_body for o in outcomes],
+        [headers_json(o.outcome.response_headers) for o in outcomes],
+        [o.trigger.value for o in outcomes],
+        [sent_request_json(o.outcome.request) for o in outcomes],
+        [o.status.value for o in settled], [o.retry_in_ms for o in settled],
+        [o.outcome.started_at + int(o.outcome.duration_ms) for o in settled],
+        [u.webhook_id for u in successes], [u.success_at for u in successes],
+    )
+
+
 async def _update_health(
     c: Any, outcomes: list[RecordedOutcome], rule: DisableRule
 ) -> tuple[set[str], list[WebhookStateChange]]:
@@ -202,7 +218,6 @@ async def _update_health(
     must be; the ids of the batch's disabled webhooks, and the changes made now."""
     updates = health_updates(outcomes)
     ids = [update.webhook_id for update in updates]
-    await c.execute(SQL["lock_webhooks"], ids)
     rows = await c.fetch(
         SQL["update_health"], ids, [u.success_at for u in updates],
         [u.failure_at for u in updates], [u.succeeded for u in updates],
@@ -239,10 +254,9 @@ def _lines_of(items: list[_IngestItem], targets: _Targets) -> set[Line]:
 class _IngestRows:
     """The rows one ingest batch inserts: written with one statement per table (unnest)."""
 
-    now: int
     lines: dict[Line, tuple[int, bool]]  # (locked) per line: last place, busy
     events: list[tuple[str, str, str, bytes]] = field(default_factory=list)
-    # (id, webhook, event, type, attempts, lease until, trigger, status, order key, place, waiting)
+    # (id, webhook, event, type, attempts, lease in ms, trigger, status, order key, place, waiting)
     deliveries: list[
         tuple[str, str, str, str, int, int | None, str, str, str | None, int | None, bool]
     ] = field(default_factory=list)
@@ -288,7 +302,7 @@ class _IngestRows:
             ))
             self.deliveries.append((
                 jobs[-1].delivery_id, target.webhook_id, event_id, event.event_type,
-                jobs[-1].attempt, None if lease is None else self.now + lease, trigger.value,
+                jobs[-1].attempt, lease, trigger.value,
                 DeliveryStatus.PENDING.value, key, place, waiting,
             ))
         return jobs
@@ -297,12 +311,14 @@ class _IngestRows:
         if not self.events:
             return
         await self._confirm_held(c)
-        columns = list(zip(*self.deliveries, strict=True))
-        await c.execute(SQL["insert_events"], *zip(*self.events, strict=True), self.now)
-        await c.execute(SQL["insert_deliveries"], *columns[:7], self.now, *columns[7:])
-        if any(row[4] == 0 and row[7] == DeliveryStatus.PENDING and not row[10]
-               for row in self.deliveries):
-            await c.execute(f"NOTIFY {DUE_CHANNEL}")
+        due_unclaimed = any(
+            row[4] == 0 and row[7] == DeliveryStatus.PENDING and not row[10]
+            for row in self.deliveries
+        )
+        await c.execute(
+            SQL["insert_batch"], *zip(*self.events, strict=True),
+            *zip(*self.deliveries, strict=True), due_unclaimed,
+        )
         if self.released:
             await let_next_go(c, self.released)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+
 from wahooks.errors import NotFound
 from wahooks.models import (
     Ordering,
@@ -129,7 +131,19 @@ class PostgresWebhooks:
             await c.execute("DELETE FROM webhooks WHERE id = $1", webhook_id)
             await delete_orphan_events(c)
 
-        await self._db.run(work, transaction=True)
+        # It locks the webhook's deliveries, then the webhook; an outcome batch with a failure
+        # locks the webhook, then its deliveries. When the two meet, PostgreSQL cancels one
+        # whole transaction; the outcome writer writes its batch again, and so does this.
+        for attempt in range(_DEADLOCK_TRIES):
+            try:
+                await self._db.run(work, transaction=True)
+                return
+            except asyncpg.DeadlockDetectedError:
+                if attempt == _DEADLOCK_TRIES - 1:
+                    raise
+
+
+_DEADLOCK_TRIES = 3
 
 
 class PostgresWebhookChanges(WebhookChanges):

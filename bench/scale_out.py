@@ -1,6 +1,6 @@
 """Scale-out benchmark: SQLite in one process beside PostgreSQL with 1 API and 1, 2, 4 workers.
 
-    .venv/bin/python bench/scale_out.py [--configs sqlite,pg-all,pg-1w,pg-2w,pg-4w]
+    .venv/bin/python bench/scale_out.py [--configs sqlite,pg-all,pg-1w,pg-2w,pg-4w,pg-2a2w]
                                         [--events N] [--paced-rate R] [--paced-seconds S] [--keep]
 
 One receiver (bench/receiver.py) for the whole run; every configuration gets fresh wahooks
@@ -14,6 +14,8 @@ Configurations:
   sqlite  one `wahooks serve` on SQLite, role all
   pg-all  one process on PostgreSQL, role all
   pg-Nw   one role-api process (all the load goes to it) and N role-worker processes
+  pg-2a2w two role-api processes sharing the port (serve --reuse-port; the kernel spreads the load
+          generator's connections) and 2 workers: ingest on more than one core
 
 A case ends when the receiver has every accepted event and the API lists nothing pending. CPU is
 utime + stime from /proc/<pid>/stat, summed over every wahooks process of the configuration; the
@@ -77,18 +79,22 @@ class Config:
     name: str
     postgres: bool
     workers: int  # 0: one process with role all
+    apis: int = 1  # API processes sharing the port (serve --reuse-port)
 
     def describe(self) -> str:
         store = "PostgreSQL" if self.postgres else "SQLite"
         if not self.workers:
             return f"{store}, 1 process (role all)"
-        return f"{store}, 1 API + {self.workers} worker{'s' if self.workers > 1 else ''}"
+        apis = f"{self.apis} APIs on one port" if self.apis > 1 else "1 API"
+        return f"{store}, {apis} + {self.workers} worker{'s' if self.workers > 1 else ''}"
 
 
 CONFIGS = {
     "sqlite": Config("sqlite", postgres=False, workers=0),
     "pg-all": Config("pg-all", postgres=True, workers=0),
     **{f"pg-{n}w": Config(f"pg-{n}w", postgres=True, workers=n) for n in (1, 2, 4, 8)},
+    # Ingest in two processes on one port: what --reuse-port adds on one host.
+    "pg-2a2w": Config("pg-2a2w", postgres=True, workers=2, apis=2),
 }
 
 
@@ -159,11 +165,16 @@ class Deployment:
 
     def start(self) -> Deployment:
         roles = [("api", "api")] if self.config.workers else [("all", "all")]
+        roles += [(f"api{n + 1}", "api") for n in range(1, self.config.apis)]
         roles += [(f"w{n + 1}", "worker") for n in range(self.config.workers)]
+        shared = {"WAHOOKS_REUSE_PORT": "1"} if self.config.apis > 1 else {}
         for name, role in roles:
             # Kept before it starts: a process that fails to start still leaves its log.
-            self.processes[name] = self.checkout.server(self.database, role=role, env=self.env)
-            self.processes[name].start()
+            process = self.checkout.server(self.database, role=role, env={**self.env, **shared})
+            self.processes[name] = process
+            if role == "api" and name != "api":
+                process.port = self.api.port  # the kernel spreads the connections over both
+            process.start()
         return self
 
     @property

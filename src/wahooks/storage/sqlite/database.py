@@ -32,13 +32,13 @@ _STOP = object()
 
 
 # What the file costs in memory, bounded whatever its size (docs/operations.md): page caches of
-# 16 MiB for the writer and 4 MiB per reader, no memory map. The hot path touches few pages (the
+# 8 MiB for the writer and 2 MiB per reader, no memory map. The hot path touches few pages (the
 # tails of the indexes it appends to, the webhooks it reads), and a miss is a pread from the OS's
 # page cache, which holds the file anyway. A memory map put every page read into the process's
 # resident memory (up to its size, 256 MiB), and four 64 MiB caches could hold another 256 MiB:
 # 413 MiB resident with 200,000 deliveries pending.
-WRITER_CACHE_KIB = 16 * 1024
-READER_CACHE_KIB = 4 * 1024
+WRITER_CACHE_KIB = 8 * 1024
+READER_CACHE_KIB = 2 * 1024
 
 
 def _connect(path: str, synchronous: str, cache_kib: int = WRITER_CACHE_KIB) -> sqlite3.Connection:

@@ -133,16 +133,19 @@ class Ingest:
         self, events: list[NewEvent], only_webhook: str | None
     ) -> tuple[list[list[DeliveryJob] | None], bool]:
         """Each event's deliveries (None: skipped as repeated), and whether they were claimed
-        for this process's dispatcher."""
+        for this process's dispatcher (all but the saturated webhooks'; if not, some may wait in
+        the database, and the claim loop is poked)."""
         dispatcher = self._dispatcher
-        claim = dispatcher.wants_more()
+        claim = dispatcher.claims_at_ingest()
+        # Busy, it claims only for webhooks with nothing waiting, and the claim loop must look.
+        claimed_all = claim and dispatcher.wants_more()
         per_event = await self._store.ingest(
             events,
             claim_lease_ms=self._lease_ms if claim else None,
             only_webhook=only_webhook,
-            defer_webhooks=dispatcher.saturated_webhooks(),
+            defer_webhooks=dispatcher.deferred_webhooks(),
         )
-        return per_event, claim
+        return per_event, claimed_all
 
     def _dispatch(self, jobs: list[DeliveryJob], claimed: bool) -> None:
         dispatcher = self._dispatcher

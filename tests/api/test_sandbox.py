@@ -27,6 +27,7 @@ from api.contract import (
 )
 from support.receiver import Receiver
 from support.server import ServerProcess, connected_connection
+from wahooks.engines.sandbox.engine import HISTORY_KEPT
 
 CONTACT = "14155550123@c.us"
 MESSAGE_ID = re.compile(r"^false_14155550123@c\.us_3EB0[0-9A-F]{16}$")
@@ -197,6 +198,18 @@ def test_inbound_shows_up_in_chats(owner: httpx.Client) -> None:
     for chat in chats:
         assert "name" in chat
     assert len(owner.get(f"/connections/{connection['id']}/chats", params={"limit": 1}).json()) == 1
+
+
+def test_a_chat_remembers_only_its_newest_messages(owner: httpx.Client) -> None:
+    connection = connected_connection(owner)
+    for n in range(HISTORY_KEPT + 1):
+        inbound(owner, connection["id"], f"message {n}")
+    kept = owner.get(
+        f"/connections/{connection['id']}/chats/{CONTACT}/messages", params={"limit": 500}
+    ).json()
+    assert [m["body"] for m in kept["messages"]] == [
+        f"message {n}" for n in range(HISTORY_KEPT, 0, -1)  # newest first; "message 0" is gone
+    ]
 
 
 def test_inbound_needs_a_linked_connection(owner: httpx.Client) -> None:

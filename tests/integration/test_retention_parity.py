@@ -14,6 +14,7 @@ from wahooks.ids import uuid7
 from wahooks.models import AttemptOutcome, Connection, ConnectionStatus, DeliveryStatus, Webhook
 from wahooks.storage import PostgresStorage, SqliteStorage, Storage
 from wahooks.storage.postgres.database import PRUNE_LOCK
+from wahooks.storage.postgres.retention import PostgresRetention
 from wahooks.storage.records import NewEvent, PruneCounts, RecordedOutcome
 from wahooks.storage.retention import WEBHOOK_SLICE
 
@@ -194,3 +195,30 @@ async def _coordination_rows(store: PostgresStorage) -> None:
                         " VALUES ('old', $3, $1), ('recent', $3, $2)", old, now, user_id)
 
     await store.database.run(work)
+
+
+def test_a_large_trim_on_postgres_leaves_its_space_reusable(postgres_schema_url: Any) -> None:
+    """The sweep vacuums what a large trim deleted from: no dead rows are left in the tables, so
+    new rows reuse their space. (A threshold of 1 row makes this small history a large trim.)"""
+
+    async def scenario() -> tuple[PruneCounts, dict[str, tuple[int, int]]]:
+        store = PostgresStorage(postgres_schema_url())
+        await store.open()
+        try:
+            await _history(store)
+            retention = PostgresRetention(store.database, vacuum_after_deleted=1)
+            counts = await retention.prune(
+                delivered_max_age_ms=HOUR_MS, delivered_kept=1, dead_letters_kept=1
+            )
+            rows = await store.database.run(lambda c: c.fetch(
+                "SELECT relname, n_dead_tup, vacuum_count FROM pg_stat_user_tables"
+                " WHERE schemaname = current_schema()"
+                " AND relname IN ('deliveries', 'attempts', 'events')"
+            ))
+            return counts, {r["relname"]: (r["n_dead_tup"], r["vacuum_count"]) for r in rows}
+        finally:
+            await store.close()
+
+    counts, tables = asyncio.run(scenario())
+    assert counts.delivered and counts.events
+    assert tables == {name: (0, 1) for name in ("deliveries", "attempts", "events")}

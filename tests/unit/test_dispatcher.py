@@ -415,6 +415,26 @@ def test_a_saturated_webhook_does_not_spill_its_neighbours_on_the_same_origin() 
     run(scenario)
 
 
+def test_a_busy_dispatcher_defers_only_webhooks_with_deliveries_waiting() -> None:
+    async def scenario() -> None:
+        queue, transport = FakeQueue(), FakeTransport()
+        d = dispatcher(queue, transport, max_in_flight=1)  # high water: 2048 waiting
+        await d.start()
+        assert d.deferred_webhooks() == frozenset()
+        # 10 hosts x 210: each webhook's queue under its cap (400), none saturated.
+        d.submit([job(n, f"h{origin}.example") for n in range(1, 211) for origin in range(10)])
+        assert not d.saturated_webhooks() and not d.wants_more()
+        # Busy: ingest leaves the backlog's new deliveries in the database, but still claims for
+        # a webhook with nothing waiting, so its fresh event does not queue behind the backlog.
+        deferred = d.deferred_webhooks()
+        assert deferred == {f"wh-h{origin}.example" for origin in range(10)}
+        assert d.claims_at_ingest() and "wh-fresh.example" not in deferred
+        await d.stop(grace=0)
+        assert not d.claims_at_ingest()
+
+    run(scenario)
+
+
 def test_one_account_cannot_take_every_global_slot() -> None:
     async def scenario() -> None:
         queue, transport = FakeQueue(), FakeTransport()

@@ -175,13 +175,29 @@ class Dispatcher:
     # intake -------------------------------------------------------------------------------------
 
     def wants_more(self) -> bool:
-        """Whether ingest should claim new deliveries for the hot path, or leave them in the
-        database for the claim loop (the dispatcher is busy)."""
+        """Whether the dispatcher has room for more than it holds: if not (it is busy), ingest
+        claims only for webhooks with nothing waiting (`deferred_webhooks`), and the outcome
+        writer leaves the next delivery of an ordered line to the claim loop."""
         return self.active and not self._stopping and self._queues.queued_open < self._high_water
 
     def saturated_webhooks(self) -> frozenset[str]:
         """Webhooks whose endpoint has a full queue: their deliveries wait in the database."""
         return self._queues.saturated_webhooks()
+
+    def claims_at_ingest(self) -> bool:
+        """Whether ingest should claim new deliveries for this dispatcher at all (but those of
+        `deferred_webhooks`)."""
+        return self.active and not self._stopping
+
+    def deferred_webhooks(self) -> frozenset[str]:
+        """Webhooks whose new deliveries ingest leaves in the database for the claim loop: the
+        saturated ones and, while the dispatcher is busy (`wants_more` is false), every webhook
+        that already has deliveries waiting here. A webhook with none waiting is claimed even
+        then: in the database its fresh event would wait behind the whole backlog (claims take
+        the oldest due first), and one delivery per idle webhook is no threat to memory."""
+        if self.wants_more():
+            return self._queues.saturated_webhooks()
+        return self._queues.waiting_webhooks()
 
     def submit(self, jobs: list[DeliveryJob]) -> None:
         overflow = self._queues.add(jobs)

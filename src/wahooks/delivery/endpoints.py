@@ -105,6 +105,7 @@ class EndpointQueues:
         self._in_flight = 0
         self._in_flight_ids: dict[str, int] = {}  # delivery id -> its endpoint's epoch at start
         self._saturated: set[str] = set()  # webhook ids of saturated lanes
+        self._waiting: set[str] = set()  # webhook ids of lanes with deliveries waiting
 
     @property
     def queued(self) -> int:
@@ -132,6 +133,8 @@ class EndpointQueues:
             if len(lane.waiting) >= self._queue_cap:
                 overflow.append(job)
                 continue
+            if not lane.waiting:
+                self._waiting.add(lane.webhook_id)
             lane.waiting.append(job)
             self._queued += 1
             if lane.saturated:
@@ -155,6 +158,8 @@ class EndpointQueues:
                 continue
             job = lane.waiting.popleft()
             self._queued -= 1
+            if not lane.waiting:
+                self._waiting.discard(lane.webhook_id)
             if lane.saturated:
                 self._leave_saturated_queue(lane)
             lane.in_flight += 1
@@ -193,6 +198,7 @@ class EndpointQueues:
                 if not lane.in_flight:
                     self._retire(lane)
         self._queued = self._queued_saturated = 0
+        self._waiting.clear()
         return unsent
 
     def held_ids(self) -> list[str]:
@@ -208,6 +214,10 @@ class EndpointQueues:
 
     def saturated_webhooks(self) -> frozenset[str]:
         return frozenset(self._saturated)
+
+    def waiting_webhooks(self) -> frozenset[str]:
+        """Webhooks with deliveries waiting here (saturated ones included)."""
+        return frozenset(self._waiting)
 
     # internals ----------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from dataclasses import dataclass
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from wahooks.delivery.http_response import (
     ClosedBeforeAnswer,
@@ -142,6 +142,11 @@ class Connection(asyncio.Protocol):
         self.abort()
 
 
+_EMPTIED: set[Any] = set()
+"""Stands for a bucket whose requests all ended before its tick; never added to (watch replaces
+it)."""
+
+
 class Deadlines:
     """The deadlines of the requests in flight, in buckets of TICK seconds, with one timer.
 
@@ -166,12 +171,18 @@ class Deadlines:
             heapq.heappush(self._slots, slot)
             if self._timer is None or slot < self._armed:
                 self._arm(loop, slot)
+        elif bucket is _EMPTIED:  # its number is still in the heap
+            bucket = self._buckets[slot] = set()
         bucket.add(conn)
 
     def unwatch(self, conn: Connection) -> None:
         bucket = self._buckets.get(conn.slot)
         if bucket is not None:
             bucket.discard(conn)
+            if not bucket:
+                # Freed now, not at its tick: a set keeps the size it grew to, and with a long
+                # timeout (the backlog bench's hour) the empty ones held 70 MiB after 1M sent.
+                self._buckets[conn.slot] = _EMPTIED
 
     def close(self) -> None:
         if self._timer is not None:

@@ -5,7 +5,8 @@ PNG), a simulated scan links it, and contacts can write to it or start typing (i
 `routes.py`, stand in for the phone and the contacts). Every event it emits
 has WAHA's exact shape, so receivers built against the sandbox work unchanged on real WhatsApp.
 Session state lives in the connection row; chats exist only in memory (a sandbox restart forgets
-them), and so do sent files, within the bound `media.py` states. Messages sent through the API
+them; each remembers its newest `HISTORY_KEPT` messages), and so do sent files, within the bound
+`media.py` states. Messages sent through the API
 appear as WAHA shows them: `message.any` (fromMe, source api, ack PENDING), then `message.ack`
 SERVER, DEVICE and READ a moment later.
 """
@@ -19,6 +20,7 @@ import io
 import mimetypes
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,9 @@ from wahooks.models import Connection, ConnectionStatus
 from wahooks.serialization import dumps_built
 from wahooks.version import __version__
 
+HISTORY_KEPT = 100
+"""Messages a sandbox chat remembers, the newest: older ones are forgotten (as a restart forgets
+them all), so a long-running sandbox fed without end (a load test) stays within bounded memory."""
 ACK_DELAYS = ((1, 0.05), (2, 0.2), (3, 0.5))  # (ack level, seconds after the previous one)
 EDIT_WINDOW_SECONDS = 15 * 60
 _VERSION = f"wahooks-sandbox/{__version__}"
@@ -57,7 +62,7 @@ class _Session:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     qr_text: str = ""
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
-    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # oldest first
+    history: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)  # oldest first
 
 
 class SandboxEngine:
@@ -190,7 +195,7 @@ class SandboxEngine:
         self, connection: Connection, chat_id: str, *, limit: int, offset: int, until: int | None
     ) -> list[dict[str, Any]]:
         self._require_working(connection)
-        history = self._session(connection).history.get(chat_id, [])
+        history = self._session(connection).history.get(chat_id, ())
         found = [m for m in reversed(history) if until is None or m["timestamp"] <= until]
         return [dict(m) for m in found[offset : offset + limit]]
 
@@ -296,7 +301,10 @@ class SandboxEngine:
                 "timestamp": message["timestamp"],
             },
         }
-        session.history.setdefault(chat_id, []).append(message)
+        history = session.history.get(chat_id)
+        if history is None:
+            history = session.history[chat_id] = deque(maxlen=HISTORY_KEPT)
+        history.append(message)
 
     def _find(
         self, connection: Connection, chat_id: str, message_id: str
@@ -304,7 +312,7 @@ class SandboxEngine:
         history = self._session(connection).history
         chats = [chat_id] if chat_id else list(history)
         for chat in chats:
-            for message in history.get(chat, []):
+            for message in history.get(chat, ()):
                 if message["id"] == message_id:
                     return message
         return None

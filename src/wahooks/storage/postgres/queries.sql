@@ -413,6 +413,16 @@ WITH candidates AS (DELETE FROM orphan_candidates RETURNING event_id)
 DELETE FROM events e USING candidates c
 WHERE e.id = c.event_id AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id);
 
+-- name: tables_to_vacuum
+-- Our tables with many dead rows (deleted, or old versions of updated ones): a fifth of the live
+-- rows, autovacuum's default, and at least 10,000; and the tables a large trim just deleted from,
+-- when $1 (their dead rows may not be in the statistics yet). Quoted, ready for VACUUM.
+SELECT quote_ident(relname) FROM pg_stat_user_tables
+WHERE schemaname = current_schema()
+  AND ((n_dead_tup >= 10000 AND n_dead_tup >= n_live_tup / 5)
+       OR ($1 AND relname IN ('deliveries', 'attempts', 'events')))
+ORDER BY relname;
+
 -- name: prune_coordination
 -- Workers not seen for a day, stashed live events past their minute, live listeners not seen for
 -- ten minutes: three statements, one round trip (no parameters).

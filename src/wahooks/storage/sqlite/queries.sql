@@ -111,9 +111,22 @@ UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?, next_trigger = 's
 WHERE id = ?;
 
 -- name: queue_depth
--- Deliveries by status and, of those, how many are leased (metrics, read at scrape time: a full
--- scan of deliveries, which retention keeps bounded).
-SELECT status, count(*), count(lease_until) FROM deliveries GROUP BY status;
+-- Deliveries by status, and how many are leased (on the pending row; metrics, read at scrape time:
+-- a full scan of deliveries, which retention keeps bounded). Counted in one pass, not with GROUP
+-- BY: SQLite would sort every row for it, in memory (temp_store), 47 MiB at a million pending.
+-- One row per status of models.DeliveryStatus.
+WITH counts AS MATERIALIZED (
+    SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
+           count(*) FILTER (WHERE status = 'delivered') AS delivered,
+           count(*) FILTER (WHERE status = 'failed') AS failed,
+           count(*) FILTER (WHERE status = 'held') AS held,
+           count(lease_until) AS leased
+    FROM deliveries
+)
+SELECT 'pending', pending, leased FROM counts
+UNION ALL SELECT 'delivered', delivered, 0 FROM counts
+UNION ALL SELECT 'failed', failed, 0 FROM counts
+UNION ALL SELECT 'held', held, 0 FROM counts;
 
 -- name: oldest_due
 -- The due time of the oldest delivery that is due and not held (the caller gives now).
@@ -122,9 +135,19 @@ WHERE status = 'pending' AND lease_until IS NULL AND next_attempt_at <= ?;
 
 -- name: account_queue_depth
 -- queue_depth for one account's webhooks (the dashboard's system page shows a tenant its own).
-SELECT d.status, count(*), count(d.lease_until)
-FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
-WHERE w.user_id = ? GROUP BY d.status;
+WITH counts AS MATERIALIZED (
+    SELECT count(*) FILTER (WHERE d.status = 'pending') AS pending,
+           count(*) FILTER (WHERE d.status = 'delivered') AS delivered,
+           count(*) FILTER (WHERE d.status = 'failed') AS failed,
+           count(*) FILTER (WHERE d.status = 'held') AS held,
+           count(d.lease_until) AS leased
+    FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+    WHERE w.user_id = ?
+)
+SELECT 'pending', pending, leased FROM counts
+UNION ALL SELECT 'delivered', delivered, 0 FROM counts
+UNION ALL SELECT 'failed', failed, 0 FROM counts
+UNION ALL SELECT 'held', held, 0 FROM counts;
 
 -- name: account_oldest_due
 -- oldest_due for one account's webhooks (the caller gives now).

@@ -101,7 +101,8 @@ class SqliteDatabase:
         )
         self._writer.start()
         self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, args=(_connect(self.path, self._synchronous),),
+            target=self._checkpoint_loop,
+            args=(_connect(self.path, self._synchronous, READER_CACHE_KIB),),
             name="sqlite-checkpoint", daemon=True,
         )
         self._checkpointer.start()

@@ -12,35 +12,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 
 from support.receiver import Receiver
-from support.server import ServerProcess, connected_connection
+from support.server import ServerProcess, connected_connection, contact_writes, message_webhook
 
 BACKLOG_WEBHOOKS = 8
 BACKLOG_EVENTS = 400  # 3,200 deliveries: over the dispatcher's high water (2,048 waiting), and
 # each webhook's 400 under its queue's cap (512), so none is saturated and all count as busy
 PENDING = re.compile(r'^wahooks_deliveries\{status="pending"\} (\S+)$', re.MULTILINE)
-
-
-def _webhook(client: httpx.Client, connection_id: str, url: str) -> dict[str, Any]:
-    created = client.post(
-        f"/connections/{connection_id}/webhooks", json={"url": url, "events": ["message"]}
-    )
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
-
-
-def _inbound(client: httpx.Client, connection_id: str, text: str) -> None:
-    sent = client.post(
-        f"/connections/{connection_id}/sandbox/inbound",
-        json={"from": "14155550123@c.us", "body": text},
-    )
-    assert sent.status_code == 201, sent.text
 
 
 def _pending(server: ServerProcess, client: httpx.Client) -> float:
@@ -62,14 +44,14 @@ def test_a_healthy_webhooks_new_event_is_delivered_while_a_backlog_hangs(
     with Receiver(hang=True) as hung, Receiver() as healthy, server.client() as client:
         backlog = connected_connection(client)
         for _ in range(BACKLOG_WEBHOOKS):
-            _webhook(client, backlog["id"], hung.url)
+            message_webhook(client, backlog["id"], hung.url)
         fresh = connected_connection(client)
-        _webhook(client, fresh["id"], healthy.url)
+        message_webhook(client, fresh["id"], healthy.url)
         for n in range(BACKLOG_EVENTS):
-            _inbound(client, backlog["id"], f"backlog {n}")
+            contact_writes(client, backlog["id"], f"backlog {n}")
         hung.wait_for(1)  # the dispatcher has the backlog on the wire, and none of it ends
 
-        _inbound(client, fresh["id"], "fresh")
+        contact_writes(client, fresh["id"], "fresh")
         (received,) = healthy.wait_for(1, timeout=30)
         assert b"fresh" in received.body
         # Delivered while (nearly) the whole backlog still waits: none of it was answered.

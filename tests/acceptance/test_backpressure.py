@@ -16,24 +16,13 @@ from typing import Any
 import httpx
 
 from support.receiver import Receiver
-from support.server import ServerProcess, connected_connection, wait_until
-
-
-def _webhook(client: httpx.Client, connection_id: str, url: str) -> dict[str, Any]:
-    created = client.post(
-        f"/connections/{connection_id}/webhooks", json={"url": url, "events": ["message"]}
-    )
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
-
-
-def _inbound(client: httpx.Client, connection_id: str, text: str) -> None:
-    sent = client.post(
-        f"/connections/{connection_id}/sandbox/inbound",
-        json={"from": "14155550123@c.us", "body": text},
-    )
-    assert sent.status_code == 201, sent.text
+from support.server import (
+    ServerProcess,
+    connected_connection,
+    contact_writes,
+    message_webhook,
+    wait_until,
+)
 
 
 def _settled_log(client: httpx.Client, webhook_id: str, status: str) -> dict[str, Any]:
@@ -60,8 +49,8 @@ def test_retry_after_in_seconds_and_as_an_http_date_delays_the_next_attempt(
     with Receiver(statuses=[429, 503, 200], headers=hints) as receiver, \
             server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "throttled")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "throttled")
         log = _settled_log(client, webhook["id"], "delivered")
         first, second, third = receiver.requests
 
@@ -80,8 +69,8 @@ def test_a_hint_is_capped_and_never_changes_the_number_of_attempts(
     with Receiver(statuses=[429], headers=lambda _: {"Retry-After": "3600"}) as receiver, \
             server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "throttled for an hour")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "throttled for an hour")
         dead = _settled_log(client, webhook["id"], "failed")
         times = [r.at for r in receiver.requests]
 
@@ -97,8 +86,8 @@ def test_a_hint_never_makes_a_retry_earlier_than_the_schedule(
     with Receiver(statuses=[503, 200], headers=lambda _: {"Retry-After": "0"}) as receiver, \
             server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "retry now, please")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "retry now, please")
         log = _settled_log(client, webhook["id"], "delivered")
         first, second = receiver.requests
 

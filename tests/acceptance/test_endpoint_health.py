@@ -17,27 +17,16 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from support.receiver import Receiver
-from support.server import ServerProcess, connected_connection, wait_until
+from support.server import (
+    ServerProcess,
+    connected_connection,
+    contact_writes,
+    message_webhook,
+    wait_until,
+)
 
 # One request at a time to the receiver, so it sees the deliveries in the order they are taken.
 ONE_AT_A_TIME = {"retry_schedule": "0.1,0.1", "max_in_flight_per_endpoint": "1"}
-
-
-def _webhook(client: httpx.Client, connection_id: str, url: str) -> dict[str, Any]:
-    created = client.post(
-        f"/connections/{connection_id}/webhooks", json={"url": url, "events": ["message"]}
-    )
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
-
-
-def _inbound(client: httpx.Client, connection_id: str, text: str) -> None:
-    sent = client.post(
-        f"/connections/{connection_id}/sandbox/inbound",
-        json={"from": "14155550123@c.us", "body": text},
-    )
-    assert sent.status_code == 201, sent.text
 
 
 def _shown(client: httpx.Client, connection_id: str, webhook_id: str) -> dict[str, Any]:
@@ -81,16 +70,16 @@ def test_a_410_disables_at_once_new_events_are_held_and_enabling_replays_them_in
     server = start_server(**ONE_AT_A_TIME)
     with Receiver(statuses=[410]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
+        webhook = message_webhook(client, connection["id"], receiver.url)
 
         async def run() -> tuple[dict[str, Any], dict[str, Any]]:
             async with connect(
                 f"ws://127.0.0.1:{server.port}/api/ws?token={server.token}"
             ) as ws:
-                await asyncio.to_thread(_inbound, client, connection["id"], "m0")
+                await asyncio.to_thread(contact_writes, client, connection["id"], "m0")
                 disabled = await _frame(ws, "webhook.disabled")
                 for number in range(1, 6):
-                    await asyncio.to_thread(_inbound, client, connection["id"], f"m{number}")
+                    await asyncio.to_thread(contact_writes, client, connection["id"], f"m{number}")
                 receiver.statuses = [200]
                 enabled_answer = await asyncio.to_thread(
                     client.put, f"/webhooks/{webhook['id']}", json={"active": True}
@@ -131,12 +120,12 @@ def test_while_disabled_events_are_held_listed_counted_never_attempted(
     server = start_server(**ONE_AT_A_TIME)
     with Receiver(statuses=[410]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "m0")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "m0")
         wait_until(lambda: _shown(client, connection["id"], webhook["id"])["active"] is False)
         shown = _shown(client, connection["id"], webhook["id"])
         for number in range(1, 4):
-            _inbound(client, connection["id"], f"m{number}")
+            contact_writes(client, connection["id"], f"m{number}")
         held = _logs(client, webhook["id"], status="held")
         health = _health(client, webhook["id"])
         redeliver = client.post(f"/webhooks/{webhook['id']}/logs/{held[0]['id']}/redeliver")
@@ -164,19 +153,19 @@ def test_every_delivery_failing_for_the_period_with_enough_dead_letters_disables
     )
     with Receiver(statuses=[500]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "m1")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "m1")
         wait_until(lambda: _logs(client, webhook["id"], status="failed"))
         one_dead_letter = _shown(client, connection["id"], webhook["id"])
         # The period is measured from the first failure: let it pass, then a second dead letter.
         since = _health(client, webhook["id"])["failingSince"]
         started = time.time()
         wait_until(lambda: time.time() - started > 1.1, timeout=5)
-        _inbound(client, connection["id"], "m2")
+        contact_writes(client, connection["id"], "m2")
         wait_until(lambda: _shown(client, connection["id"], webhook["id"])["active"] is False)
         shown = _shown(client, connection["id"], webhook["id"])
         health = _health(client, webhook["id"])
-        _inbound(client, connection["id"], "m3")
+        contact_writes(client, connection["id"], "m3")
         held = _logs(client, webhook["id"], status="held")
         failed = _logs(client, webhook["id"], status="failed")
 
@@ -196,13 +185,13 @@ def test_a_success_resets_the_streak(start_server: Callable[..., ServerProcess])
     )
     with Receiver(statuses=[500, 500, 200, 500]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "m1")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "m1")
         wait_until(lambda: _logs(client, webhook["id"], status="failed"))
-        _inbound(client, connection["id"], "ok")
+        contact_writes(client, connection["id"], "ok")
         wait_until(lambda: _logs(client, webhook["id"], status="delivered"))
         after_success = _health(client, webhook["id"])
-        _inbound(client, connection["id"], "m2")
+        contact_writes(client, connection["id"], "m2")
         wait_until(lambda: len(_logs(client, webhook["id"], status="failed")) == 2)
         shown = _shown(client, connection["id"], webhook["id"])
         assert len(receiver.requests) == 5
@@ -219,12 +208,12 @@ def test_switched_off_by_hand_neither_delivers_nor_holds(
     server = start_server(**ONE_AT_A_TIME)
     with Receiver() as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
+        webhook = message_webhook(client, connection["id"], receiver.url)
         off = client.put(f"/webhooks/{webhook['id']}", json={"active": False}).json()
-        _inbound(client, connection["id"], "while off")
+        contact_writes(client, connection["id"], "while off")
         logs_while_off = _logs(client, webhook["id"])
         on = client.put(f"/webhooks/{webhook['id']}", json={"active": True}).json()
-        _inbound(client, connection["id"], "after")
+        contact_writes(client, connection["id"], "after")
         receiver.wait_for(1)
         health = _health(client, webhook["id"])
 
@@ -241,12 +230,12 @@ def test_switching_off_a_disabled_webhook_keeps_what_it_held_until_it_is_on_agai
     server = start_server(**ONE_AT_A_TIME)
     with Receiver(statuses=[410]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "m0")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "m0")
         wait_until(lambda: _shown(client, connection["id"], webhook["id"])["active"] is False)
-        _inbound(client, connection["id"], "m1")
+        contact_writes(client, connection["id"], "m1")
         off = client.put(f"/webhooks/{webhook['id']}", json={"active": False}).json()
-        _inbound(client, connection["id"], "while off")  # neither delivered nor held
+        contact_writes(client, connection["id"], "while off")  # neither delivered nor held
         held_while_off = _logs(client, webhook["id"], status="held")
         receiver.statuses = [200]
         client.put(f"/webhooks/{webhook['id']}", json={"active": True})
@@ -266,11 +255,11 @@ def test_the_held_cap_drops_the_oldest_and_counts_them_and_the_dead_letter_cap_s
     )
     with Receiver(statuses=[410]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "m0")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "m0")
         wait_until(lambda: _shown(client, connection["id"], webhook["id"])["active"] is False)
         for number in range(1, 6):
-            _inbound(client, connection["id"], f"m{number}")
+            contact_writes(client, connection["id"], f"m{number}")
         health = wait_until(
             lambda: (found := _health(client, webhook["id"]))["heldDropped"] == 3 and found,
             timeout=20,
@@ -285,7 +274,7 @@ def test_the_held_cap_drops_the_oldest_and_counts_them_and_the_dead_letter_cap_s
 def test_bad_enable_is_a_400_and_another_accounts_health_a_403(server: ServerProcess) -> None:
     with server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], "http://127.0.0.1:9/webhook")
+        webhook = message_webhook(client, connection["id"], "http://127.0.0.1:9/webhook")
         bad = client.put(f"/webhooks/{webhook['id']}", json={"active": "yes"})
         unknown = client.get("/webhooks/00000000-0000-7000-8000-000000000000/health")
         held = client.get(f"/webhooks/{webhook['id']}/logs", params={"status": "held"})
@@ -310,15 +299,15 @@ def test_on_postgres_a_worker_disables_the_api_holds_and_an_enable_replays_throu
         api = started[0]
         with Receiver(statuses=[410]) as receiver, api.client() as client:
             connection = connected_connection(client)
-            webhook = _webhook(client, connection["id"], receiver.url)
+            webhook = message_webhook(client, connection["id"], receiver.url)
 
             async def run() -> tuple[dict[str, Any], dict[str, Any]]:
                 async with connect(f"ws://127.0.0.1:{api.port}/api/ws?token={api.token}") as ws:
                     # The API process has no dispatcher: a worker gets the 410 and disables it.
-                    await asyncio.to_thread(_inbound, client, connection["id"], "m0")
+                    await asyncio.to_thread(contact_writes, client, connection["id"], "m0")
                     disabled = await _frame(ws, "webhook.disabled")
                     for number in range(1, 4):
-                        await asyncio.to_thread(_inbound, client, connection["id"], f"m{number}")
+                        await asyncio.to_thread(contact_writes, client, connection["id"], f"m{number}")
                     held = await asyncio.to_thread(_logs, client, webhook["id"], status="held")
                     assert _texts(held) == ["m3", "m2", "m1", "m0"]
                     receiver.statuses = [200]

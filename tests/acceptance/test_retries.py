@@ -9,25 +9,15 @@ import httpx
 import orjson
 
 from support.receiver import Receiver
-from support.server import ServerProcess, connected_connection, free_port, wait_until
+from support.server import (
+    ServerProcess,
+    connected_connection,
+    contact_writes,
+    free_port,
+    message_webhook,
+    wait_until,
+)
 from wahooks.signing import signature
-
-
-def _webhook(client: httpx.Client, connection_id: str, url: str) -> dict[str, Any]:
-    created = client.post(
-        f"/connections/{connection_id}/webhooks", json={"url": url, "events": ["message"]}
-    )
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
-
-
-def _inbound(client: httpx.Client, connection_id: str, text: str) -> None:
-    sent = client.post(
-        f"/connections/{connection_id}/sandbox/inbound",
-        json={"from": "14155550123@c.us", "body": text},
-    )
-    assert sent.status_code == 201, sent.text
 
 
 def _only_log(client: httpx.Client, webhook_id: str, status: str) -> dict[str, Any]:
@@ -45,8 +35,8 @@ def test_failed_attempts_are_retried_on_schedule_until_one_lands(
     server = start_server(retry_schedule="0.3,0.6,5")
     with Receiver(statuses=[500, 503, 200]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "retry me")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "retry me")
 
         first, second, third = receiver.wait_for(3, timeout=15)
         log = _only_log(client, webhook["id"], "delivered")
@@ -71,8 +61,8 @@ def test_exhausted_retries_dead_letter_and_redelivery_brings_them_home(
     server = start_server(retry_schedule="0.1,0.1")
     with Receiver(statuses=[500, 500, 500, 200]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "dead letter")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "dead letter")
 
         dead = _only_log(client, webhook["id"], "failed")
         assert dead["attempts"] == 3 and dead["nextAttemptAt"] is None
@@ -93,9 +83,9 @@ def test_bulk_redelivery_of_every_dead_letter(start_server: Callable[..., Server
     server = start_server(retry_schedule="")
     with Receiver(statuses=[500, 500, 200]) as receiver, server.client() as client:
         connection = connected_connection(client)
-        webhook = _webhook(client, connection["id"], receiver.url)
-        _inbound(client, connection["id"], "one")
-        _inbound(client, connection["id"], "two")
+        webhook = message_webhook(client, connection["id"], receiver.url)
+        contact_writes(client, connection["id"], "one")
+        contact_writes(client, connection["id"], "two")
         wait_until(lambda: len(client.get(
             f"/webhooks/{webhook['id']}/logs", params={"status": "failed"}).json()) == 2)
 
@@ -116,11 +106,11 @@ def test_timeouts_refusals_and_redirects_are_failed_attempts_with_reasons(
         connection = connected_connection(client)
         closed_port = f"http://127.0.0.1:{free_port()}/webhook"
         cases = {
-            "timeout: no response within 0.5 s": _webhook(client, connection["id"], hung.url),
-            "connection error": _webhook(client, connection["id"], closed_port),
-            "HTTP 302: redirect": _webhook(client, connection["id"], redirecting.url),
+            "timeout: no response within 0.5 s": message_webhook(client, connection["id"], hung.url),
+            "connection error": message_webhook(client, connection["id"], closed_port),
+            "HTTP 302: redirect": message_webhook(client, connection["id"], redirecting.url),
         }
-        _inbound(client, connection["id"], "fails everywhere")
+        contact_writes(client, connection["id"], "fails everywhere")
         for reason, webhook in cases.items():
             log = _only_log(client, webhook["id"], "failed")
             assert log["attempts"] == 1
@@ -141,8 +131,8 @@ def test_a_hung_endpoint_does_not_starve_a_healthy_one(
                           request_timeout="30", retry_schedule="60")
     with Receiver(hang=True) as hung, Receiver() as healthy, server.client() as client:
         connection = connected_connection(client)
-        stuck = _webhook(client, connection["id"], hung.url)
-        _webhook(client, connection["id"], healthy.url)
+        stuck = message_webhook(client, connection["id"], hung.url)
+        message_webhook(client, connection["id"], healthy.url)
         events = 2500  # beyond the in-memory high-water mark (2048)
         acknowledged = asyncio.run(_push(server, connection["id"], events))
         assert len(acknowledged) == events

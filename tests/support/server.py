@@ -155,6 +155,25 @@ def connected_connection(client: httpx.Client) -> dict[str, Any]:
     return body
 
 
+def message_webhook(client: httpx.Client, connection_id: str, url: str) -> dict[str, Any]:
+    """A webhook of the connection's `message` events to `url`, as the API returns it."""
+    created = client.post(
+        f"/connections/{connection_id}/webhooks", json={"url": url, "events": ["message"]}
+    )
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return body
+
+
+def contact_writes(client: httpx.Client, connection_id: str, text: str) -> None:
+    """A contact writes `text` to a sandbox connection (its `message` event is ingested)."""
+    sent = client.post(
+        f"/connections/{connection_id}/sandbox/inbound",
+        json={"from": "14155550123@c.us", "body": text},
+    )
+    assert sent.status_code == 201, sent.text
+
+
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
     deadline = time.monotonic() + timeout
     while True:

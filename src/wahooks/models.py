@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from wahooks.value_records import value_record
+
 
 class ConnectionStatus(StrEnum):
     """Lifecycle of a linked WhatsApp number, as stored (the original's `waha_sessions.status`)."""
@@ -147,7 +149,7 @@ class WebhookHealth:
         return None if not self.attempts_24h else self.successes_24h / self.attempts_24h
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class DeliveryJob:
     """One attempt to make: everything the sender needs, so the hot path reads nothing."""
 
@@ -201,7 +203,7 @@ class SentRequest(NamedTuple):
     user_agent: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class AttemptOutcome:
     """What one attempt came to: an HTTP status, or an error before any status arrived.
 

@@ -8,9 +8,9 @@ skipped, a cap on the body kept and on the size of the head.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httptools
+
+from wahooks.value_records import value_record
 
 __all__ = [
     "ClosedBeforeAnswer",
@@ -74,7 +74,7 @@ class ResponseHeadTooLarge(ProtocolError):
     """The answer's head was longer than this client reads."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class HttpResponse:
     """A complete answer. `body` holds at most `max_response_bytes`; `truncated` says it was cut.
 

@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from enum import Enum
 
 from wahooks.models import AttemptOutcome
+from wahooks.value_records import value_record
 
 
 class Verdict(Enum):
@@ -29,7 +30,7 @@ class Verdict(Enum):
     DEAD_LETTER = "dead_letter"
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class RetryDecision:
     verdict: Verdict
     delay: float = 0.0  # seconds until the next attempt, for RETRY

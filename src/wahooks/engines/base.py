@@ -7,16 +7,16 @@ through the sink it is given; wahooks never depends on which engine produced an 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wahooks.engines.messages import MediaContent, OutgoingMessage
 from wahooks.engines.routes import InboundRoute
 from wahooks.models import Connection, User
 from wahooks.storage.records import ReplayKey
+from wahooks.value_records import value_record
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class EngineEvent:
     event: Mapping[str, Any]
     raw: bytes | None = None
@@ -26,7 +26,7 @@ class EngineEvent:
     transaction that stores the event, and an event whose key was taken before is skipped."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class Ingested:
     """What the core did with events an engine emitted together."""
 

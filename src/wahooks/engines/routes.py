@@ -16,9 +16,10 @@ import orjson
 
 from wahooks.errors import BadRequest
 from wahooks.models import User
+from wahooks.value_records import value_record
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class InboundRequest:
     path_params: Mapping[str, str]
     headers: Sequence[tuple[bytes, bytes]]

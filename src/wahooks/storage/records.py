@@ -18,11 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wahooks.models import AttemptOutcome, DeliveryJob, DeliveryStatus, DisabledReason, Trigger
+from wahooks.value_records import value_record
 
 INTERRUPTED = "interrupted: the process stopped before this attempt's outcome was recorded"
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class ReplayKey:
     """An engine's own id for an event (WAHA's), taken once per session in the transaction that
     stores the event: an event whose key was taken before is skipped, and a transaction that
@@ -33,7 +34,7 @@ class ReplayKey:
     received_at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class NewEvent:
     connection_id: str
     event_type: str
@@ -42,7 +43,7 @@ class NewEvent:
     replay_key: ReplayKey | None = None  # None: taken every time (sandbox and test events)
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class RecordedOutcome:
     """An attempt's outcome with the verdict the retry policy gave it."""
 
@@ -89,7 +90,7 @@ class WebhookStateChange:
     replayed: int = 0  # held deliveries released by an enable
 
 
-@dataclass(frozen=True, slots=True)
+@value_record
 class WrittenOutcomes:
     """What writing a batch of outcomes did besides recording it."""
 

@@ -12,7 +12,10 @@ committed write and never block the writer.
 Checkpoints (copying the write-ahead log back into the database file) run in a thread of their own,
 never in a commit: SQLite's automatic checkpoint runs inside the commit that crosses 1,000 log pages,
 and with its fsync that commit took 10-26 ms, the p99 of every write queued behind it (at 500
-events/s, twice a second). A passive checkpoint never blocks the writer.
+events/s, twice a second). A passive checkpoint never blocks the writer. But the log starts over
+only once it is copied whole, which a checkpoint racing a busy writer never achieves: under steady
+load it grew to 600 MiB. So when the log is long, the writer itself copies the last few pages the
+thread left between two batches (the rest is done), and its next commit starts the log over.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ CHECKPOINT_EVERY = 0.5  # seconds between the checkpoint thread's passive checkp
 # Once the log has been checkpointed whole, the writer starts it over and truncates what lies
 # beyond this, so a burst does not leave a large file behind.
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
+# A log this long (pages, 32 MiB at the default 4 KiB) is finished by the writer between batches.
+LOG_PAGES_TO_RESTART = 8192
 _STOP = object()
 
 
@@ -71,8 +76,12 @@ class SqliteDatabase:
         synchronous: str = "NORMAL",
         readers: int = 3,
         on_rollback: Callable[[], None] | None = None,
+        checkpoint_every: float = CHECKPOINT_EVERY,
+        log_pages_to_restart: int = LOG_PAGES_TO_RESTART,
     ) -> None:
         self.path = path
+        self._checkpoint_every = checkpoint_every
+        self._log_pages_to_restart = log_pages_to_restart
         self._on_rollback = on_rollback
         self._synchronous = synchronous
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -80,6 +89,7 @@ class SqliteDatabase:
         self._writer: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._log_long = False  # set by the checkpoint thread, cleared by the writer
         self._loop: asyncio.AbstractEventLoop | None = None
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
         self._local = threading.local()
@@ -162,9 +172,11 @@ class SqliteDatabase:
 
     def _checkpoint_loop(self, conn: sqlite3.Connection) -> None:
         try:
-            while not self._stopping.wait(CHECKPOINT_EVERY):
+            while not self._stopping.wait(self._checkpoint_every):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    _, log_pages, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if log_pages >= self._log_pages_to_restart:
+                        self._log_long = True
                 except sqlite3.Error as exc:  # busy or full disk: the next round tries again
                     log.warning("sqlite checkpoint failed",
                                 extra={"action": "sqlite.checkpoint", "error": str(exc)})
@@ -189,10 +201,22 @@ class SqliteDatabase:
                         break
                     batch += item
                 self._run_batch(conn, batch)
+                if self._log_long:
+                    self._log_long = False
+                    self._finish_checkpoint(conn)
                 if stop:
                     return
         finally:
             conn.close()
+
+    def _finish_checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Copy what the checkpoint thread has not yet, with no write in progress, so that the
+        next commit starts the log over."""
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            log.warning("sqlite checkpoint failed",
+                        extra={"action": "sqlite.checkpoint", "error": str(exc)})
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         try:

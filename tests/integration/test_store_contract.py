@@ -40,6 +40,7 @@ from wahooks.storage.records import (
     ReplayKey,
     WahaSession,
     WebhookStateChange,
+    WrittenOutcomes,
 )
 
 Scenario = Callable[[Store], Awaitable[None]]
@@ -1046,6 +1047,29 @@ def test_an_ordered_webhooks_chat_goes_one_delivery_at_a_time_in_event_order(
     run(scenario)
 
 
+async def _settled(
+    store: Store, connection: Connection, webhook: Webhook, rule: DisableRule,
+    statuses: tuple[DeliveryStatus, ...],
+) -> tuple[list[str], WrittenOutcomes]:
+    """One message event per status, each delivery's one attempt recorded with that status in
+    one outcome batch (a 204 for DELIVERED, a 500 otherwise): their ids and what the write did."""
+    jobs = [
+        (await store.queue.ingest(
+            [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
+        ))[0][0]
+        for _ in statuses
+    ]
+    written = await store.queue.record_outcomes([
+        RecordedOutcome(
+            job.delivery_id, 1,
+            _outcome(204 if status is DeliveryStatus.DELIVERED else 500), status, None,
+            webhook_id=webhook.id,
+        )
+        for job, status in zip(jobs, statuses, strict=True)
+    ], disable=rule)
+    return [job.delivery_id for job in jobs], written
+
+
 def test_a_failing_period_with_enough_dead_letters_disables_and_a_success_resets(
     run: Callable[[Scenario], None],
 ) -> None:
@@ -1055,20 +1079,8 @@ def test_a_failing_period_with_enough_dead_letters_disables_and_a_success_resets
         rule = DisableRule(after_ms=0, min_dead_letters=2)
 
         async def settle(*statuses: DeliveryStatus) -> list[WebhookStateChange]:
-            jobs = [
-                (await store.queue.ingest(
-                    [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
-                ))[0][0]
-                for _ in statuses
-            ]
-            return (await store.queue.record_outcomes([
-                RecordedOutcome(
-                    job.delivery_id, 1,
-                    _outcome(204 if status is DeliveryStatus.DELIVERED else 500), status, None,
-                    webhook_id=webhook.id,
-                )
-                for job, status in zip(jobs, statuses, strict=True)
-            ], disable=rule)).changes
+            _, written = await _settled(store, connection, webhook, rule, statuses)
+            return written.changes
 
         # A dead letter, then a success, then one more dead letter: never two in a row.
         assert await settle(DeliveryStatus.FAILED, DeliveryStatus.DELIVERED) == []
@@ -1105,22 +1117,9 @@ def test_a_batch_of_successes_alone_ends_the_failing_streak_and_settles_every_de
         rule = DisableRule(after_ms=0, min_dead_letters=5)
 
         async def settle(*statuses: DeliveryStatus) -> list[str]:
-            jobs = [
-                (await store.queue.ingest(
-                    [NewEvent(connection.id, "message", b"{}")], claim_lease_ms=60_000
-                ))[0][0]
-                for _ in statuses
-            ]
-            written = await store.queue.record_outcomes([
-                RecordedOutcome(
-                    job.delivery_id, 1,
-                    _outcome(204 if status is DeliveryStatus.DELIVERED else 500), status, None,
-                    webhook_id=webhook.id,
-                )
-                for job, status in zip(jobs, statuses, strict=True)
-            ], disable=rule)
+            ids, written = await _settled(store, connection, webhook, rule, statuses)
             assert written.changes == [] and written.next_jobs == []
-            return [job.delivery_id for job in jobs]
+            return ids
 
         await settle(DeliveryStatus.FAILED, DeliveryStatus.FAILED)
         failing = await store.webhooks.webhook_health(webhook.id, 0)
